@@ -1,0 +1,27 @@
+# `make demo` and `make test` each create .venv and install domaintune into it when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format clean
+
+$(BIN)/domaintune: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/domaintune
+	$(BIN)/domaintune run
+
+test: $(BIN)/domaintune
+	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff format --check src tests
+	$(BIN)/python -m pytest
+
+format: $(BIN)/domaintune
+	$(BIN)/python -m ruff format src tests
+	$(BIN)/python -m ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

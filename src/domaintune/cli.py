@@ -1,0 +1,264 @@
+"""The command line: thin typer commands that resolve the config and call one stage each.
+
+A `UserError` anywhere becomes one line on stderr and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config
+from domaintune.errors import UserError
+from domaintune.rundir import RunDir
+
+app = typer.Typer(
+    help="Fine-tune a small language model for your domain: prepare, train, evaluate, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Show the resolved config.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+console = Console(stderr=True)
+
+ConfigArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help=f"A YAML file or ready config name (default: {DEFAULT_CONFIG}).", show_default=False
+    ),
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Run directory (default: runs/<task name>).")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a key: section.key=value (repeatable)."),
+]
+DataOption = Annotated[
+    str | None,
+    typer.Option("--data", help="Quick start: a data file, folder, builtin:NAME or hub:NAME."),
+]
+TextColumnOption = Annotated[
+    str | None, typer.Option("--text-column", help="Column with the text.")
+]
+LabelColumnOption = Annotated[
+    str | None, typer.Option("--label-column", help="Column with the label.")
+]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="builtin:NAME, a local model folder or a Hub id.")
+]
+
+
+def resolve(
+    config: str | None,
+    overrides: list[str] | None,
+    out: Path | None = None,
+    data: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    model: str | None = None,
+) -> tuple[Config, RunDir]:
+    """The config a command runs with, and its run directory.
+
+    Without a CONFIG: the quick-start flags on the bare defaults when --data is given, else the
+    config saved in the run directory, else the default task.
+    """
+    quick = [
+        f"{key}={value}"
+        for key, value in (
+            ("data.source", data),
+            ("data.text_column", text_column),
+            ("data.label_column", label_column),
+            ("model.name_or_path", model),
+        )
+        if value is not None
+    ]
+    overrides = quick + list(overrides or [])
+    if config is None and data is not None:
+        name = Path(data.split(":")[-1]).stem or "domaintune"
+        resolved = build_config({"task": {"name": name}}, overrides, source="--set")
+    elif config is None and out is not None and RunDir(out).config.is_file():
+        resolved = load_config(str(RunDir(out).config), overrides)
+    else:
+        resolved = load_config(config, overrides)
+    return resolved, RunDir(out or Path("runs") / resolved.task.name)
+
+
+def timed(stage: str, action: Callable[[], Any], where: Path) -> Any:
+    console.rule(f"[bold]{stage}")
+    started = time.perf_counter()
+    result = action()
+    console.print(f"{stage} done in {time.perf_counter() - started:.1f} s -> {where}")
+    return result
+
+
+def stage_prepare(config: Config, run: RunDir) -> None:
+    from domaintune.data.prepare import run_prepare
+
+    card = timed("prepare", lambda: run_prepare(config, run), run.data)
+    splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card["splits"].items())
+    console.print(f"kept {card['rows_kept']} of {card['rows_read']} rows: {splits}")
+
+
+def stage_train(config: Config, run: RunDir) -> None:
+    from domaintune.train import run_train
+
+    log = timed("train", lambda: run_train(config, run), run.model)
+    console.print(
+        f"best validation macro-F1 {log['best_validation_macro_f1']:.3f} at epoch "
+        f"{log['best_epoch']:g}; {log['rows_per_second']} rows/s"
+    )
+
+
+def stage_evaluate(config: Config, run: RunDir) -> None:
+    from domaintune.evaluate import run_evaluate
+
+    metrics = timed("evaluate", lambda: run_evaluate(config, run), run.metrics)
+    low, high = metrics["intervals"]["macro_f1"]
+    console.print(
+        f"test macro-F1 {metrics['macro_f1']:.3f} [{low:.3f}, {high:.3f}], "
+        f"accuracy {metrics['accuracy']:.3f}"
+    )
+    for name, baseline in metrics["baselines"].items():
+        console.print(f"  baseline {name}: macro-F1 {baseline['macro_f1']:.3f}")
+
+
+def stage_report(config: Config, run: RunDir) -> None:
+    from domaintune.report.build import run_report
+
+    timed("report", lambda: run_report(config, run), run.report_html)
+    console.print(f"report: {run.report_md} and {run.report_html}")
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigArgument = None,
+    overrides: SetOption = None,
+    data: DataOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Print the resolved config: every default filled in."""
+    resolved, _ = resolve(config, overrides, None, data, text_column, label_column, model)
+    typer.echo(resolved.to_yaml(), nl=False)
+
+
+@app.command()
+def prepare(
+    config: ConfigArgument = None,
+    out: OutOption = None,
+    overrides: SetOption = None,
+    data: DataOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Read, clean, label, split and describe the data: writes data/ and config.yaml."""
+    resolved, run = resolve(config, overrides, out, data, text_column, label_column, model)
+    stage_prepare(resolved, run)
+
+
+@app.command()
+def train(
+    config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
+) -> None:
+    """Fine-tune the model on the prepared data: writes model/ and train_log.json."""
+    stage_train(*resolve(config, overrides, out))
+
+
+@app.command()
+def evaluate(
+    config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
+) -> None:
+    """Score the model and the baselines on the test split: writes metrics.json, predictions."""
+    stage_evaluate(*resolve(config, overrides, out))
+
+
+@app.command()
+def report(
+    config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
+) -> None:
+    """Write report.md, report.html and plots/ from the run directory."""
+    stage_report(*resolve(config, overrides, out))
+
+
+@app.command()
+def run(
+    config: ConfigArgument = None,
+    out: OutOption = None,
+    overrides: SetOption = None,
+    data: DataOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Every stage in order: prepare, train, evaluate, report."""
+    from domaintune.train import check_model
+
+    resolved, run_dir = resolve(config, overrides, out, data, text_column, label_column, model)
+    check_model(resolved.model.name_or_path)
+    started = time.perf_counter()
+    for stage in (stage_prepare, stage_train, stage_evaluate, stage_report):
+        stage(resolved, run_dir)
+    console.rule()
+    console.print(
+        f"run finished in {time.perf_counter() - started:.0f} s; outputs in {run_dir.root}"
+    )
+
+
+@app.command()
+def predict(
+    model: Annotated[
+        Path, typer.Argument(help="A model folder (runs/NAME/model) or run directory.")
+    ],
+    text: Annotated[
+        list[str] | None, typer.Option("--text", help="A text to label (repeatable).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A CSV/TSV/JSONL/Parquet file, or '-' for stdin.")
+    ] = None,
+    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", help="Write here, not stdout.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "jsonl",
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+) -> None:
+    """Label texts: from --text, a file, or standard input (one text per line)."""
+    from domaintune.predict import predict_command
+
+    predict_command(model, text, file, text_column, output, output_format, batch_size)
+
+
+def quiet_libraries() -> None:
+    """Our own lines say what happened; the libraries' info chatter would bury them."""
+    import warnings
+
+    from huggingface_hub.utils import logging as hub_logging
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def main() -> None:
+    quiet_libraries()
+    try:
+        app(standalone_mode=False)
+    except UserError as error:
+        console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+        sys.exit(2)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        console.print("aborted")
+        sys.exit(130)

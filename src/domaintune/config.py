@@ -1,0 +1,204 @@
+"""The one typed config: every default of every stage is written down here, and nowhere else.
+
+A run is described by a YAML file whose sections mirror the pipeline (task, data, prepare, model,
+train, evaluate, report). Anything left out takes the default below; `--set section.key=value`
+overrides any key from the command line. Unknown keys and wrong types are errors that name the key.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domaintune.errors import UserError
+
+DEFAULT_CONFIG = "airline-sentiment"
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are refused, values are checked when assigned."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TaskConfig(Section):
+    name: str = "domaintune"
+    """Names the run: its directory is runs/<name> unless --out says otherwise."""
+    domain: str = "general"
+    objective: Literal["classification"] = "classification"
+    description: str = "Classify each text into one of the labels found in the data."
+    """The task in words, as the report quotes it."""
+    expected_output: str = "One label per text, with a probability for every label."
+
+
+class DataConfig(Section):
+    source: str = "builtin:airline-tweets"
+    """builtin:NAME, a local file (CSV, TSV, JSONL, Parquet) or folder, or hub:OWNER/NAME."""
+    text_column: str = "text"
+    label_column: str = "label"
+    label_mapping: dict[str, str] = Field(default_factory=dict)
+    """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
+    hub_split: str = "train"
+    """The split read from a Hub data set; domaintune makes its own splits from it."""
+
+
+class PrepareConfig(Section):
+    fix_unicode: bool = True
+    """Repair mojibake and strip control characters (ftfy)."""
+    unescape_html: bool = True
+    normalize_whitespace: bool = True
+    strip_quotes: bool = True
+    """Remove one pair of double quotes wrapping a whole text, as exported reviews often have."""
+    min_chars: int = Field(default=1, ge=1)
+    """Texts shorter than this after cleaning are dropped as empty."""
+    drop_duplicates: bool = True
+    conflicts: Literal["majority", "drop"] = "majority"
+    """The same text with different labels: keep the most frequent label, or drop them all."""
+    balance: Literal["none", "undersample", "oversample", "class_weights"] = "class_weights"
+    """Applied to the training split only, so validation and test keep the real class mix."""
+    validation_size: float = Field(default=0.1, gt=0, lt=0.5)
+    test_size: float = Field(default=0.1, gt=0, lt=0.5)
+    min_rows_per_class: int = Field(default=10, ge=3)
+    """Each class needs this many rows to be split into train, validation and test."""
+    seed: int = 42
+
+
+class ModelConfig(Section):
+    name_or_path: str = "builtin:minilm-l6"
+    """builtin:NAME, a local model folder, or a Hugging Face Hub id."""
+    max_length: int | None = Field(default=None, ge=8)
+    """Token limit per text; None chooses it from the data."""
+    max_length_percentile: float = Field(default=99.0, gt=0, le=100)
+    """With max_length None: this percentile of training token lengths, rounded up to 8."""
+
+
+class TrainConfig(Section):
+    epochs: float = Field(default=3, gt=0)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    """High for fine-tuning, but right for small encoders (MiniLM-L6: 22M parameters)."""
+    batch_size: int = Field(default=32, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    group_by_length: bool = True
+    """Batch texts of similar length together, so little compute goes to padding."""
+    early_stopping_patience: int = Field(default=1, ge=0)
+    """Evaluations without a better validation macro-F1 before stopping; 0 turns it off."""
+    logging_steps: int = Field(default=50, ge=1)
+    seed: int = 42
+
+
+class EvaluateConfig(Section):
+    baselines: list[Literal["majority", "tfidf_logreg"]] = Field(
+        default_factory=lambda: ["majority", "tfidf_logreg"]
+    )
+    tfidf_c_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    """Inverse regularisation strengths tried for TF-IDF + LR, chosen on the validation split."""
+    bootstrap_samples: int = Field(default=1000, ge=100)
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+    batch_size: int = Field(default=64, ge=1)
+    seed: int = 42
+
+
+class ReportConfig(Section):
+    title: str | None = None
+    """Defaults to the task name."""
+    examples: int = Field(default=5, ge=0)
+    """How many example texts each list in the report shows."""
+
+
+class Config(Section):
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @model_validator(mode="after")
+    def _splits_leave_training_data(self) -> Config:
+        if self.prepare.validation_size + self.prepare.test_size >= 0.8:
+            raise ValueError("prepare.validation_size + prepare.test_size must stay below 0.8")
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def ready_configs() -> dict[str, Path]:
+    """The configs shipped with domaintune, by name."""
+    folder = Path(str(resources.files("domaintune") / "configs"))
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A YAML path as given, or the name of a ready config (e.g. `drug-reviews`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    ready = ready_configs()
+    if name_or_path in ready:
+        return ready[name_or_path]
+    raise UserError(
+        f"config '{name_or_path}' not found: give a YAML file or one of {', '.join(ready)}"
+    )
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.key=value` -> (['section', 'key'], value parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"override '{text}' must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_override(values: dict[str, Any], text: str) -> None:
+    """Set one dotted key in a nested dict; the key's validity is checked by `Config` afterwards."""
+    keys, value = parse_override(text)
+    node = values
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise UserError(f"override '{text}': '{key}' is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def build_config(
+    values: dict[str, Any], overrides: list[str] = (), source: str = "config"
+) -> Config:
+    """Validate raw values plus overrides into a `Config`; errors name the offending key."""
+    values = dict(values)
+    for override in overrides:
+        apply_override(values, override)
+    try:
+        return Config.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key: check its spelling in `domaintune config show`"
+        raise UserError(f"{source}: {key}: {message}") from None
+
+
+def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> Config:
+    """Load a ready config or YAML file (the default task when None) and apply overrides."""
+    path = resolve_config_path(name_or_path or DEFAULT_CONFIG)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path}: a config must be a mapping of sections")
+    values.setdefault("task", {}).setdefault("name", path.stem)
+    return build_config(values, overrides, source=str(path))

@@ -1,0 +1,1 @@
+"""Build the written report from the run directory alone."""

@@ -1,0 +1,108 @@
+"""Fixtures: a tiny BERT and tokenizer built locally, and small labelled data sets on disk.
+
+Nothing here touches the network: the model is built from a config with random weights and the
+tokenizer from a word list, both saved the way `from_pretrained` expects (safetensors).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+WORDS = {
+    "negative": "late delayed cancelled lost rude broken angry worst terrible refund waiting",
+    "neutral": "flight ticket gate seat question tomorrow schedule booking change baggage info",
+    "positive": "thanks great love amazing friendly awesome best smooth happy excellent kind",
+}
+FILLER = [
+    "the",
+    "a",
+    "my",
+    "to",
+    "on",
+    "for",
+    "with",
+    "is",
+    "was",
+    "and",
+    "you",
+    "your",
+    "we",
+    "i",
+    "it",
+    "this",
+    "that",
+    "at",
+]
+
+
+def make_rows(count: int, seed: int = 0) -> pd.DataFrame:
+    """Short texts whose class shows in their words, like customer messages with a clear tone."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(count):
+        label = list(WORDS)[index % len(WORDS)]
+        words = rng.sample(WORDS[label].split(), 3) + rng.sample(FILLER, rng.randint(3, 9))
+        rng.shuffle(words)
+        rows.append({"text": f"@airline {' '.join(words)} #{index}", "label": label})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT with a word-level vocabulary covering the test data."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "@", "#", "airline", "&", "!", "?"]
+    vocab += sorted({w for words in WORDS.values() for w in words.split()} | set(FILLER))
+    vocab += [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokenizer.model_max_length = 64
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertForMaskedLM(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_tickets(folder: Path) -> Path:
+    """300 labelled texts with a few of the problems real data has."""
+    frame = make_rows(300)
+    frame.loc[0, "text"] = "@airline great flight &amp; friendly   crew"
+    frame.loc[1, "text"] = "  "
+    frame = pd.concat([frame, frame.iloc[[5, 6]]], ignore_index=True)  # exact duplicates
+    path = folder / "tickets.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def tickets_csv(tmp_path: Path) -> Path:
+    return write_tickets(tmp_path)
+
+
+def fast_settings(tiny_model: Path) -> list[str]:
+    """CLI options that make a run fast: the tiny model, few epochs, small bootstrap."""
+    return [
+        "--model",
+        str(tiny_model),
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.learning_rate=0.001",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "evaluate.bootstrap_samples=200",
+    ]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from domaintune.config import Config, build_config, load_config, ready_configs
+from domaintune.errors import UserError
+
+
+def test_ready_configs_load_and_state_their_task() -> None:
+    assert set(ready_configs()) >= {"airline-sentiment", "drug-reviews"}
+    for name in ready_configs():
+        config = load_config(name)
+        assert config.task.name == name
+        assert config.task.description != Config().task.description
+
+
+def test_default_config_is_the_airline_task() -> None:
+    config = load_config()
+    assert config.data.source == "builtin:airline-tweets"
+    assert config.data.label_column == "sentiment"
+
+
+def test_overrides_are_parsed_as_yaml_and_validated() -> None:
+    config = load_config("drug-reviews", ["train.epochs=5", "train.group_by_length=false"])
+    assert config.train.epochs == 5
+    assert config.train.group_by_length is False
+    config = build_config({}, ["data.label_mapping={1: negative, 5: positive}"])
+    assert config.data.label_mapping == {"1": "negative", "5": "positive"}
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("train.epoch=3", "train.epoch"),
+        ("train.epochs=lots", "train.epochs"),
+        ("prepare.balance=magic", "prepare.balance"),
+        ("training.epochs=3", "training"),
+    ],
+)
+def test_bad_keys_and_types_name_the_key(override: str, named: str) -> None:
+    with pytest.raises(UserError, match=named.replace(".", r"\.")):
+        build_config({}, [override])
+
+
+def test_split_sizes_must_leave_training_data() -> None:
+    with pytest.raises(UserError, match="validation_size"):
+        build_config({}, ["prepare.validation_size=0.45", "prepare.test_size=0.45"])
+
+
+def test_yaml_round_trip_keeps_every_value(tmp_path: Path) -> None:
+    config = load_config("drug-reviews", ["train.learning_rate=3e-5"])
+    path = tmp_path / "config.yaml"
+    path.write_text(config.to_yaml())
+    assert load_config(str(path)) == config
+
+
+def test_unknown_config_name_lists_the_ready_ones() -> None:
+    with pytest.raises(UserError, match="airline-sentiment"):
+        load_config("no-such-config")

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from conftest import make_rows
+
+from domaintune.config import PrepareConfig
+from domaintune.data.split import split
+
+
+def test_split_is_disjoint_stratified_and_seeded() -> None:
+    frame = make_rows(300)
+    parts = split(frame, PrepareConfig(validation_size=0.1, test_size=0.2))
+    assert [len(parts[name]) for name in ("train", "validation", "test")] == [210, 30, 60]
+    texts = [set(parts[name]["text"]) for name in parts]
+    assert sum(map(len, texts)) == len(set.union(*texts)) == 300
+    assert parts["test"]["label"].value_counts().tolist() == [20, 20, 20]
+    again = split(frame, PrepareConfig(validation_size=0.1, test_size=0.2))
+    assert again["test"]["text"].tolist() == parts["test"]["text"].tolist()
+    other = split(frame, PrepareConfig(validation_size=0.1, test_size=0.2, seed=7))
+    assert other["test"]["text"].tolist() != parts["test"]["text"].tolist()

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from domaintune.config import build_config
+from domaintune.data.prepare import run_prepare
+from domaintune.rundir import RunDir
+from domaintune.train import choose_max_length, run_train, tokenize, weighted_loss
+
+
+@pytest.mark.parametrize(
+    ("lengths", "fixed", "limit", "expected"),
+    [
+        ([10] * 98 + [300, 400], None, 512, 304),  # 99th percentile, rounded up to 8
+        ([10] * 100, None, 512, 16),
+        ([10] * 98 + [300, 400], None, 128, 128),  # the model's limit wins
+        ([10] * 100, 40, 512, 40),
+        ([10] * 100, 1024, 512, 512),
+    ],
+)
+def test_choose_max_length(
+    lengths: list[int], fixed: int | None, limit: int, expected: int
+) -> None:
+    assert choose_max_length(lengths, 99.0, limit, fixed) == expected
+
+
+def test_tokenize_leaves_padding_to_the_collator(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    frame = pd.DataFrame(
+        {"text": ["thanks", "late delayed cancelled lost rude"], "label": ["p", "n"]}
+    )
+    dataset = tokenize(frame, tokenizer, {"n": 0, "p": 1}, max_length=5)
+    assert dataset["length"] == [3, 5]
+    assert dataset["labels"] == [1, 0]
+    assert [len(ids) for ids in dataset["input_ids"]] == [3, 5]
+
+
+def test_weighted_loss_weighs_classes() -> None:
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+    labels = torch.tensor([1, 1])
+    outputs = SequenceClassifierOutput(logits=logits)
+    plain = weighted_loss(torch.tensor([1.0, 1.0]))(outputs, labels)
+    assert plain == pytest.approx(torch.nn.functional.cross_entropy(logits, labels))
+    heavy = weighted_loss(torch.tensor([1.0, 3.0]))(outputs, labels)
+    assert heavy == pytest.approx(3 * plain)
+
+
+def test_training_learns_and_saves_a_model_with_label_names(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config = build_config(
+        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
+        ["train.epochs=3", "train.learning_rate=0.002", "train.batch_size=16"],
+    )
+    run = RunDir(tmp_path / "run")
+    run_prepare(config, run)
+    log = run_train(config, run)
+    saved = json.loads((run.model / "config.json").read_text())
+    assert saved["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+    assert (run.model / "model.safetensors").is_file()
+    assert log["best_validation_macro_f1"] > 0.6  # chance is 0.33 on three balanced classes
+    assert log["rows_per_second"] > 0 and log["max_length"] % 8 == 0
+    assert not run.checkpoints.exists()
+    tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
+    assert tokenizer_config["model_max_length"] == log["max_length"]
