@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test lint format clean
 
 $(BIN)/domaintune: pyproject.toml
+	@echo "Installing domaintune and its dependencies into $(VENV) (a few minutes, once)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -60,15 +60,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "@", "#", "airline", "&", "!", "?"]
     vocab += sorted({w for words in WORDS.values() for w in words.split()} | set(FILLER))
     vocab += [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
     tokenizer.model_max_length = 64
     config = BertConfig(
         vocab_size=len(vocab),
-        hidden_size=32,
+        hidden_size=64,
         num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=128,
         max_position_embeddings=64,
     )
     BertForMaskedLM(config).save_pretrained(folder, safe_serialization=True)
@@ -98,11 +97,11 @@ def fast_settings(tiny_model: Path) -> list[str]:
         "--model",
         str(tiny_model),
         "--set",
-        "train.epochs=2",
+        "train.epochs=6",
         "--set",
         "train.learning_rate=0.001",
         "--set",
-        "train.batch_size=16",
+        "train.batch_size=8",
         "--set",
         "evaluate.bootstrap_samples=200",
     ]

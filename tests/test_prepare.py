@@ -20,7 +20,9 @@ def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path
     assert all(list(part.columns) == ["text", "label"] for part in parts.values())
     assert sum(len(part) for part in parts.values()) == card["rows_kept"] == 299
     assert json.loads(run.card.read_text()) == card
-    assert "great flight & friendly crew" in set().union(*(set(p["text"]) for p in parts.values()))
+    assert "@airline great flight & friendly crew" in set().union(
+        *(set(p["text"]) for p in parts.values())
+    )
     steps = [step["name"] for step in card["steps"]]
     assert steps == [
         "read",

@@ -58,7 +58,7 @@ def test_training_learns_and_saves_a_model_with_label_names(
 ) -> None:
     config = build_config(
         {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
-        ["train.epochs=3", "train.learning_rate=0.002", "train.batch_size=16"],
+        ["train.epochs=6", "train.learning_rate=0.001", "train.batch_size=8"],
     )
     run = RunDir(tmp_path / "run")
     run_prepare(config, run)
@@ -66,7 +66,7 @@ def test_training_learns_and_saves_a_model_with_label_names(
     saved = json.loads((run.model / "config.json").read_text())
     assert saved["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
     assert (run.model / "model.safetensors").is_file()
-    assert log["best_validation_macro_f1"] > 0.6  # chance is 0.33 on three balanced classes
+    assert log["best_validation_macro_f1"] > 0.7  # chance is 0.33 on three balanced classes
     assert log["rows_per_second"] > 0 and log["max_length"] % 8 == 0
     assert not run.checkpoints.exists()
     tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())

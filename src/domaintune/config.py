@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domaintune.errors import UserError
 
@@ -44,6 +51,14 @@ class DataConfig(Section):
     """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
     hub_split: str = "train"
     """The split read from a Hub data set; domaintune makes its own splits from it."""
+
+    @field_validator("label_mapping", mode="before")
+    @classmethod
+    def _labels_as_text(cls, mapping: Any) -> Any:
+        """YAML reads `5: positive` with an integer key; raw labels are compared as text."""
+        if isinstance(mapping, dict):
+            return {str(key): str(value) for key, value in mapping.items()}
+        return mapping
 
 
 class PrepareConfig(Section):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from domaintune.data.clean import to_text
@@ -41,7 +42,8 @@ class Predictor:
         """Probabilities, one row per text. Texts are batched by length, then put back in order."""
         order = np.argsort([len(text) for text in texts], kind="stable")
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 10):
             rows = order[start : start + batch_size]
             batch = self.tokenizer(
                 [texts[i] for i in rows],

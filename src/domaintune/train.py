@@ -31,7 +31,7 @@ from transformers import (
 )
 
 from domaintune import assets
-from domaintune.config import Config
+from domaintune.config import Config, TrainConfig
 from domaintune.errors import UserError
 from domaintune.hub import local_only
 from domaintune.rundir import RunDir, atomic_path, read_json, remove, write_json
@@ -148,13 +148,40 @@ def classification_metrics(prediction: Any) -> dict[str, float]:
     }
 
 
+def training_arguments(options: TrainConfig, output_dir: Path) -> TrainingArguments:
+    """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1."""
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=options.epochs,
+        learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        weight_decay=options.weight_decay,
+        warmup_steps=options.warmup_ratio,  # a float below 1 is a share of all steps
+        train_sampling_strategy="group_by_length" if options.group_by_length else "random",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=options.logging_steps,
+        seed=options.seed,
+        data_seed=options.seed,
+        report_to="none",
+        optim="adamw_torch_fused",  # one kernel for all parameters: measurably faster on CPU too
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
 def run_train(config: Config, run: RunDir) -> dict[str, Any]:
     """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json."""
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
     options = config.train
     set_seed(options.seed)
-    card = read_json(run.card)
-    labels: list[str] = card["labels"]
+    labels: list[str] = read_json(run.card)["labels"]
     label2id = {label: i for i, label in enumerate(labels)}
     train_frame = pd.read_parquet(run.split("train"))
     validation_frame = pd.read_parquet(run.split("validation"))
@@ -174,35 +201,11 @@ def run_train(config: Config, run: RunDir) -> dict[str, Any]:
 
     class_weights = None
     if config.prepare.balance == "class_weights":
-        ids = np.array(train_set["labels"])
-        class_weights = compute_class_weight("balanced", classes=np.arange(len(labels)), y=ids)
+        class_weights = compute_class_weight(
+            "balanced", classes=np.arange(len(labels)), y=np.array(train_set["labels"])
+        )
 
     run.clear_from("train")
-    arguments = TrainingArguments(
-        output_dir=str(run.checkpoints),
-        num_train_epochs=options.epochs,
-        learning_rate=options.learning_rate,
-        per_device_train_batch_size=options.batch_size,
-        per_device_eval_batch_size=options.eval_batch_size,
-        weight_decay=options.weight_decay,
-        warmup_steps=options.warmup_ratio,
-        train_sampling_strategy="group_by_length" if options.group_by_length else "random",
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
-        logging_strategy="steps",
-        logging_steps=options.logging_steps,
-        seed=options.seed,
-        data_seed=options.seed,
-        report_to="none",
-        save_only_model=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        optim="adamw_torch_fused",
-    )
     callbacks = []
     if options.early_stopping_patience > 0:
         callbacks.append(
@@ -210,15 +213,15 @@ def run_train(config: Config, run: RunDir) -> dict[str, Any]:
         )
     trainer = Trainer(
         model=model,
-        args=arguments,
+        args=training_arguments(options, run.checkpoints),
         train_dataset=train_set,
         eval_dataset=validation_set,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=LENGTH_MULTIPLE),
         compute_metrics=classification_metrics,
-        compute_loss_func=weighted_loss(torch.tensor(class_weights, dtype=torch.float))
-        if class_weights is not None
-        else None,
+        compute_loss_func=None
+        if class_weights is None
+        else weighted_loss(torch.tensor(class_weights, dtype=torch.float)),
         callbacks=callbacks,
     )
     started = time.perf_counter()
@@ -233,32 +236,27 @@ def run_train(config: Config, run: RunDir) -> dict[str, Any]:
     history = trainer.state.log_history
     evaluations = [entry for entry in history if "eval_macro_f1" in entry]
     best = max(evaluations, key=lambda entry: entry["eval_macro_f1"]) if evaluations else {}
-    rows_seen = int(len(train_set) * result.metrics.get("epoch", options.epochs))
-    tokens_per_epoch = int(sum(train_set["length"]))
+    epochs_run = float(result.metrics.get("epoch", options.epochs))
     log = {
         "model": config.model.name_or_path,
-        "model_source": source if Path(source).exists() else config.model.name_or_path,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "labels": labels,
         "max_length": max_length,
         "truncated_rows": int(sum(length > max_length for length in raw_lengths)),
         "train_rows": len(train_set),
         "validation_rows": len(validation_set),
-        "class_weights": dict(zip(labels, map(float, class_weights)))
-        if class_weights is not None
-        else None,
+        "class_weights": None
+        if class_weights is None
+        else dict(zip(labels, map(float, class_weights))),
         "epochs_planned": options.epochs,
-        "epochs_run": float(result.metrics.get("epoch", options.epochs)),
+        "epochs_run": epochs_run,
         "steps": int(trainer.state.global_step),
         "best_epoch": best.get("epoch"),
         "best_validation_macro_f1": best.get("eval_macro_f1"),
-        "stopped_early": bool(evaluations)
-        and float(evaluations[-1]["epoch"]) < float(options.epochs) - 1e-6,
+        "stopped_early": epochs_run < options.epochs - 1e-6,
         "train_seconds": round(seconds, 1),
-        "rows_per_second": round(rows_seen / seconds, 2),
-        "tokens_per_second": round(
-            tokens_per_epoch * float(result.metrics.get("epoch", options.epochs)) / seconds, 1
-        ),
+        "rows_per_second": round(len(train_set) * epochs_run / seconds, 2),
+        "tokens_per_second": round(sum(train_set["length"]) * epochs_run / seconds, 1),
         "device": str(trainer.args.device),
         "torch_threads": torch.get_num_threads(),
         "history": history,

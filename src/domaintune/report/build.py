@@ -32,7 +32,10 @@ def percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+BASELINE_NAMES = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
+
 ENVIRONMENT.filters["percent"] = percent
+ENVIRONMENT.filters["baseline"] = lambda name: BASELINE_NAMES.get(name, name)
 ENVIRONMENT.filters["score"] = lambda value: f"{value:.3f}"
 
 
