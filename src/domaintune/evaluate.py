@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from domaintune.config import Config, EvaluateConfig
 from domaintune.predict import Predictor
-from domaintune.rundir import RunDir, read_json, write_json, write_parquet
+from domaintune.rundir import RunDir, read_json, write_json, write_parquet, write_text
 
 
 def scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -155,4 +155,5 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
         predictions[f"p_{label}"] = probabilities[:, index]
     write_parquet(run.predictions, predictions)
     write_json(run.metrics, metrics)
+    write_text(run.config, config.to_yaml())  # the settings these figures were measured with
     return metrics

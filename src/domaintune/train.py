@@ -34,7 +34,7 @@ from domaintune import assets
 from domaintune.config import Config, TrainConfig
 from domaintune.errors import UserError
 from domaintune.hub import local_only
-from domaintune.rundir import RunDir, atomic_path, read_json, remove, write_json
+from domaintune.rundir import RunDir, atomic_path, read_json, remove, write_json, write_text
 
 LENGTH_MULTIPLE = 8
 """Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
@@ -262,4 +262,5 @@ def run_train(config: Config, run: RunDir) -> dict[str, Any]:
         "history": history,
     }
     write_json(run.train_log, log)
+    write_text(run.config, config.to_yaml())  # the settings this model was trained with
     return log
