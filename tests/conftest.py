@@ -54,6 +54,7 @@ def make_rows(count: int, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT with a word-level vocabulary covering the test data."""
+    import torch
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
     folder = tmp_path_factory.mktemp("tiny-bert")
@@ -70,6 +71,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         intermediate_size=128,
         max_position_embeddings=64,
     )
+    torch.manual_seed(0)  # the same random weights every run, so the tests are repeatable
     BertForMaskedLM(config).save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
@@ -92,12 +94,18 @@ def tickets_csv(tmp_path: Path) -> Path:
 
 
 def fast_settings(tiny_model: Path) -> list[str]:
-    """CLI options that make a run fast: the tiny model, few epochs, small bootstrap."""
+    """CLI options that make a run fast: the tiny model, a small bootstrap.
+
+    A randomly initialised model sits on a plateau for a few epochs before it learns, so early
+    stopping is off here: it would end these runs on the plateau.
+    """
     return [
         "--model",
         str(tiny_model),
         "--set",
-        "train.epochs=6",
+        "train.epochs=8",
+        "--set",
+        "train.early_stopping_patience=0",
         "--set",
         "train.learning_rate=0.001",
         "--set",

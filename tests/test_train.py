@@ -58,7 +58,12 @@ def test_training_learns_and_saves_a_model_with_label_names(
 ) -> None:
     config = build_config(
         {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
-        ["train.epochs=6", "train.learning_rate=0.001", "train.batch_size=8"],
+        [
+            "train.epochs=8",
+            "train.learning_rate=0.001",
+            "train.batch_size=8",
+            "train.early_stopping_patience=0",
+        ],
     )
     run = RunDir(tmp_path / "run")
     run_prepare(config, run)
@@ -71,3 +76,17 @@ def test_training_learns_and_saves_a_model_with_label_names(
     assert not run.checkpoints.exists()
     tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
     assert tokenizer_config["model_max_length"] == log["max_length"]
+
+
+def test_early_stopping_ends_training_when_validation_stops_improving(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config = build_config(
+        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
+        ["train.epochs=5", "train.learning_rate=1e-9", "train.early_stopping_patience=1"],
+    )
+    run = RunDir(tmp_path / "run")
+    run_prepare(config, run)
+    log = run_train(config, run)
+    assert log["stopped_early"] and log["epochs_run"] == 2
+    assert log["best_epoch"] == 1
