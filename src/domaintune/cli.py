@@ -23,6 +23,7 @@ app = typer.Typer(
     help="Fine-tune a small language model for your domain: prepare, train, evaluate, report.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 config_app = typer.Typer(help="Show the resolved config.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
