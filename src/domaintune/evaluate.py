@@ -98,12 +98,16 @@ def fit_baseline(
     if name == "majority":
         model = DummyClassifier(strategy="most_frequent").fit(train["text"], train["label"])
         return model.predict(test["text"]), {"description": "always the most frequent class"}
-    tried = {}
-    for c in options.tfidf_c_grid:
-        model = tfidf_logreg(c, class_weight, options.seed).fit(train["text"], train["label"])
-        tried[c] = f1_score(validation["label"], model.predict(validation["text"]), average="macro")
+    fitted = {
+        c: tfidf_logreg(c, class_weight, options.seed).fit(train["text"], train["label"])
+        for c in options.tfidf_c_grid
+    }
+    tried = {
+        c: f1_score(validation["label"], model.predict(validation["text"]), average="macro")
+        for c, model in fitted.items()
+    }
     best_c = max(tried, key=tried.get)
-    model = tfidf_logreg(best_c, class_weight, options.seed).fit(train["text"], train["label"])
+    model = fitted[best_c]
     return model.predict(test["text"]), {
         "description": "TF-IDF of words and word pairs with logistic regression, "
         "its regularisation chosen on the validation split",

@@ -84,14 +84,13 @@ def drop_duplicates(
     key = frame["text"].str.casefold()
     labels_per_text = frame.groupby(key)["label"].transform("nunique")
     conflicted = labels_per_text > 1
-    conflict_rows = frame[conflicted]
+    conflict_rows = frame[conflicted].assign(key=key[conflicted])
     if config.conflicts == "drop":
         resolved = frame[~conflicted]
         how = "dropped every row of a text that carries more than one label"
     else:
         majority = (
-            conflict_rows.assign(key=key[conflicted])
-            .groupby(["key", "label"])
+            conflict_rows.groupby(["key", "label"])
             .size()
             .reset_index(name="n")
             .sort_values(["key", "n", "label"], ascending=[True, False, True])
@@ -101,8 +100,7 @@ def drop_duplicates(
         resolved = frame.assign(label=frame["label"].where(~conflicted, key.map(majority)))
         how = "gave every row of a text that carries more than one label its most frequent label"
     conflict_examples = (
-        conflict_rows.assign(key=key[conflicted])
-        .groupby("key")
+        conflict_rows.groupby("key")
         .agg(text=("text", "first"), labels=("label", lambda s: sorted(set(s))))
         .head(examples)
         .to_dict("records")
@@ -115,7 +113,7 @@ def drop_duplicates(
         changed=int(conflicted.sum()),
         examples=conflict_examples,
     )
-    resolved_key = resolved["text"].str.casefold()
+    resolved_key = key[resolved.index]
     repeated = resolved_key.duplicated(keep="first")
     duplicates = Step(
         "exact_duplicates",
