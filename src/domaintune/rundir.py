@@ -42,6 +42,12 @@ class RunDir:
         return self.data / "card.json"
 
     @property
+    def label_audit(self) -> Path:
+        """Rows whose label is probably wrong (confident learning): split, text, label,
+        suggested_label, label_quality (lower is more suspect)."""
+        return self.data / "label_audit.parquet"
+
+    @property
     def model(self) -> Path:
         return self.root / "model"
 
