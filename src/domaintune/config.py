@@ -109,16 +109,49 @@ class TrainConfig(Section):
     seed: int = 42
 
 
+class DecisionRule(Section):
+    """Pick `label` whenever its probability passes a threshold, chosen on the validation split so
+    that the label reaches `value` of `target` (e.g. recall 0.9 for urgent messages)."""
+
+    label: str
+    target: Literal["recall", "precision"] = "recall"
+    value: float = Field(gt=0, lt=1)
+
+
 class EvaluateConfig(Section):
-    baselines: list[Literal["majority", "tfidf_logreg"]] = Field(
-        default_factory=lambda: ["majority", "tfidf_logreg"]
+    baselines: list[Literal["majority", "tfidf_logreg", "linear_probe"]] = Field(
+        default_factory=lambda: ["majority", "tfidf_logreg", "linear_probe"]
     )
     tfidf_c_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
     """Inverse regularisation strengths tried for TF-IDF + LR, chosen on the validation split."""
+    probe_c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    """The same for the linear probe on the frozen pre-trained model's embeddings."""
+    probe_max_train_rows: int = Field(default=4000, ge=10)
+    """Training rows the probe embeds (a class-stratified sample when there are more): embedding
+    is a forward pass per text, and 4,000 rows take well under a minute for MiniLM-L6 on a CPU."""
     bootstrap_samples: int = Field(default=1000, ge=100)
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+    """For every interval; 1 - this is the significance level of the paired tests."""
+    calibration_bins: int = Field(default=15, ge=2)
+    """Equal-width confidence bins for the expected calibration error and reliability diagram."""
+    abstain_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9])
+    """Top-probability thresholds in the abstain table (coverage vs accuracy); always reported."""
+    abstain_target_accuracy: float | None = Field(default=None, gt=0, le=1)
+    """When set: send texts to a person below the threshold that reaches this accuracy on the
+    kept validation texts; the report gives the coverage and error rate it implies on test."""
+    decision: DecisionRule | None = None
+    """An optional class rule, e.g. {label: urgent, target: recall, value: 0.9}."""
+    length_buckets: int = Field(default=4, ge=1)
+    """Test texts are split into this many equal-count buckets by word count for error analysis."""
     batch_size: int = Field(default=64, ge=1)
     seed: int = 42
+
+    @field_validator("abstain_thresholds")
+    @classmethod
+    def _probabilities(cls, values: list[float]) -> list[float]:
+        if not all(0 < value < 1 for value in values):
+            raise ValueError("thresholds are probabilities between 0 and 1")
+        return values
 
 
 class ReportConfig(Section):

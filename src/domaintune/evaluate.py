@@ -1,8 +1,10 @@
 """The evaluate stage: score the fine-tuned model on the test split, against baselines, with intervals.
 
-Reads model/ and data/ from the run directory; writes metrics.json and predictions.parquet (one row
-per test example, in the test split's order). Baselines see exactly the rows the model saw: they
-are fitted on the training split, tuned on the validation split and scored on the test split.
+Reads model/ and data/ from the run directory; writes metrics.json, predictions.parquet (one row
+per test example, in the test split's order, with calibrated probabilities), model/calibration.json
+(the temperature fitted on the validation split) and model/README.md (the model card). Baselines
+see exactly the rows the model saw: they are fitted on the training split, tuned on the validation
+split and scored on the test split. Every threshold is chosen on validation, never on test.
 """
 
 from __future__ import annotations
@@ -15,69 +17,22 @@ from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
-    accuracy_score,
+    average_precision_score,
     classification_report,
     confusion_matrix,
     f1_score,
 )
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from domaintune import calibration, decision, significance
+from domaintune.analysis import by_length
 from domaintune.config import Config, EvaluateConfig
+from domaintune.errors import UserError
+from domaintune.model_card import write_model_card
 from domaintune.predict import Predictor
+from domaintune.probe import Encoder, fit_probe
 from domaintune.rundir import RunDir, read_json, write_json, write_parquet, write_text
-
-
-def scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    return {
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(gold, predicted, average="weighted", zero_division=0)),
-    }
-
-
-def scores_from_confusion(matrices: np.ndarray) -> dict[str, np.ndarray]:
-    """Accuracy, macro/weighted F1 and per-class F1 from confusion matrices of shape (..., k, k)."""
-    true_positive = np.diagonal(matrices, axis1=-2, axis2=-1).astype(float)
-    support = matrices.sum(axis=-1)
-    predicted = matrices.sum(axis=-2)
-    denominator = support + predicted
-    f1 = np.divide(
-        2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0
-    )
-    total = support.sum(axis=-1)
-    return {
-        "accuracy": true_positive.sum(axis=-1) / total,
-        "macro_f1": f1.mean(axis=-1),
-        "weighted_f1": (f1 * support).sum(axis=-1) / total,
-        "f1": f1,
-    }
-
-
-def bootstrap_intervals(
-    gold: np.ndarray, predicted: np.ndarray, labels: list[str], options: EvaluateConfig
-) -> dict[str, list[float]]:
-    """Percentile bootstrap intervals over test rows for the headline scores and each class's F1.
-
-    Each resample is reduced to its confusion matrix with one `bincount`, so a thousand resamples
-    of a large test split take well under a second.
-    """
-    k = len(labels)
-    index = {label: i for i, label in enumerate(labels)}
-    codes = np.array([index[g] * k + index[p] for g, p in zip(gold, predicted)])
-    rng = np.random.default_rng(options.seed)
-    rows = rng.integers(0, len(codes), (options.bootstrap_samples, len(codes)))
-    offsets = np.arange(options.bootstrap_samples)[:, None] * k * k
-    matrices = np.bincount(
-        (codes[rows] + offsets).ravel(), minlength=options.bootstrap_samples * k * k
-    )
-    resampled = scores_from_confusion(matrices.reshape(options.bootstrap_samples, k, k))
-    tail = (1 - options.confidence_level) / 2 * 100
-    samples = {name: resampled[name] for name in ("accuracy", "macro_f1", "weighted_f1")}
-    samples |= {f"f1[{label}]": resampled["f1"][:, i] for i, label in enumerate(labels)}
-    return {
-        name: [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
-        for name, values in samples.items()
-    }
+from domaintune.scoring import bootstrap_intervals, resample_rows, scores
 
 
 def tfidf_logreg(c: float, class_weight: str | None, seed: int) -> Pipeline:
@@ -93,7 +48,7 @@ def fit_baseline(
     options: EvaluateConfig,
     class_weight: str | None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Test predictions of one baseline, and how it was chosen."""
+    """Test predictions of the majority or TF-IDF baseline, and how it was chosen."""
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     if name == "majority":
         model = DummyClassifier(strategy="most_frequent").fit(train["text"], train["label"])
@@ -117,21 +72,114 @@ def fit_baseline(
     }
 
 
+def calibrate(
+    run: RunDir,
+    logits: dict[str, np.ndarray],
+    gold: dict[str, np.ndarray],
+    bins: int,
+) -> dict[str, Any]:
+    """Fit the temperature on validation, save it beside the model, measure ECE on test."""
+    temperature = calibration.fit_temperature(logits["validation"], gold["validation"])
+    nll = {
+        "validation_nll_before": calibration.negative_log_likelihood(
+            logits["validation"], gold["validation"]
+        ),
+        "validation_nll_after": calibration.negative_log_likelihood(
+            logits["validation"], gold["validation"], temperature
+        ),
+    }
+    calibration.save_temperature(run.model, temperature, {"fitted_on": "validation", **nll})
+    before = calibration.reliability(calibration.probabilities(logits["test"]), gold["test"], bins)
+    after = calibration.reliability(
+        calibration.probabilities(logits["test"], temperature), gold["test"], bins
+    )
+    return {
+        "temperature": temperature,
+        "bins": bins,
+        "ece_before": before["ece"],
+        "ece_after": after["ece"],
+        **nll,
+        "reliability_before": before["bins"],
+        "reliability_after": after["bins"],
+    }
+
+
+def decisions(
+    options: EvaluateConfig,
+    labels: list[str],
+    probs: dict[str, np.ndarray],
+    gold: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """The abstain table on test, and the configured rules: chosen on validation, run on test."""
+    result: dict[str, Any] = {
+        "abstain_table": decision.abstain_table(
+            probs["test"], gold["test"], options.abstain_thresholds
+        ),
+        "abstain": None,
+        "class_rule": None,
+    }
+    if options.abstain_target_accuracy is not None:
+        threshold = decision.choose_abstain_threshold(
+            probs["validation"], gold["validation"], options.abstain_target_accuracy
+        )
+        result["abstain"] = {
+            "target_accuracy": options.abstain_target_accuracy,
+            "reached_on_validation": threshold is not None,
+            "test": None
+            if threshold is None
+            else decision.abstain_outcome(probs["test"], gold["test"], threshold),
+        }
+    rule = options.decision
+    if rule is not None:
+        if rule.label not in labels:
+            raise UserError(
+                f"evaluate.decision.label '{rule.label}' is not a label of this data "
+                f"({', '.join(labels)})"
+            )
+        index = labels.index(rule.label)
+        threshold = decision.choose_class_threshold(
+            probs["validation"][:, index], gold["validation"] == index, rule
+        )
+        result["class_rule"] = {
+            **rule.model_dump(),
+            "reached_on_validation": threshold is not None,
+            "test": None
+            if threshold is None
+            else decision.class_rule_outcome(probs["test"], gold["test"], index, threshold),
+        }
+    return result
+
+
 def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
-    """Score model/ on data/test.parquet; write metrics.json and predictions.parquet."""
+    """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card."""
     run.require(run.split("test"), run.card, stage="prepare")
-    run.require(run.model, stage="train")
+    run.require(run.model, run.train_log, stage="train")
     options = config.evaluate
-    run.clear_from("evaluate")
-    labels: list[str] = read_json(run.card)["labels"]
+    run.clear_from("evaluate")  # also removes an earlier temperature, so the logits below are raw
+    card, log = read_json(run.card), read_json(run.train_log)
+    labels: list[str] = card["labels"]
     splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
     test = splits["test"]
     gold = test["label"].to_numpy()
 
     predictor = Predictor(run.model)
-    probabilities = predictor.predict_proba(test["text"].tolist(), options.batch_size)
-    predicted = np.array(predictor.labels)[probabilities.argmax(axis=1)]
+    if predictor.labels != labels:
+        raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
+    logits = {
+        name: predictor.predict_logits(splits[name]["text"].tolist(), options.batch_size)
+        for name in ("validation", "test")
+    }
+    gold_ids = {
+        name: splits[name]["label"].map(labels.index).to_numpy() for name in ("validation", "test")
+    }
+    calibrated = calibrate(run, logits, gold_ids, options.calibration_bins)
+    probs = {
+        name: calibration.probabilities(values, calibrated["temperature"])
+        for name, values in logits.items()
+    }
+    predicted = np.array(labels)[probs["test"].argmax(axis=1)]
 
+    rows = resample_rows(len(test), options.bootstrap_samples, options.seed)
     report = classification_report(
         gold, predicted, labels=labels, output_dict=True, zero_division=0
     )
@@ -139,25 +187,59 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
         **scores(gold, predicted),
         "test_rows": len(test),
         "labels": labels,
-        "intervals": bootstrap_intervals(gold, predicted, labels, options),
+        "intervals": bootstrap_intervals(gold, predicted, labels, rows, options.confidence_level),
         "confidence_level": options.confidence_level,
+        "bootstrap_samples": options.bootstrap_samples,
         "per_class": {label: report[label] for label in labels},
+        "average_precision": {
+            label: float(average_precision_score(gold_ids["test"] == i, probs["test"][:, i]))
+            for i, label in enumerate(labels)
+        },
         "confusion_matrix": confusion_matrix(gold, predicted, labels=labels).tolist(),
+        "calibration": calibrated,
+        "decision": decisions(options, labels, probs, gold_ids),
+        "by_length": by_length(test["text"], gold, predicted, options.length_buckets),
         "baselines": {},
+        "significance": {},
     }
     class_weight = "balanced" if config.prepare.balance == "class_weights" else None
     for name in options.baselines:
-        baseline_predicted, details = fit_baseline(name, splits, options, class_weight)
+        if name == "linear_probe":
+            encoder = Encoder(config.model.name_or_path, log["max_length"])
+            baseline_predicted, details = fit_probe(
+                encoder,
+                splits,
+                options.probe_c_grid,
+                options.probe_max_train_rows,
+                class_weight,
+                options.batch_size,
+                options.seed,
+            )
+        else:
+            baseline_predicted, details = fit_baseline(name, splits, options, class_weight)
+        baseline_scores = scores(gold, baseline_predicted)
         metrics["baselines"][name] = {
-            **scores(gold, baseline_predicted),
-            "intervals": bootstrap_intervals(gold, baseline_predicted, labels, options),
+            **baseline_scores,
+            "intervals": bootstrap_intervals(
+                gold, baseline_predicted, labels, rows, options.confidence_level
+            ),
             **details,
         }
+        metrics["significance"][name] = significance.compare(
+            gold,
+            predicted,
+            baseline_predicted,
+            labels,
+            rows,
+            options.confidence_level,
+            metrics["macro_f1"] - baseline_scores["macro_f1"],
+        )
 
     predictions = test[["text", "label"]].assign(predicted=predicted)
-    for index, label in enumerate(predictor.labels):
-        predictions[f"p_{label}"] = probabilities[:, index]
+    for index, label in enumerate(labels):
+        predictions[f"p_{label}"] = probs["test"][:, index]
     write_parquet(run.predictions, predictions)
     write_json(run.metrics, metrics)
+    write_model_card(run.model_card, config, card, log, metrics)
     write_text(run.config, config.to_yaml())  # the settings these figures were measured with
     return metrics

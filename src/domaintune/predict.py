@@ -1,4 +1,8 @@
-"""Load a saved model and predict: labels and a probability per label, in the input's order."""
+"""Load a saved model and predict: labels and a probability per label, in the input's order.
+
+When the model folder holds `calibration.json` (written by the evaluate stage), the logits are
+divided by its temperature before the softmax, so the probabilities are calibrated.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from domaintune import calibration
 from domaintune.data.clean import to_text
 from domaintune.data.sources import read_table
 from domaintune.errors import UserError
@@ -36,12 +41,13 @@ class Predictor:
         self.max_length = min(
             self.tokenizer.model_max_length, limit
         )  # training's limit, saved with it
+        self.temperature = calibration.load_temperature(folder)
 
     @torch.inference_mode()
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Probabilities, one row per text. Texts are batched by length, then put back in order."""
+    def predict_logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Raw logits, one row per text. Texts are batched by length, then put back in order."""
         order = np.argsort([len(text) for text in texts], kind="stable")
-        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         starts = range(0, len(texts), batch_size)
         for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 10):
             rows = order[start : start + batch_size]
@@ -52,9 +58,12 @@ class Predictor:
                 padding=True,
                 return_tensors="pt",
             )
-            logits = self.model(**batch).logits.float()
-            probabilities[rows] = torch.softmax(logits, dim=-1).numpy()
-        return probabilities
+            logits[rows] = self.model(**batch).logits.float().numpy()
+        return logits
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities, one row per text, scaled by the saved temperature when there is one."""
+        return calibration.probabilities(self.predict_logits(texts, batch_size), self.temperature)
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
         probabilities = self.predict_proba(texts, batch_size)

@@ -52,6 +52,16 @@ class RunDir:
         return self.root / "model"
 
     @property
+    def calibration(self) -> Path:
+        """The temperature fitted by evaluate, beside the weights so that predictions use it."""
+        return self.model / "calibration.json"
+
+    @property
+    def model_card(self) -> Path:
+        """The Hugging Face model card, written by evaluate: it holds the test figures."""
+        return self.model / "README.md"
+
+    @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
 
@@ -84,7 +94,7 @@ class RunDir:
         return {
             "prepare": [self.data],
             "train": [self.model, self.checkpoints, self.train_log],
-            "evaluate": [self.metrics, self.predictions],
+            "evaluate": [self.metrics, self.predictions, self.calibration, self.model_card],
             "report": [self.report_md, self.report_html, self.plots],
         }[stage]
 

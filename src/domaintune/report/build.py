@@ -1,7 +1,8 @@
 """The report stage: turn the run directory's files into report.md, report.html and plots/.
 
 Every figure and sentence comes from the files earlier stages wrote (config.yaml, data/card.json,
-train_log.json, metrics.json, predictions.parquet), so the report says what happened in this run.
+data/label_audit.parquet when prepare ran an audit, train_log.json, metrics.json,
+predictions.parquet), so the report says what happened in this run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import markdown
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from domaintune.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.config import Config
+from domaintune.errors import UserError
 from domaintune.report import plots
 from domaintune.rundir import RunDir, read_json, write_text
 
@@ -32,11 +35,31 @@ def percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-BASELINE_NAMES = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
+BASELINE_NAMES = {
+    "majority": "majority class",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "linear_probe": "linear probe on the frozen pre-trained model",
+}
+AUDIT_COLUMNS = {"split", "text", "label", "suggested_label", "label_quality"}
+CONFUSED_PAIRS = 3
+"""How many of the most frequent (true, predicted) mistakes the error analysis shows."""
+LENGTH_GAP = 0.1
+"""A length bucket this far below the overall macro-F1 earns a suggestion."""
+CALIBRATION_GAP = 0.05
+"""An ECE above this after scaling earns a warning that probabilities are not exact risks."""
+
+
+def baseline_name(name: str) -> str:
+    return BASELINE_NAMES.get(name, name)
+
 
 ENVIRONMENT.filters["percent"] = percent
-ENVIRONMENT.filters["baseline"] = lambda name: BASELINE_NAMES.get(name, name)
+ENVIRONMENT.filters["baseline"] = baseline_name
 ENVIRONMENT.filters["score"] = lambda value: f"{value:.3f}"
+ENVIRONMENT.filters["pvalue"] = lambda value: f"{value:.3g}" if value >= 0.001 else "< 0.001"
+ENVIRONMENT.filters["cell"] = lambda text, width=140: (
+    " ".join(str(text).split())[:width].replace("|", "/").replace("`", "'").replace("<", "&lt;")
+)
 
 
 def largest_confusion(matrix: list[list[int]], labels: list[str]) -> dict[str, Any] | None:
@@ -63,36 +86,45 @@ def findings(metrics: dict[str, Any], card: dict[str, Any], log: dict[str, Any])
     labels = metrics["labels"]
     per_class = metrics["per_class"]
     ranked = sorted(labels, key=lambda label: per_class[label]["f1-score"])
-    low, high = metrics["intervals"]["macro_f1"]
-    comparisons = []
-    for name, baseline in metrics["baselines"].items():
-        base_low, base_high = baseline["intervals"]["macro_f1"]
-        comparisons.append(
-            {
-                "name": name,
-                "gain": metrics["macro_f1"] - baseline["macro_f1"],
-                "separated": low > base_high or high < base_low,
-            }
-        )
+    comparisons = [
+        {
+            "name": name,
+            "gain": test["macro_f1_difference"],
+            "verdict": test["verdict"],
+            "significant": test["verdict"] != "not significant",
+        }
+        for name, test in metrics["significance"].items()
+    ]
     errors = 1 - metrics["accuracy"]
+    buckets = metrics["by_length"]
+    weakest_bucket = min(buckets, key=lambda b: b["macro_f1"]) if len(buckets) > 1 else None
     return {
         "weakest": ranked[0],
         "strongest": ranked[-1],
         "confusion": largest_confusion(metrics["confusion_matrix"], labels),
         "comparisons": comparisons,
+        "beats_all": bool(comparisons) and all(c["verdict"] == "better" for c in comparisons),
         "errors_per_1000": round(1000 * errors),
         "test_share": {
             label: per_class[label]["support"] / metrics["test_rows"] for label in labels
         },
         "smallest_class": min(card["classes"]["clean"], key=card["classes"]["clean"].get),
         "truncated_share": log["truncated_rows"] / max(log["train_rows"], 1),
+        "weakest_bucket": weakest_bucket,
     }
 
 
 def next_steps(
-    metrics: dict[str, Any], card: dict[str, Any], log: dict[str, Any], found: dict[str, Any]
+    metrics: dict[str, Any],
+    card: dict[str, Any],
+    log: dict[str, Any],
+    found: dict[str, Any],
+    audited: int | None,
 ) -> list[str]:
-    """Suggestions for the next iteration, each triggered by a weakness this run showed."""
+    """Suggestions for the next iteration, each triggered by a weakness this run showed.
+
+    `audited` is how many test mistakes the label audit also doubted (None: no audit was run).
+    """
     weakest = found["weakest"]
     weakest_f1 = metrics["per_class"][weakest]["f1-score"]
     train_rows = card["splits"]["train"].get(weakest, 0)
@@ -118,11 +150,17 @@ def next_steps(
             f"{percent(found['truncated_share'])} of training texts were cut at {log['max_length']} "
             "tokens: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
         )
-    tfidf = next((c for c in found["comparisons"] if c["name"] == "tfidf_logreg"), None)
-    if tfidf and not tfidf["separated"]:
+    for comparison in found["comparisons"]:
+        if comparison["name"] != "majority" and comparison["verdict"] != "better":
+            steps.append(
+                f"The fine-tuned model is not significantly better than the "
+                f"{baseline_name(comparison['name'])} baseline (paired tests on the test split): "
+                "try a larger pre-trained model or more data, or deploy the cheaper baseline."
+            )
+    if audited:
         steps.append(
-            "The fine-tuned model is not clearly ahead of TF-IDF with logistic regression (their "
-            "intervals overlap): try a larger pre-trained model, or keep the cheaper baseline."
+            f"{audited} of the model's test mistakes are on rows the label audit also doubts: "
+            "have their labels checked; fixing label noise raises the reachable score."
         )
     conflicts = next((s for s in card["steps"] if s["name"] == "conflicts"), None)
     if conflicts and conflicts["changed"]:
@@ -130,20 +168,67 @@ def next_steps(
             f"{conflicts['changed']} rows shared their text with a row of another label: "
             "label noise of this kind caps the reachable score; audit the labels."
         )
+    bucket = found["weakest_bucket"]
+    if bucket and metrics["macro_f1"] - bucket["macro_f1"] > LENGTH_GAP:
+        steps.append(
+            f"Texts of {bucket['min_words']}-{bucket['max_words']} words score lowest (macro-F1 "
+            f"{bucket['macro_f1']:.3f} against {metrics['macro_f1']:.3f} overall): add training "
+            "examples of that length."
+        )
+    if metrics["calibration"]["ece_after"] > CALIBRATION_GAP:
+        steps.append(
+            f"Probabilities are still off by {metrics['calibration']['ece_after']:.3f} (ECE) after "
+            "temperature scaling: do not read them as exact risks; a larger validation split helps."
+        )
     return steps
 
 
-def draw_plots(run: RunDir, card: dict, log: dict, metrics: dict) -> dict[str, str]:
+def draw_plots(
+    run: RunDir, card: dict, log: dict, metrics: dict, predictions: pd.DataFrame
+) -> dict[str, str]:
     splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    labels, folder, calibrated = metrics["labels"], run.plots, metrics["calibration"]
     drawn = {
-        "class_balance": plots.class_balance(card, run.plots / "class_balance.png"),
-        "text_lengths": plots.text_lengths(splits, run.plots / "text_lengths.png"),
-        "learning_curves": plots.learning_curves(log["history"], run.plots / "learning_curves.png"),
-        "confusion_matrix": plots.confusion(
-            metrics["confusion_matrix"], metrics["labels"], run.plots / "confusion_matrix.png"
+        "class_balance": plots.class_balance(card, folder / "class_balance.png"),
+        "text_lengths": plots.text_lengths(splits, folder / "text_lengths.png"),
+        "learning_curves": plots.learning_curves(log["history"], folder / "learning_curves.png"),
+        "confusion_counts": plots.confusion(
+            metrics["confusion_matrix"], labels, folder / "confusion_counts.png", normalise=False
         ),
+        "confusion_shares": plots.confusion(
+            metrics["confusion_matrix"], labels, folder / "confusion_shares.png", normalise=True
+        ),
+        "per_class_f1": plots.per_class_f1(
+            labels,
+            [metrics["per_class"][label]["f1-score"] for label in labels],
+            [metrics["intervals"][f"f1[{label}]"] for label in labels],
+            folder / "per_class_f1.png",
+        ),
+        "reliability": plots.reliability(
+            calibrated["reliability_before"],
+            calibrated["reliability_after"],
+            calibrated["temperature"],
+            folder / "reliability.png",
+        ),
+        "precision_recall": plots.precision_recall(
+            predictions, labels, folder / "precision_recall.png"
+        ),
+        "length_buckets": plots.length_buckets(metrics["by_length"], folder / "length_buckets.png"),
     }
     return {name: path.relative_to(run.root).as_posix() for name, path in drawn.items()}
+
+
+def read_audit(run: RunDir) -> pd.DataFrame | None:
+    """The prepare stage's label audit, or None when it did not run one."""
+    if not run.label_audit.is_file():
+        return None
+    audit = pd.read_parquet(run.label_audit)
+    missing = AUDIT_COLUMNS - set(audit.columns)
+    if missing:
+        raise UserError(
+            f"{run.label_audit} lacks columns {', '.join(sorted(missing))}: run prepare again"
+        )
+    return audit
 
 
 def embed_images(html: str, root: Path) -> str:
@@ -164,15 +249,9 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     run.clear_from("report")
     card, log, metrics = read_json(run.card), read_json(run.train_log), read_json(run.metrics)
     predictions = pd.read_parquet(run.predictions)
+    labels, shown = metrics["labels"], config.report.examples
+    audited = audited_mistakes(predictions, read_audit(run))
     found = findings(metrics, card, log)
-    wrong = predictions[predictions["label"] != predictions["predicted"]]
-    probability_columns = [f"p_{label}" for label in metrics["labels"]]
-    confident_mistakes = (
-        wrong.assign(confidence=wrong[probability_columns].max(axis=1))
-        .sort_values("confidence", ascending=False)
-        .head(config.report.examples)
-        .to_dict("records")
-    )
     context = {
         "config": config,
         "title": config.report.title or config.task.name,
@@ -180,9 +259,14 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "log": log,
         "metrics": metrics,
         "found": found,
-        "next_steps": next_steps(metrics, card, log, found),
-        "mistakes": confident_mistakes,
-        "plots": draw_plots(run, card, log, metrics),
+        "next_steps": next_steps(
+            metrics, card, log, found, None if audited is None else len(audited)
+        ),
+        "mistakes": confident_mistakes(predictions, labels, shown).to_dict("records"),
+        "pairs": confused_pairs(predictions, labels, CONFUSED_PAIRS, min(shown, 3)),
+        "audited": None if audited is None else audited.head(shown).to_dict("records"),
+        "audited_count": None if audited is None else len(audited),
+        "plots": draw_plots(run, card, log, metrics, predictions),
         "model_dir": run.model.as_posix(),
     }
     text = ENVIRONMENT.get_template("report.md.j2").render(context)

@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from sklearn.metrics import precision_recall_curve
 
 from domaintune.rundir import atomic_path
 
@@ -89,28 +90,101 @@ def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def confusion(matrix: list[list[int]], labels: list[str], path: Path) -> Path:
-    """Counts, and each row's share: how the test texts of each true class were labelled."""
+def confusion(matrix: list[list[int]], labels: list[str], path: Path, normalise: bool) -> Path:
+    """Raw counts, or each true class's row as shares: how the test texts of each class were labelled."""
     counts = np.array(matrix)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = max(4.0, 0.8 * len(labels) + 2.5)
     figure, axis = plt.subplots(figsize=(size, size * 0.85))
-    axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    shown = shares if normalise else counts
+    axis.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalise else max(int(counts.max()), 1))
     for i in range(len(labels)):
         for j in range(len(labels)):
+            text = f"{shares[i, j]:.0%}" if normalise else str(counts[i, j])
             colour = "white" if shares[i, j] > 0.5 else "black"
-            axis.text(
-                j,
-                i,
-                f"{counts[i, j]}\n{shares[i, j]:.0%}",
-                ha="center",
-                va="center",
-                color=colour,
-                fontsize=9,
-            )
+            axis.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
     axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     axis.set_yticks(range(len(labels)), labels)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    axis.set_title("Confusion matrix (test split)")
+    kind = "share of each true class" if normalise else "test rows"
+    axis.set_title(f"Confusion matrix ({kind})")
+    return _save(figure, path)
+
+
+def per_class_f1(
+    labels: list[str], f1: list[float], intervals: list[list[float]], path: Path
+) -> Path:
+    """Each class's test F1 with its bootstrap interval: which classes are surely weak."""
+    values = np.array(f1)
+    errors = np.abs(np.array(intervals).T - values)
+    figure, axis = plt.subplots(figsize=(7, 0.5 * len(labels) + 1.8))
+    positions = np.arange(len(labels))
+    axis.barh(positions, values, xerr=errors, capsize=4, color="tab:blue", alpha=0.8)
+    axis.set_yticks(positions, labels)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("F1 on the test split (bar: estimate; whiskers: interval)")
+    axis.set_title("Per-class F1")
+    return _save(figure, path)
+
+
+def reliability(before: list[dict], after: list[dict], temperature: float, path: Path) -> Path:
+    """Mean confidence against accuracy per confidence bin, before and after temperature scaling.
+
+    A calibrated model's points lie on the diagonal; the marker area shows how many rows a bin has.
+    """
+    figure, axis = plt.subplots(figsize=(5.2, 4.6))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    for name, bins, marker in (
+        ("before scaling", before, "o-"),
+        (f"after scaling (T = {temperature:.2f})", after, "s-"),
+    ):
+        axis.plot(
+            [b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker, label=name
+        )
+    axis.set_xlim(0, 1.02)
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel("mean top probability in bin")
+    axis.set_ylabel("accuracy in bin")
+    axis.set_title("Reliability diagram (test split)")
+    axis.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def precision_recall(predictions: pd.DataFrame, labels: list[str], path: Path) -> Path:
+    """Per-class precision against recall as the threshold on that class's probability moves."""
+    figure, axis = plt.subplots(figsize=(6, 4.6))
+    for label in labels:
+        actual = (predictions["label"] == label).to_numpy()
+        if not actual.any():
+            continue
+        precision, recall, _ = precision_recall_curve(actual, predictions[f"p_{label}"])
+        axis.step(recall, precision, where="post", label=label)
+    axis.set_xlim(0, 1.02)
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel("recall")
+    axis.set_ylabel("precision")
+    axis.set_title("Precision-recall curves (test split)")
+    axis.legend(loc="lower left")
+    return _save(figure, path)
+
+
+def length_buckets(buckets: list[dict], path: Path) -> Path:
+    """Accuracy and macro-F1 by words per text, with how many test rows each bucket holds."""
+    names = [
+        f"{b['min_words']}"
+        + (f"-{b['max_words']}" if b["max_words"] != b["min_words"] else "")
+        + f"\n({b['rows']} rows)"
+        for b in buckets
+    ]
+    positions = np.arange(len(buckets))
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    axis.bar(positions - 0.2, [b["accuracy"] for b in buckets], 0.4, label="accuracy")
+    axis.bar(positions + 0.2, [b["macro_f1"] for b in buckets], 0.4, label="macro-F1")
+    axis.set_xticks(positions, names)
+    axis.set_ylim(0, 1.05)
+    axis.set_xlabel("words per text")
+    axis.set_title("Test scores by text length")
+    axis.legend(loc="lower right")
     return _save(figure, path)
