@@ -7,10 +7,15 @@ tokenizer from a word list, both saved the way `from_pretrained` expects (safete
 from __future__ import annotations
 
 import random
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from domaintune.rundir import RunDir
 
 WORDS = {
     "negative": "late delayed cancelled lost rude broken angry worst terrible refund waiting",
@@ -113,3 +118,64 @@ def fast_settings(tiny_model: Path) -> list[str]:
         "--set",
         "evaluate.bootstrap_samples=200",
     ]
+
+
+def domaintune(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-c", "from domaintune.cli import main; main()", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        check=False,
+    )
+
+
+NOISE_EVERY = 10
+"""In the shared run, every 10th row's label is moved to the next class: the texts keep their own
+class's words, so the model's mistakes, the audit and the error analysis have something to find."""
+
+
+def add_label_noise(path: Path) -> list[str]:
+    """Relabel every NOISE_EVERY-th row of a tickets CSV; returns the relabelled texts."""
+    frame = pd.read_csv(path)
+    classes = list(WORDS)
+    noisy = frame.index % NOISE_EVERY == 3
+    frame.loc[noisy, "label"] = [
+        classes[(classes.index(label) + 1) % len(classes)] for label in frame.loc[noisy, "label"]
+    ]
+    frame.to_csv(path, index=False)
+    return frame.loc[noisy, "text"].tolist()
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> RunDir:
+    """One real run of the whole CLI, shared by the tests that only read its outputs.
+
+    Tests that change a run work on a copy (`copy_run`). The run sets a class rule and an abstain
+    rule, so that every part of the evaluation has something to report.
+    """
+    folder = tmp_path_factory.mktemp("e2e")
+    data = write_tickets(folder)
+    add_label_noise(data)
+    args = ["run", "--data", str(data), "--text-column", "text", "--label-column", "label"]
+    rules = [
+        "--set",
+        "evaluate.decision.label=negative",
+        "--set",
+        "evaluate.decision.value=0.9",
+        "--set",
+        "evaluate.abstain_target_accuracy=0.95",
+    ]
+    result = domaintune(
+        *args, *fast_settings(tiny_model), *rules, "--out", "runs/tickets", cwd=folder
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return RunDir(folder / "runs/tickets")
+
+
+def copy_run(run: RunDir, folder: Path) -> RunDir:
+    """A copy of a finished run that a test may change."""
+    shutil.copytree(run.root, folder / run.root.name)
+    return RunDir(folder / run.root.name)

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import fast_settings, write_tickets
+from conftest import copy_run, domaintune
 
 from domaintune.rundir import RunDir
-
-
-def domaintune(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from domaintune.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> RunDir:
-    """One real run shared by the tests that only read its outputs."""
-    folder = tmp_path_factory.mktemp("e2e")
-    data = write_tickets(folder)
-    args = ["run", "--data", str(data), "--text-column", "text", "--label-column", "label"]
-    result = domaintune(*args, *fast_settings(tiny_model), "--out", "runs/tickets", cwd=folder)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return RunDir(folder / "runs/tickets")
 
 
 def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
@@ -51,6 +27,8 @@ def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
         run.predictions,
         run.report_md,
         run.report_html,
+        run.calibration,
+        run.model_card,
     ):
         assert path.is_file(), path
     assert not run.checkpoints.exists()
@@ -75,9 +53,18 @@ def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
     ]
     accuracy = (predictions["label"] == predictions["predicted"]).mean()
     assert metrics["accuracy"] == pytest.approx(accuracy)
-    assert set(metrics["baselines"]) == {"majority", "tfidf_logreg"}
+    assert set(metrics["baselines"]) == {"majority", "tfidf_logreg", "linear_probe"}
+    assert set(metrics["significance"]) == set(metrics["baselines"])
     assert metrics["baselines"]["majority"]["accuracy"] < 0.5  # three balanced classes
     assert metrics["macro_f1"] > 0.7  # the tiny model learns the planted signal words
+    assert metrics["significance"]["majority"]["verdict"] == "better"
+    calibration = metrics["calibration"]
+    assert calibration["temperature"] == json.loads(run.calibration.read_text())["temperature"]
+    assert {"ece_before", "ece_after"} <= set(calibration)
+    # the saved probabilities are the calibrated ones, and they still sum to one
+    assert predictions.filter(like="p_").sum(axis=1).round(6).eq(1).all()
+    assert metrics["decision"]["class_rule"]["label"] == "negative"
+    assert sum(bucket["rows"] for bucket in metrics["by_length"]) == len(test)
 
     report = run.report_md.read_text()
     for section in (
@@ -90,7 +77,8 @@ def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
         assert section in report
     assert f"{metrics['macro_f1']:.3f}" in report
     html = run.report_html.read_text()
-    assert html.count("data:image/png;base64,") == 4 and 'src="plots/' not in html
+    assert html.count("data:image/png;base64,") == len(list(run.plots.glob("*.png"))) == 9
+    assert 'src="plots/' not in html
 
 
 def test_saved_model_works_with_transformers_pipeline(finished_run: RunDir) -> None:
@@ -130,15 +118,45 @@ def test_predict_reads_text_file_and_stdin(finished_run: RunDir, tmp_path: Path)
 
 
 def test_stages_run_alone_from_the_run_directory(finished_run: RunDir, tmp_path: Path) -> None:
-    before = json.loads(finished_run.metrics.read_text())
-    finished_run.report_html.unlink()
-    result = domaintune("report", "--out", str(finished_run.root), cwd=tmp_path)
+    run = copy_run(finished_run, tmp_path)
+    before = json.loads(run.metrics.read_text())
+    run.report_html.unlink()
+    result = domaintune("report", "--out", str(run.root), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert finished_run.report_html.is_file()
-    result = domaintune("evaluate", "--out", str(finished_run.root), cwd=tmp_path)
+    assert run.report_html.is_file()
+    result = domaintune("evaluate", "--out", str(run.root), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(finished_run.metrics.read_text())["macro_f1"] == before["macro_f1"]
-    assert not finished_run.report_html.exists(), "evaluate must clear the stale report"
+    after = json.loads(run.metrics.read_text())
+    assert after["macro_f1"] == before["macro_f1"]
+    # evaluate refits from raw logits, not from logits already scaled by the earlier temperature
+    for key in ("temperature", "ece_before", "ece_after"):
+        assert after["calibration"][key] == pytest.approx(before["calibration"][key])
+    assert not run.report_html.exists(), "evaluate must clear the stale report"
+
+
+def test_compare_lists_runs_with_intervals_and_refuses_a_run_without_metrics(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    metrics = json.loads(finished_run.metrics.read_text())
+    root, other = str(finished_run.root), str(copy_run(finished_run, tmp_path).root)
+    result = domaintune("compare", root, other, "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 2 * (1 + len(metrics["baselines"]))
+    assert [row["run"] for row in rows[:: len(rows) // 2]] == [root, other]
+    assert rows[0]["macro_f1"] == metrics["macro_f1"]
+    assert rows[0]["macro_f1_interval"] == metrics["intervals"]["macro_f1"]
+    verdicts = {row["model"]: row["verdict"] for row in rows[1 : len(rows) // 2]}
+    assert verdicts == {
+        f"baseline: {name}": test["verdict"] for name, test in metrics["significance"].items()
+    }
+    result = domaintune("compare", root, "--format", "markdown", cwd=tmp_path)
+    low, high = metrics["intervals"]["macro_f1"]
+    assert f"{metrics['macro_f1']:.3f} [{low:.3f}, {high:.3f}]" in result.stdout
+    result = domaintune("compare", root, str(tmp_path / "nothing"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and len(result.stderr.splitlines()) == 1
+    assert "metrics.json is missing" in result.stderr
 
 
 BAD_INPUTS = {

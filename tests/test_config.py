@@ -59,3 +59,11 @@ def test_yaml_round_trip_keeps_every_value(tmp_path: Path) -> None:
 def test_unknown_config_name_lists_the_ready_ones() -> None:
     with pytest.raises(UserError, match="airline-sentiment"):
         load_config("no-such-config")
+
+
+def test_an_optional_section_left_unset_takes_dotted_overrides() -> None:
+    saved = build_config({}).model_dump(mode="json")  # as config.yaml holds it: decision: null
+    assert saved["evaluate"]["decision"] is None
+    config = build_config(saved, ["evaluate.decision.label=urgent", "evaluate.decision.value=0.9"])
+    assert config.evaluate.decision.label == "urgent"
+    assert config.evaluate.decision.target == "recall"

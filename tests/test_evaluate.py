@@ -1,46 +1,16 @@
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from conftest import make_rows
-from sklearn.metrics import confusion_matrix, f1_score
+from conftest import copy_run, make_rows
 
-from domaintune.config import EvaluateConfig
-from domaintune.evaluate import bootstrap_intervals, fit_baseline, scores, scores_from_confusion
-
-LABELS = ["a", "b", "c"]
-
-
-def random_predictions(seed: int, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    gold = rng.choice(LABELS, n, p=[0.6, 0.3, 0.1])
-    predicted = np.where(rng.random(n) < 0.7, gold, rng.choice(LABELS, n))
-    return gold, predicted
-
-
-def test_scores_from_confusion_match_scikit_learn() -> None:
-    gold, predicted = random_predictions(0)
-    matrix = confusion_matrix(gold, predicted, labels=LABELS)
-    ours = scores_from_confusion(matrix)
-    expected = scores(gold, predicted)
-    for name in ("accuracy", "macro_f1", "weighted_f1"):
-        assert ours[name] == pytest.approx(expected[name])
-    assert ours["f1"] == pytest.approx(f1_score(gold, predicted, labels=LABELS, average=None))
-
-
-def test_bootstrap_intervals_hold_the_estimate_and_narrow_with_more_data() -> None:
-    options = EvaluateConfig(bootstrap_samples=500)
-    gold, predicted = random_predictions(1, n=200)
-    small = bootstrap_intervals(gold, predicted, LABELS, options)
-    point = scores(gold, predicted)
-    for name in ("accuracy", "macro_f1", "weighted_f1"):
-        assert small[name][0] <= point[name] <= small[name][1]
-    assert set(small) >= {"f1[a]", "f1[b]", "f1[c]"}
-    gold, predicted = random_predictions(1, n=5000)
-    large = bootstrap_intervals(gold, predicted, LABELS, options)
-    width = lambda interval: interval[1] - interval[0]  # noqa: E731
-    assert width(large["macro_f1"]) < width(small["macro_f1"]) / 2
+from domaintune.config import EvaluateConfig, load_config
+from domaintune.errors import UserError
+from domaintune.evaluate import fit_baseline, run_evaluate
+from domaintune.rundir import RunDir
 
 
 def test_baselines_are_tuned_on_validation_and_beat_chance_on_learnable_text() -> None:
@@ -53,3 +23,44 @@ def test_baselines_are_tuned_on_validation_and_beat_chance_on_learnable_text() -
     majority, _ = fit_baseline("majority", splits, options, class_weight=None)
     assert len(set(majority)) == 1
     assert isinstance(splits["test"], pd.DataFrame)
+
+
+def test_metrics_hold_every_part_of_the_evaluation(finished_run: RunDir) -> None:
+    metrics = json.loads(finished_run.metrics.read_text())
+    predictions = pd.read_parquet(finished_run.predictions)
+    labels = metrics["labels"]
+    for name in ["accuracy", "macro_f1", *(f"f1[{label}]" for label in labels)]:
+        low, high = metrics["intervals"][name]
+        point = metrics[name] if name in metrics else metrics["per_class"][name[3:-1]]["f1-score"]
+        assert low <= point <= high
+    for name, test in metrics["significance"].items():
+        assert (
+            test["macro_f1_difference"]
+            == metrics["macro_f1"] - metrics["baselines"][name]["macro_f1"]
+        )
+        assert test["verdict"] in {"better", "worse", "not significant"}
+    calibration = metrics["calibration"]
+    assert calibration["validation_nll_after"] <= calibration["validation_nll_before"]
+    # the abstain table at threshold 0 is the model as it is
+    assert metrics["decision"]["abstain_table"][0]["accuracy"] == metrics["accuracy"]
+    rule = metrics["decision"]["class_rule"]
+    assert rule["reached_on_validation"] is True
+    assert 0 < rule["test"]["flagged_share"] <= 1
+    abstain = metrics["decision"]["abstain"]
+    assert abstain["target_accuracy"] == 0.95
+    assert abstain["reached_on_validation"] == (abstain["test"] is not None)
+    probe = metrics["baselines"]["linear_probe"]
+    assert probe["train_rows_embedded"] == len(pd.read_parquet(finished_run.split("train")))
+    assert len(predictions) == metrics["test_rows"]
+
+
+def test_an_unknown_decision_label_is_refused_before_anything_is_cleared(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    run = copy_run(finished_run, tmp_path)
+    config = load_config(
+        str(run.config), ["evaluate.decision.label=nope", "evaluate.decision.value=0.9"]
+    )
+    with pytest.raises(UserError, match="'nope' is not a label of this data"):
+        run_evaluate(config, run)
+    assert run.metrics.is_file() and run.calibration.is_file()

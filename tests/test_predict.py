@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from domaintune.calibration import save_temperature
 from domaintune.errors import UserError
 from domaintune.predict import Predictor
 
@@ -39,3 +40,15 @@ def test_batched_predictions_keep_the_input_order(classifier: Path) -> None:
 def test_a_folder_without_a_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not a model folder"):
         Predictor(tmp_path)
+
+
+def test_a_saved_temperature_scales_probabilities_but_not_labels(classifier: Path) -> None:
+    texts = ["thanks great", "late delayed cancelled", "seat"]
+    raw = Predictor(classifier)
+    logits = raw.predict_logits(texts)
+    save_temperature(classifier, 2.5, {"fitted_on": "validation"})
+    scaled = Predictor(classifier)
+    probabilities = scaled.predict_proba(texts)
+    expected = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(axis=1, keepdims=True)
+    assert probabilities == pytest.approx(expected, abs=1e-5)
+    assert scaled.predict(texts) == raw.predict(texts)

@@ -45,3 +45,13 @@ def test_require_says_which_stage_to_run(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
     with pytest.raises(UserError, match="domaintune train"):
         run.require(run.model, stage="train")
+
+
+def test_clearing_evaluate_removes_its_files_in_model_but_keeps_the_weights(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    write_json(run.model / "config.json", {})
+    write_json(run.calibration, {"temperature": 1.5})
+    (run.model_card).write_text("card")
+    run.clear_from("evaluate")
+    assert (run.model / "config.json").exists()
+    assert not run.calibration.exists() and not run.model_card.exists()

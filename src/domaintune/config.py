@@ -217,6 +217,8 @@ def apply_override(values: dict[str, Any], text: str) -> None:
     node = values
     for key in keys[:-1]:
         child = node.setdefault(key, {})
+        if child is None:  # an optional section left unset, e.g. evaluate.decision
+            child = node[key] = {}
         if not isinstance(child, dict):
             raise UserError(f"override '{text}': '{key}' is not a section")
         node = child

@@ -131,11 +131,6 @@ def decisions(
         }
     rule = options.decision
     if rule is not None:
-        if rule.label not in labels:
-            raise UserError(
-                f"evaluate.decision.label '{rule.label}' is not a label of this data "
-                f"({', '.join(labels)})"
-            )
         index = labels.index(rule.label)
         threshold = decision.choose_class_threshold(
             probs["validation"][:, index], gold["validation"] == index, rule
@@ -155,9 +150,14 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
     run.require(run.split("test"), run.card, stage="prepare")
     run.require(run.model, run.train_log, stage="train")
     options = config.evaluate
-    run.clear_from("evaluate")  # also removes an earlier temperature, so the logits below are raw
     card, log = read_json(run.card), read_json(run.train_log)
     labels: list[str] = card["labels"]
+    if options.decision is not None and options.decision.label not in labels:
+        raise UserError(
+            f"evaluate.decision.label '{options.decision.label}' is not a label of this data "
+            f"({', '.join(labels)})"
+        )
+    run.clear_from("evaluate")  # also removes an earlier temperature, so the logits below are raw
     splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
     test = splits["test"]
     gold = test["label"].to_numpy()
