@@ -13,6 +13,7 @@ import pytest
 from conftest import copy_run
 
 from domaintune.config import load_config
+from domaintune.errors import UserError
 from domaintune.report.build import (
     BASELINE_NAMES,
     findings,
@@ -201,6 +202,17 @@ def test_report_claims_match_metrics_json_exactly(finished_run: RunDir) -> None:
     assert (
         f"recall {100 * rule['recall']:.1f}% and precision {100 * rule['precision']:.1f}%" in report
     )
+
+
+def test_metrics_from_an_older_evaluate_ask_for_evaluate_again(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    run = copy_run(finished_run, tmp_path)
+    metrics = json.loads(run.metrics.read_text())
+    del metrics["calibration"]
+    run.metrics.write_text(json.dumps(metrics))
+    with pytest.raises(UserError, match="run `domaintune evaluate"):
+        run_report(load_config(str(run.config)), run)
 
 
 def test_label_audit_mistakes_are_reported_and_its_absence_said(

@@ -248,6 +248,11 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     run.require(run.metrics, run.predictions, stage="evaluate")
     run.clear_from("report")
     card, log, metrics = read_json(run.card), read_json(run.train_log), read_json(run.metrics)
+    if "calibration" not in metrics:
+        raise UserError(
+            f"{run.metrics} was written by an older domaintune: run "
+            f"`domaintune evaluate --out {run.root}` again"
+        )
     predictions = pd.read_parquet(run.predictions)
     labels, shown = metrics["labels"], config.report.examples
     audited = audited_mistakes(predictions, read_audit(run))
