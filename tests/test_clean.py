@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from domaintune.config import PrepareConfig
-from domaintune.data.clean import drop_duplicates, drop_short, normalize, normalize_text, to_text
+from domaintune.data.clean import coerce_text, normalize, normalize_text, to_text
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,10 @@ def test_normalize_can_be_switched_off() -> None:
     assert normalize_text("a &amp;  b", options) == "a &amp;  b"
 
 
-@pytest.mark.parametrize(("value", "text"), [(42, "42"), (1.5, "1.5"), (None, ""), (["x"], "")])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(42, "42"), (1.5, "1.5"), (3.0, "3"), (None, None), (["x"], None), ({}, None)],
+)
 def test_to_text(value: object, text: str) -> None:
     assert to_text(value) == text
 
@@ -39,35 +42,34 @@ def test_normalize_counts_changes_with_examples() -> None:
     assert step.changed == 1 and step.examples == [{"before": "a &amp; b", "after": "a & b"}]
 
 
-def test_drop_short_removes_empty_texts() -> None:
-    frame = pd.DataFrame({"text": ["", "hello", "x"], "label": ["a", "b", "c"]})
-    kept, step = drop_short(frame, PrepareConfig(min_chars=2), examples=5)
-    assert kept["text"].tolist() == ["hello"] and step.removed == 2
+def test_coerce_text_reads_numbers_and_drops_lists_with_a_reason() -> None:
+    frame = pd.DataFrame({"text": ["fine", 42, ["a", "list"], None], "label": ["a", "b", "c", "d"]})
+    kept, step = coerce_text(frame, examples=5)
+    assert kept["text"].tolist() == ["fine", "42"]
+    assert step.removed == 2 and step.changed == 1
+    assert step.examples[0] == {"text": "['a', 'list']", "label": "c"}
 
 
-def frame_with_conflict() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "text": ["Late again", "late again", "late again", "thanks", "thanks", "seat"],
-            "label": ["neg", "neg", "neu", "pos", "pos", "neu"],
-        }
-    )
+@pytest.mark.parametrize(
+    ("option", "raw", "clean"),
+    [
+        ("mask_urls", "see https://t.co/abc now", "see <url> now"),
+        ("mask_emails", "mail me at jo.doe+x@mail.example.com", "mail me at <email>"),
+        ("mask_handles", "@united lost my bag, ask @jo", "<user> lost my bag, ask <user>"),
+        (
+            "mask_numbers",
+            "flight 1234 on 2024-03-15 cost $99.50",
+            "flight <number> on 2024-03-15 cost $<number>",
+        ),
+        ("lowercase", "LOST My Bag", "lost my bag"),
+    ],
+)
+def test_optional_masks_and_lowercasing(option: str, raw: str, clean: str) -> None:
+    assert normalize_text(raw, PrepareConfig(**{option: True})) == clean
+    assert normalize_text(raw, PrepareConfig()) == raw
 
 
-def test_duplicates_and_conflicts_resolved_by_majority() -> None:
-    kept, (conflicts, duplicates) = drop_duplicates(frame_with_conflict(), PrepareConfig(), 5)
-    assert sorted(zip(kept["text"], kept["label"])) == [
-        ("Late again", "neg"),
-        ("seat", "neu"),
-        ("thanks", "pos"),
-    ]
-    assert conflicts.changed == 3 and conflicts.examples[0]["labels"] == ["neg", "neu"]
-    assert duplicates.removed == 3
-
-
-def test_conflicts_can_be_dropped() -> None:
-    kept, (conflicts, _) = drop_duplicates(
-        frame_with_conflict(), PrepareConfig(conflicts="drop"), 5
-    )
-    assert sorted(kept["text"]) == ["seat", "thanks"]
-    assert conflicts.removed == 3
+def test_dates_are_normalised_by_default_and_can_be_kept() -> None:
+    assert normalize_text("booked on March 3, 2024", PrepareConfig()) == "booked on 2024-03-03"
+    assert normalize_text("on 03/04/2024", PrepareConfig(dates="token")) == "on <date>"
+    assert normalize_text("on 03/04/2024", PrepareConfig(dates="keep")) == "on 03/04/2024"

@@ -27,12 +27,31 @@ def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path
     assert steps == [
         "read",
         "missing_label",
+        "not_text",
         "normalize",
-        "drop_empty",
+        "too_short",
+        "too_long",
+        "not_letters",
+        "other_language",
+        "typos",
         "conflicts",
         "exact_duplicates",
+        "near_duplicates",
+        "label_audit",
+        "leakage",
         "balance",
     ]
+    assert card["leakage"]["near_duplicate_pairs_after"] == {"train_validation": 0, "train_test": 0}
+    audit = pd.read_parquet(run.label_audit)
+    assert list(audit.columns) == [
+        "text",
+        "label",
+        "suggested_label",
+        "label_quality",
+        "likely_error",
+        "split",
+    ]
+    assert card["label_audit"]["flagged"] == len(audit)
     assert all(step["rows_after"] <= step["rows_before"] for step in card["steps"])
     assert run.config.is_file()
 

@@ -62,17 +62,69 @@ class DataConfig(Section):
 
 
 class PrepareConfig(Section):
+    # Normalisation: repairs that keep the meaning of a text and make equal texts look equal.
     fix_unicode: bool = True
     """Repair mojibake and strip control characters (ftfy)."""
     unescape_html: bool = True
     normalize_whitespace: bool = True
     strip_quotes: bool = True
     """Remove one pair of double quotes wrapping a whole text, as exported reviews often have."""
-    min_chars: int = Field(default=1, ge=1)
-    """Texts shorter than this after cleaning are dropped as empty."""
+    lowercase: bool = False
+    """Off: the built-in model is uncased anyway, and cased models use case as a signal."""
+    dates: Literal["keep", "iso", "token"] = "iso"
+    """Dates with a year, in any common written form, become ISO 8601 (2024-03-15) or `<date>`."""
+    date_order: Literal["MDY", "DMY"] = "MDY"
+    """How to read an ambiguous numeric date such as 03/04/2024 (a day above 12 decides itself)."""
+    mask_urls: bool = False
+    mask_emails: bool = False
+    mask_handles: bool = False
+    """@user handles become `<user>`; off, since a handle can be the signal (which airline)."""
+    mask_numbers: bool = False
+    # Junk: rows that cannot teach the model anything, each dropped with its own reason.
+    min_chars: int = Field(default=2, ge=1)
+    """Texts shorter than this after cleaning are dropped as empty or too short."""
+    max_chars: int = Field(default=20_000, ge=1)
+    """Longer texts are dropped as junk (pasted logs, whole files); the model reads ~512 tokens."""
+    min_letter_ratio: float = Field(default=0.25, ge=0, le=1)
+    """Texts whose non-space characters are mostly not letters (codes, numbers, symbols) are junk."""
+    language: str = "auto"
+    """Expected language (ISO 639-1 code, e.g. en), `auto` for the corpus's most common one, or
+    `any` to keep every language. Only rows confidently in another language are dropped."""
+    language_min_words: int = Field(default=5, ge=1)
+    """Shorter texts are never judged: language identification is unreliable on a few words."""
+    language_confidence: float = Field(default=0.9, gt=0, le=1)
+    # Typos: a conservative English spelling corrector (symspellpy).
+    fix_typos: bool = True
+    """Only English, only words unknown to the dictionary and rare in the corpus."""
+    typo_min_word_length: int = Field(default=6, ge=3)
+    """Shorter words are too often slang or abbreviations (probs, convo, sched) to correct safely."""
+    typo_max_edit_distance: int = Field(default=1, ge=1, le=2)
+    """Two edits turn too many real words into others (seatback -> setback) to be a default."""
+    typo_protect_count: int = Field(default=5, ge=1)
+    """A word that occurs this often in the corpus is domain vocabulary, never corrected."""
+    typo_min_dictionary_count: int = Field(default=100_000, ge=1)
+    """A correction must be a common English word (this many in symspell's frequency list)."""
+    # Duplicates and conflicts.
     drop_duplicates: bool = True
+    """Exact duplicates, ignoring case, after normalisation."""
     conflicts: Literal["majority", "drop"] = "majority"
     """The same text with different labels: keep the most frequent label, or drop them all."""
+    drop_near_duplicates: bool = True
+    """Keep one text of each group of near-duplicates. Off, they are kept but never split apart."""
+    near_duplicate_threshold: float = Field(default=0.7, gt=0, lt=1)
+    """Estimated Jaccard similarity of character 5-gram sets (ignoring case and punctuation) from
+    which two texts are near-duplicates. 0.7 catches a short message with a word added (`any luck?`,
+    `any luck? #fail`); near-duplicates with different labels are kept, only never split apart."""
+    minhash_permutations: int = Field(default=64, ge=16)
+    # Label audit: confident learning (cleanlab) on out-of-fold probabilities of TF-IDF + LR.
+    label_audit: Literal["off", "flag", "drop"] = "flag"
+    """Flag lists suspected label errors in the card and report; drop also removes them."""
+    audit_folds: int = Field(default=5, ge=2)
+    audit_probability: float = Field(default=0.5, gt=0, lt=1)
+    """Rows whose label gets less than this out-of-fold probability are listed as doubtful too."""
+    # Split, leakage and balance.
+    leakage: Literal["move", "drop"] = "move"
+    """Validation or test rows that near-duplicate a training row: move them to train, or drop."""
     balance: Literal["none", "undersample", "oversample", "class_weights"] = "class_weights"
     """Applied to the training split only, so validation and test keep the real class mix."""
     validation_size: float = Field(default=0.1, gt=0, lt=0.5)
@@ -80,6 +132,14 @@ class PrepareConfig(Section):
     min_rows_per_class: int = Field(default=10, ge=3)
     """Each class needs this many rows to be split into train, validation and test."""
     seed: int = 42
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"auto", "any"} and not (value.isalpha() and 2 <= len(value) <= 3):
+            raise ValueError("give an ISO 639-1 code such as en, or auto, or any")
+        return value
 
 
 class ModelConfig(Section):

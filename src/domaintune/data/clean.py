@@ -1,4 +1,4 @@
-"""Cleaning: repair text, drop empty rows, and remove exact duplicates and label conflicts."""
+"""Cleaning: read every cell as text, and repair and normalise texts without changing their meaning."""
 
 from __future__ import annotations
 
@@ -11,21 +11,54 @@ import pandas as pd
 
 from domaintune.config import PrepareConfig
 from domaintune.data.card import Step
+from domaintune.data.dates import normalize_dates
 
 WHITESPACE = re.compile(r"\s+")
+URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+HANDLE = re.compile(r"(?<![\w@])@\w{1,30}\b")
+NUMBER_OR_ISO_DATE = re.compile(
+    r"(?P<date>\b\d{4}-\d\d-\d\d\b)|(?<![\w<])[+-]?\d+(?:[.,:]\d+)*(?![\w>])"
+)
+"""ISO dates are matched so that masking numbers leaves the dates already normalised alone."""
 
 
-def to_text(value: object) -> str:
-    """A cell as text: strings as they are, numbers written out, anything else (lists, None) empty."""
+def to_text(value: object) -> str | None:
+    """A cell as text: strings as they are, numbers written out; lists, objects, missing: None."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or value is None:
-        return ""
+        return None
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return "" if math.isnan(value) else str(value)
-    return ""
+        return None if math.isnan(value) else str(value).removesuffix(".0")
+    return None
+
+
+def coerce_text(frame: pd.DataFrame, examples: int) -> tuple[pd.DataFrame, Step]:
+    """Keep rows whose text is a string or a number (written out); drop lists, objects, missing."""
+    text = frame["text"].map(to_text)
+    missing = text.isna()
+    numbers = ~missing & ~frame["text"].map(lambda value: isinstance(value, str))
+    step = Step(
+        "not_text",
+        "dropped rows whose text is missing, a list or an object; read numbers as text",
+        len(frame),
+        int((~missing).sum()),
+        changed=int(numbers.sum()),
+        examples=[
+            {"text": repr(value)[:200], "label": label}
+            for value, label in zip(frame["text"][missing].head(examples), frame["label"][missing])
+        ],
+    )
+    return frame[~missing].assign(text=text[~missing]), step
+
+
+def mask_numbers(text: str) -> str:
+    return NUMBER_OR_ISO_DATE.sub(
+        lambda match: match.group(0) if match.group("date") else "<number>", text
+    )
 
 
 def normalize_text(text: str, config: PrepareConfig) -> str:
@@ -33,6 +66,18 @@ def normalize_text(text: str, config: PrepareConfig) -> str:
         text = html.unescape(html.unescape(text))  # twice: `&amp;amp;` is common in scraped text
     if config.fix_unicode:
         text = ftfy.fix_text(text, unescape_html=False)
+    if config.mask_urls:
+        text = URL.sub("<url>", text)
+    if config.mask_emails:
+        text = EMAIL.sub("<email>", text)
+    if config.mask_handles:
+        text = HANDLE.sub("<user>", text)
+    if config.dates != "keep":
+        text = normalize_dates(text, config.dates, config.date_order)
+    if config.mask_numbers:
+        text = mask_numbers(text)
+    if config.lowercase:
+        text = text.lower()
     if config.normalize_whitespace:
         text = WHITESPACE.sub(" ", text).strip()
     if config.strip_quotes and len(text) >= 2 and text[0] == text[-1] == '"':
@@ -43,8 +88,8 @@ def normalize_text(text: str, config: PrepareConfig) -> str:
 def normalize(
     frame: pd.DataFrame, config: PrepareConfig, examples: int
 ) -> tuple[pd.DataFrame, Step]:
-    """Repair unicode and HTML entities and collapse whitespace; count what changed."""
-    raw = frame["text"].map(to_text)
+    """Repair and normalise every text; count what changed."""
+    raw = frame["text"]
     cleaned = raw.map(lambda text: normalize_text(text, config))
     changed = raw != cleaned
     shown = [
@@ -53,73 +98,24 @@ def normalize(
     ]
     step = Step(
         "normalize",
-        "repaired mojibake, HTML entities, control characters, whitespace and wrapping quotes",
+        "repaired mojibake, HTML entities, control characters, whitespace and wrapping quotes"
+        + {"iso": "; wrote dates as ISO 8601", "token": "; replaced dates by <date>", "keep": ""}[
+            config.dates
+        ]
+        + "".join(
+            f"; masked {what}"
+            for what, on in (
+                ("URLs", config.mask_urls),
+                ("e-mail addresses", config.mask_emails),
+                ("user handles", config.mask_handles),
+                ("numbers", config.mask_numbers),
+            )
+            if on
+        )
+        + ("; lowercased" if config.lowercase else ""),
         len(frame),
         len(frame),
         changed=int(changed.sum()),
         examples=shown,
     )
     return frame.assign(text=cleaned), step
-
-
-def drop_short(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
-) -> tuple[pd.DataFrame, Step]:
-    """Drop texts that are empty (or shorter than `min_chars`) after cleaning."""
-    short = frame["text"].str.len() < config.min_chars
-    step = Step(
-        "drop_empty",
-        f"dropped texts shorter than {config.min_chars} character(s) after cleaning",
-        len(frame),
-        int((~short).sum()),
-        examples=frame[short].head(examples).to_dict("records"),
-    )
-    return frame[~short], step
-
-
-def drop_duplicates(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
-) -> tuple[pd.DataFrame, list[Step]]:
-    """Keep one row per distinct text; resolve texts that carry different labels (conflicts)."""
-    key = frame["text"].str.casefold()
-    labels_per_text = frame.groupby(key)["label"].transform("nunique")
-    conflicted = labels_per_text > 1
-    conflict_rows = frame[conflicted].assign(key=key[conflicted])
-    if config.conflicts == "drop":
-        resolved = frame[~conflicted]
-        how = "dropped every row of a text that carries more than one label"
-    else:
-        majority = (
-            conflict_rows.groupby(["key", "label"])
-            .size()
-            .reset_index(name="n")
-            .sort_values(["key", "n", "label"], ascending=[True, False, True])
-            .drop_duplicates("key")
-            .set_index("key")["label"]
-        )
-        resolved = frame.assign(label=frame["label"].where(~conflicted, key.map(majority)))
-        how = "gave every row of a text that carries more than one label its most frequent label"
-    conflict_examples = (
-        conflict_rows.groupby("key")
-        .agg(text=("text", "first"), labels=("label", lambda s: sorted(set(s))))
-        .head(examples)
-        .to_dict("records")
-    )
-    conflicts = Step(
-        "conflicts",
-        how,
-        len(frame),
-        len(resolved),
-        changed=int(conflicted.sum()),
-        examples=conflict_examples,
-    )
-    resolved_key = key[resolved.index]
-    repeated = resolved_key.duplicated(keep="first")
-    duplicates = Step(
-        "exact_duplicates",
-        "dropped repeats of a text (ignoring case) after normalisation, keeping the first",
-        len(resolved),
-        int((~repeated).sum()),
-        examples=resolved[repeated].head(examples).to_dict("records"),
-    )
-    return resolved[~repeated], [conflicts, duplicates]

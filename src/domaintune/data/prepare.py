@@ -1,7 +1,8 @@
-"""The prepare stage: source -> clean -> labels -> split -> balance -> data/ in the run directory.
+"""The prepare stage: source -> labels -> clean -> junk -> typos -> duplicates -> label audit ->
+split -> leakage -> balance -> data/ in the run directory.
 
 Everything is computed in memory first and written at the end in one atomic rename, so bad input
-never leaves a half-prepared run behind.
+never leaves a half-prepared run behind. Each step is counted, with examples, in the data card.
 """
 
 from __future__ import annotations
@@ -9,15 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from domaintune.config import Config
+from domaintune.data.audit import audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import Step, class_counts, length_summary
-from domaintune.data.clean import drop_duplicates, drop_short, normalize
+from domaintune.data.clean import coerce_text, normalize
+from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
+from domaintune.data.junk import drop_junk
 from domaintune.data.labels import check_classes, map_labels
+from domaintune.data.leakage import leaking_pairs, remove_leakage
+from domaintune.data.minhash import components, signatures, similar_pairs
 from domaintune.data.sources import read_source
 from domaintune.data.split import split
+from domaintune.data.typos import fix_typos
 from domaintune.rundir import RunDir, atomic_path, write_json, write_text
 
 SPLITS = ("train", "validation", "test")
@@ -27,6 +35,27 @@ SPLITS = ("train", "validation", "test")
 class Prepared:
     splits: dict[str, pd.DataFrame]
     card: dict[str, Any]
+    label_audit: pd.DataFrame
+    """Suspected label errors, most suspect first, with the split each row ended in."""
+
+
+def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
+    """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
+    options, examples = config.prepare, config.report.examples
+    frame, steps = map_labels(frame, config.data.label_mapping, examples)
+    frame, step = coerce_text(frame, examples)
+    steps.append(step)
+    frame, step = normalize(frame, options, examples)
+    steps.append(step)
+    frame, junk_steps, language = drop_junk(frame, options, examples)
+    steps += junk_steps
+    if options.fix_typos:
+        frame, step = fix_typos(frame, options, language, examples)
+        steps.append(step)
+    if options.drop_duplicates:
+        frame, duplicate_steps = drop_duplicates(frame, options, examples)
+        steps += duplicate_steps
+    return frame, steps, language
 
 
 def prepare_data(config: Config) -> Prepared:
@@ -37,28 +66,45 @@ def prepare_data(config: Config) -> Prepared:
     frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
     classes_raw = class_counts(frame["label"].map(str))
     steps: list[Step] = [Step("read", f"read {data.source}", len(frame), len(frame))]
+    frame, clean_steps, language = clean(config, frame)
+    steps += clean_steps
 
-    frame, label_steps = map_labels(frame, data.label_mapping, examples)
-    steps += label_steps
-    frame, step = normalize(frame, options, examples)
+    signature = signatures(frame["text"].tolist(), options.minhash_permutations)
+    first, other = similar_pairs(signature, options.near_duplicate_threshold)
+    frame = frame.assign(row=np.arange(len(frame)), group=components(len(frame), first, other))
+    frame, step = drop_near_duplicates(frame, options, examples)
     steps.append(step)
-    frame, step = drop_short(frame, options, examples)
-    steps.append(step)
-    if options.drop_duplicates:
-        frame, duplicate_steps = drop_duplicates(frame, options, examples)
-        steps += duplicate_steps
     check_classes(frame, options, data.source)
+
+    flagged = pd.DataFrame(
+        columns=["row", "text", "label", "suggested_label", "label_quality", "likely_error"]
+    )
+    if options.label_audit != "off":
+        frame, step, flagged = audit_labels(frame, options, examples)
+        steps.append(step)
+        check_classes(frame, options, data.source)
     classes_clean = class_counts(frame["label"])
 
     splits = split(frame, options)
+    splits, step = remove_leakage(splits, options, examples)
+    steps.append(step)
+    leaks = leaking_pairs(splits, signature, options.near_duplicate_threshold)
     splits["train"], step = balance(splits["train"], options.balance, options.seed)
     steps.append(step)
+
+    split_of_row = (
+        pd.concat([pd.Series(name, index=part["row"]) for name, part in splits.items()])
+        .groupby(level=0)
+        .first()
+    )
+    label_audit = flagged.assign(split=flagged["row"].map(split_of_row).fillna("dropped"))
     labels = sorted(classes_clean)
     card = {
         "source": data.source,
         "text_column": data.text_column,
         "label_column": data.label_column,
         "labels": labels,
+        "language": language,
         "rows_read": steps[0].rows_before,
         "rows_kept": int(sum(len(part) for part in splits.values())),
         "steps": [step.to_dict() for step in steps],
@@ -66,8 +112,15 @@ def prepare_data(config: Config) -> Prepared:
         "balance": options.balance,
         "splits": {name: class_counts(splits[name]["label"]) for name in SPLITS},
         "lengths": {name: length_summary(splits[name]["text"]) for name in SPLITS},
+        "leakage": {"near_duplicate_pairs_after": leaks},
+        "label_audit": {
+            "mode": options.label_audit,
+            "flagged": len(label_audit),
+            "likely_errors": int(label_audit["likely_error"].sum()),
+            "by_split": {str(k): int(v) for k, v in label_audit["split"].value_counts().items()},
+        },
     }
-    return Prepared(splits, card)
+    return Prepared(splits, card, label_audit.drop(columns="row"))
 
 
 def run_prepare(config: Config, run: RunDir) -> dict[str, Any]:
@@ -79,5 +132,6 @@ def run_prepare(config: Config, run: RunDir) -> dict[str, Any]:
         for name, part in prepared.splits.items():
             part[["text", "label"]].to_parquet(folder / f"{name}.parquet", index=False)
         write_json(folder / "card.json", prepared.card)
+        prepared.label_audit.to_parquet(folder / run.label_audit.name, index=False)
     write_text(run.config, config.to_yaml())
     return prepared.card
