@@ -59,3 +59,20 @@ def test_yaml_round_trip_keeps_every_value(tmp_path: Path) -> None:
 def test_unknown_config_name_lists_the_ready_ones() -> None:
     with pytest.raises(UserError, match="airline-sentiment"):
         load_config("no-such-config")
+
+
+def test_throughput_switches_default_to_what_suits_the_machine() -> None:
+    options = Config().train
+    assert options.precision == "auto" and options.threads is None and options.cache_tokenized
+    assert options.method == "full" and options.lora_target_modules == ["query", "value"]
+    with pytest.raises(UserError, match=r"train\.precision"):
+        build_config({}, ["train.precision=fp16"])
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["tune.learning_rate=[0.001, 0.0001]", "tune.learning_rate=[0, 0.001]", "tune.batch_size=[]"],
+)
+def test_tune_search_space_is_checked(override: str) -> None:
+    with pytest.raises(UserError, match="tune"):
+        build_config({}, [override])

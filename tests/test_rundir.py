@@ -45,3 +45,13 @@ def test_require_says_which_stage_to_run(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
     with pytest.raises(UserError, match="domaintune train"):
         run.require(run.model, stage="train")
+
+
+def test_tokens_and_tuning_are_cleared_with_the_data_they_came_from(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    write_json(run.tokenized("abc") / "facts.json", {})
+    write_json(run.tune / "trials.json", [])
+    run.clear_from("train")  # re-training reuses the tokens
+    assert run.tokenized("abc").exists() and run.tune.exists()
+    run.clear_from("prepare")
+    assert not run.cache.exists() and not run.tune.exists()
