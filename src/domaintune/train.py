@@ -239,11 +239,22 @@ def fit(
     )
 
 
-def save_model(fitted: Fitted, folder: Path) -> None:
-    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole."""
+def save_model(fitted: Fitted, folder: Path, is_main: bool = True) -> None:
+    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole.
+
+    Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
+    launch), gathering them takes all processes. Only the main one writes.
+    """
+    trainer = fitted.trainer
+    model = merged(trainer.model)
+    weights = None  # LoRA: the merged model's own
+    if model is trainer.model:  # gathered, where FSDP or DeepSpeed shard them
+        weights = trainer.accelerator.get_state_dict(trainer.model_wrapped)
+    if not is_main:
+        return
     fitted.tokenizer.model_max_length = fitted.data.max_length  # predict truncates as training did
     with atomic_path(folder) as temporary:
-        merged(fitted.trainer.model).save_pretrained(temporary)
+        model.save_pretrained(temporary, state_dict=weights)
         fitted.tokenizer.save_pretrained(temporary)
 
 
@@ -303,8 +314,8 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
             start_fresh(run, config)
     fitted = fit(config, run, args, resume_from=resumed_from)
     log = training_log(config, fitted, resumed_from)
+    save_model(fitted, run.model, is_main)
     if is_main:
-        save_model(fitted, run.model)
         remove(run.checkpoints)
         write_json(run.train_log, log)
         write_text(run.config, config.to_yaml())  # the settings this model was trained with
