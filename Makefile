@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format clean
+.PHONY: demo test bench lint format clean
 
 $(BIN)/domaintune: pyproject.toml
 	@echo "Installing domaintune and its dependencies into $(VENV) (a few minutes, once)"
@@ -16,13 +16,18 @@ demo: $(BIN)/domaintune
 	$(BIN)/domaintune run
 
 test: $(BIN)/domaintune
-	$(BIN)/python -m ruff check src tests
-	$(BIN)/python -m ruff format --check src tests
+	$(BIN)/python -m ruff check src tests bench
+	$(BIN)/python -m ruff format --check src tests bench
 	$(BIN)/python -m pytest
 
+# Classic recipe against domaintune's defaults on the default task (~30 min on two cores).
+# A smoke test: make bench BENCH_ARGS="--limit-rows 200 --epochs 1"
+bench: $(BIN)/domaintune
+	$(BIN)/python bench/train_throughput.py $(BENCH_ARGS)
+
 format: $(BIN)/domaintune
-	$(BIN)/python -m ruff format src tests
-	$(BIN)/python -m ruff check --fix src tests
+	$(BIN)/python -m ruff format src tests bench
+	$(BIN)/python -m ruff check --fix src tests bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -67,3 +67,20 @@ def test_an_optional_section_left_unset_takes_dotted_overrides() -> None:
     config = build_config(saved, ["evaluate.decision.label=urgent", "evaluate.decision.value=0.9"])
     assert config.evaluate.decision.label == "urgent"
     assert config.evaluate.decision.target == "recall"
+
+
+def test_throughput_switches_default_to_what_suits_the_machine() -> None:
+    options = Config().train
+    assert options.precision == "auto" and options.threads is None and options.cache_tokenized
+    assert options.method == "full" and options.lora_target_modules == ["query", "value"]
+    with pytest.raises(UserError, match=r"train\.precision"):
+        build_config({}, ["train.precision=fp16"])
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["tune.learning_rate=[0.001, 0.0001]", "tune.learning_rate=[0, 0.001]", "tune.batch_size=[]"],
+)
+def test_tune_search_space_is_checked(override: str) -> None:
+    with pytest.raises(UserError, match="tune"):
+        build_config({}, [override])

@@ -55,3 +55,13 @@ def test_clearing_evaluate_removes_its_files_in_model_but_keeps_the_weights(tmp_
     run.clear_from("evaluate")
     assert (run.model / "config.json").exists()
     assert not run.calibration.exists() and not run.model_card.exists()
+
+
+def test_tokens_and_tuning_are_cleared_with_the_data_they_came_from(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    write_json(run.tokenized("abc") / "facts.json", {})
+    write_json(run.tune / "trials.json", [])
+    run.clear_from("train")  # re-training reuses the tokens
+    assert run.tokenized("abc").exists() and run.tune.exists()
+    run.clear_from("prepare")
+    assert not run.cache.exists() and not run.tune.exists()

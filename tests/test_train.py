@@ -1,46 +1,23 @@
 from __future__ import annotations
 
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
+from datasets import load_from_disk
+from safetensors.torch import load_file
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from domaintune.config import build_config
+from domaintune.config import Config, build_config
 from domaintune.data.prepare import run_prepare
+from domaintune.hardware import choose_precision
+from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
-from domaintune.train import choose_max_length, run_train, tokenize, weighted_loss
-
-
-@pytest.mark.parametrize(
-    ("lengths", "fixed", "limit", "expected"),
-    [
-        ([10] * 98 + [300, 400], None, 512, 304),  # 99th percentile, rounded up to 8
-        ([10] * 100, None, 512, 16),
-        ([10] * 98 + [300, 400], None, 128, 128),  # the model's limit wins
-        ([10] * 100, 40, 512, 40),
-        ([10] * 100, 1024, 512, 512),
-    ],
-)
-def test_choose_max_length(
-    lengths: list[int], fixed: int | None, limit: int, expected: int
-) -> None:
-    assert choose_max_length(lengths, 99.0, limit, fixed) == expected
-
-
-def test_tokenize_leaves_padding_to_the_collator(tiny_model: Path) -> None:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    frame = pd.DataFrame(
-        {"text": ["thanks", "late delayed cancelled lost rude"], "label": ["p", "n"]}
-    )
-    dataset = tokenize(frame, tokenizer, {"n": 0, "p": 1}, max_length=5)
-    assert dataset["length"] == [3, 5]
-    assert dataset["labels"] == [1, 0]
-    assert [len(ids) for ids in dataset["input_ids"]] == [3, 5]
+from domaintune.train import run_train, weighted_loss
 
 
 def test_weighted_loss_weighs_classes() -> None:
@@ -53,9 +30,9 @@ def test_weighted_loss_weighs_classes() -> None:
     assert heavy == pytest.approx(3 * plain)
 
 
-def test_training_learns_and_saves_a_model_with_label_names(
-    tmp_path: Path, tickets_csv: Path, tiny_model: Path
-) -> None:
+def prepared_run(
+    folder: Path, tickets_csv: Path, tiny_model: Path, *overrides: str
+) -> tuple[Config, RunDir]:
     config = build_config(
         {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
         [
@@ -63,30 +40,103 @@ def test_training_learns_and_saves_a_model_with_label_names(
             "train.learning_rate=0.001",
             "train.batch_size=8",
             "train.early_stopping_patience=0",
+            "train.threads=1",
+            *overrides,
         ],
     )
-    run = RunDir(tmp_path / "run")
+    run = RunDir(folder / "run")
     run_prepare(config, run)
+    return config, run
+
+
+def test_training_learns_and_saves_a_model_with_label_names(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config, run = prepared_run(tmp_path, tickets_csv, tiny_model)
     log = run_train(config, run)
     saved = json.loads((run.model / "config.json").read_text())
     assert saved["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
     assert (run.model / "model.safetensors").is_file()
     assert log["best_validation_macro_f1"] > 0.7  # chance is 0.33 on three balanced classes
-    assert log["rows_per_second"] > 0 and log["max_length"] % 8 == 0
+    assert log["max_length"] % 8 == 0
     assert not run.checkpoints.exists()
     tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
     assert tokenizer_config["model_max_length"] == log["max_length"]
+    assert json.loads(run.train_log.read_text()) == log
+    assert log["precision"] == choose_precision("auto") and log["torch_threads"] == 1
+    assert log["method"] == "full" and log["trainable_parameters"] == log["parameters"]
+
+
+def test_training_counts_rows_real_and_padded_tokens(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config, run = prepared_run(tmp_path, tickets_csv, tiny_model, "train.epochs=2")
+    log = run_train(config, run)
+    train = load_from_disk(next(run.cache.glob("tokenized-*")) / "train")
+    assert [epoch["rows"] for epoch in log["throughput_by_epoch"]] == [len(train)] * 2
+    assert [epoch["tokens"] for epoch in log["throughput_by_epoch"]] == [sum(train["length"])] * 2
+    padded = log["throughput_by_epoch"][0]["padded_tokens"]
+    assert padded % 8 == 0 and padded >= sum(train["length"])  # batches padded to a multiple of 8
+    assert log["padded_tokens_per_token"] >= 1
+    assert log["rows_per_second"] > 0 and log["tokens_per_second"] > 0
+    assert log["padded_tokens_per_second"] >= log["tokens_per_second"]
+
+
+def test_same_config_and_seed_train_the_same_model(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config, run = prepared_run(tmp_path, tickets_csv, tiny_model, "train.epochs=3")
+    first = run_train(config, run)
+    first_weights = load_file(run.model / "model.safetensors")
+    second = run_train(config, run)  # tokens now come from the run's cache
+    assert not first["tokenized_from_cache"] and second["tokenized_from_cache"]
+    assert validation_figures(second) == validation_figures(first)
+    second_weights = load_file(run.model / "model.safetensors")
+    assert all(torch.equal(first_weights[name], second_weights[name]) for name in first_weights)
+
+
+def validation_figures(log: dict) -> list[dict]:
+    """Losses and scores per logging step, without timings."""
+    return [
+        {key: value for key, value in entry.items() if "runtime" not in key and "second" not in key}
+        for entry in log["history"]
+    ]
+
+
+def test_torchrun_trains_on_two_processes_and_writes_once(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    _, run = prepared_run(tmp_path, tickets_csv, tiny_model, "train.epochs=2")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
+    result = subprocess.run(
+        [*torchrun, "2", "-m", "domaintune.cli", "train", "--out", str(run.root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]  # torchrun: every process exited 0
+    assert result.stderr.count("train done") == 1  # only the first process speaks
+    log = json.loads(run.train_log.read_text())
+    assert log["processes"] == 2
+    assert log["steps"] == 2 * math.ceil(log["train_rows"] / (2 * 8))  # each process half the rows
+    assert log["throughput_by_epoch"][0]["rows"] >= log["train_rows"]  # counted over both
+    assert log["best_validation_macro_f1"] is not None
+    assert (run.model / "model.safetensors").is_file() and not run.checkpoints.exists()
+    assert not list(run.root.rglob(".*.tmp-*")), "a temporary file was left behind"
+    assert Predictor(run.model).predict(["thanks great flight"])[0] in log["labels"]
 
 
 def test_early_stopping_ends_training_when_validation_stops_improving(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:
-    config = build_config(
-        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
-        ["train.epochs=5", "train.learning_rate=1e-9", "train.early_stopping_patience=1"],
+    config, run = prepared_run(
+        tmp_path,
+        tickets_csv,
+        tiny_model,
+        "train.epochs=5",
+        "train.learning_rate=1e-9",
+        "train.early_stopping_patience=1",
     )
-    run = RunDir(tmp_path / "run")
-    run_prepare(config, run)
     log = run_train(config, run)
     assert log["stopped_early"] and log["epochs_run"] == 2
     assert log["best_epoch"] == 1

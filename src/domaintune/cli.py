@@ -5,6 +5,7 @@ A `UserError` anywhere becomes one line on stderr and exit status 2, without a t
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -108,13 +109,18 @@ def stage_prepare(config: Config, run: RunDir) -> None:
     console.print(f"kept {card['rows_kept']} of {card['rows_read']} rows: {splits}")
 
 
-def stage_train(config: Config, run: RunDir) -> None:
+def stage_train(config: Config, run: RunDir, resume: bool = False) -> None:
     from domaintune.train import run_train
 
-    log = timed("train", lambda: run_train(config, run), run.model)
+    log = timed("train", lambda: run_train(config, run, resume), run.model)
+    if log["resumed_from"]:
+        console.print(f"resumed from {run.checkpoints / log['resumed_from']}")
     console.print(
         f"best validation macro-F1 {log['best_validation_macro_f1']:.3f} at epoch "
-        f"{log['best_epoch']:g}; {log['rows_per_second']} rows/s"
+        f"{log['best_epoch']:g}; {log['rows_per_second']} rows/s, "
+        f"{log['tokens_per_second']} tokens/s ({log['precision']}, {log['method']}, "
+        f"{log['trainable_parameters']:,} of {log['parameters']:,} parameters trained); "
+        f"log: {run.train_log}"
     )
 
 
@@ -169,10 +175,41 @@ def prepare(
 
 @app.command()
 def train(
-    config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
+    config: ConfigArgument = None,
+    out: OutOption = None,
+    overrides: SetOption = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue from the last complete checkpoint of a killed run."
+        ),
+    ] = False,
 ) -> None:
-    """Fine-tune the model on the prepared data: writes model/ and train_log.json."""
-    stage_train(*resolve(config, overrides, out))
+    """Fine-tune the model on the prepared data: writes model/ and train_log.json.
+
+    Runs on several processes when started by torchrun or accelerate launch.
+    """
+    stage_train(*resolve(config, overrides, out), resume=resume)
+
+
+@app.command()
+def tune(config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None) -> None:
+    """Search the train settings with Optuna (the `tune` section): writes tune/trials.json and
+    tune/best.yaml, a config for `domaintune run`. Prepares the data first if needed."""
+    from domaintune.tune import run_tune
+
+    resolved, run_dir = resolve(config, overrides, out)
+    if not run_dir.card.is_file():
+        stage_prepare(resolved, run_dir)
+    found = timed("tune", lambda: run_tune(resolved, run_dir, console.print), run_dir.tune)
+    settings = ", ".join(f"{key}={value:.3g}" for key, value in found["best_settings"].items())
+    console.print(
+        f"{found['complete']} of {found['trials']} trials finished, {found['pruned']} pruned; "
+        f"best validation macro-F1 {found['best_validation_macro_f1']:.3f} (trial "
+        f"{found['best_trial']}: {settings})\n"
+        f"trials: {run_dir.tune / 'trials.json'}\n"
+        f"train with them: domaintune run {found['best_config']}"
+    )
 
 
 @app.command()
@@ -275,6 +312,7 @@ def quiet_libraries() -> None:
 
 def main() -> None:
     quiet_libraries()
+    console.quiet = int(os.environ.get("RANK", "0")) > 0  # under torchrun, one process speaks
     try:
         app(standalone_mode=False)
     except UserError as error:
@@ -286,3 +324,7 @@ def main() -> None:
     except click.exceptions.Abort:
         console.print("aborted")
         sys.exit(130)
+
+
+if __name__ == "__main__":  # torchrun -m domaintune.cli, python -m domaintune.cli
+    main()

@@ -1,7 +1,7 @@
 """The one typed config: every default of every stage is written down here, and nowhere else.
 
 A run is described by a YAML file whose sections mirror the pipeline (task, data, prepare, model,
-train, evaluate, report). Anything left out takes the default below; `--set section.key=value`
+train, evaluate, report; tune for `domaintune tune`). Anything left out takes the default below; `--set section.key=value`
 overrides any key from the command line. Unknown keys and wrong types are errors that name the key.
 """
 
@@ -167,6 +167,65 @@ class TrainConfig(Section):
     """Evaluations without a better validation macro-F1 before stopping; 0 turns it off."""
     logging_steps: int = Field(default=50, ge=1)
     seed: int = 42
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 only where the hardware runs it fast (a CUDA GPU with bf16, or a CPU with
+    AVX512_BF16 or AMX), else fp32. On an AVX2 CPU without them bf16 was about 20x slower."""
+    threads: int | None = Field(default=None, ge=1)
+    """CPU threads for PyTorch; None keeps PyTorch's default (one per physical core)."""
+    cache_tokenized: bool = True
+    """Tokenise each split once and keep it under cache/ in the run directory, keyed by the
+    tokenizer, the token limit and the data, so re-training, resuming and tuning skip it."""
+    method: Literal["full", "lora"] = "full"
+    """full: train every weight. lora: train low-rank adapters (peft, extra `lora`) and the
+    classifier head, then merge the adapters into the weights, so the saved model is a plain one."""
+    lora_r: int = Field(default=8, ge=1)
+    """Rank of each adapter."""
+    lora_alpha: float = Field(default=16, gt=0)
+    """Adapter scaling: updates are multiplied by lora_alpha / lora_r."""
+    lora_dropout: float = Field(default=0.1, ge=0, lt=1)
+    lora_target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
+    """Layers that get adapters: the attention query and value projections of BERT-like encoders."""
+    lora_modules_to_save: list[str] = Field(default_factory=lambda: ["classifier"])
+    """Layers trained in full beside the adapters: the new classification head."""
+
+
+class TuneConfig(Section):
+    """`domaintune tune`: an Optuna search over the train section, scored on the validation split."""
+
+    n_trials: int = Field(default=20, ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    """No new trial starts after this many seconds; None: run all n_trials."""
+    metric: Literal["validation_macro_f1"] = "validation_macro_f1"
+    """Trials are compared on validation data only, so the test split stays unseen."""
+    learning_rate: tuple[float, float] = (1e-5, 3e-4)
+    """Bounds of a log-uniform search."""
+    batch_size: list[int] = Field(default_factory=lambda: [8, 16, 32])
+    """Choices."""
+    epochs: tuple[int, int] = (1, 4)
+    """Bounds of a search over whole epochs."""
+    warmup_ratio: tuple[float, float] = (0.0, 0.2)
+    weight_decay: tuple[float, float] = (0.0, 0.1)
+    pruner_startup_trials: int = Field(default=2, ge=0)
+    """Trials that always run to the end before the median pruner stops any."""
+    pruner_warmup_epochs: int = Field(default=1, ge=0)
+    """Epochs each trial runs before it can be pruned."""
+    seed: int = 42
+    """Seeds the sampler; each trial trains with train.seed."""
+
+    @field_validator("learning_rate", "epochs", "warmup_ratio", "weight_decay")
+    @classmethod
+    def _bounds_in_order(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= bounds[0] <= bounds[1]:
+            raise ValueError("give [low, high] with 0 <= low <= high")
+        return bounds
+
+    @model_validator(mode="after")
+    def _searchable(self) -> TuneConfig:
+        if self.learning_rate[0] <= 0 or self.epochs[0] < 1:
+            raise ValueError("tune.learning_rate and tune.epochs need a low bound above 0")
+        if not self.batch_size or min(self.batch_size) < 1:
+            raise ValueError("tune.batch_size needs one or more sizes of at least 1")
+        return self
 
 
 class DecisionRule(Section):
@@ -231,6 +290,7 @@ class Config(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
 
     @model_validator(mode="after")
     def _splits_leave_training_data(self) -> Config:

@@ -66,6 +66,24 @@ class RunDir:
         return self.root / "checkpoints"
 
     @property
+    def checkpoint_config(self) -> Path:
+        """The config the checkpoints were made with: a resumed run must match it."""
+        return self.checkpoints / "config.yaml"
+
+    @property
+    def cache(self) -> Path:
+        """Derived from data/ and the model's tokenizer; safe to delete, rebuilt when missing."""
+        return self.root / "cache"
+
+    def tokenized(self, key: str) -> Path:
+        return self.cache / f"tokenized-{key}"
+
+    @property
+    def tune(self) -> Path:
+        """`domaintune tune`: trials.json, best.yaml, and each running trial's checkpoints."""
+        return self.root / "tune"
+
+    @property
     def train_log(self) -> Path:
         return self.root / "train_log.json"
 
@@ -92,7 +110,7 @@ class RunDir:
     def outputs(self, stage: str) -> list[Path]:
         """What each stage writes; a stage that runs again makes the later stages' outputs stale."""
         return {
-            "prepare": [self.data],
+            "prepare": [self.data, self.cache, self.tune],
             "train": [self.model, self.checkpoints, self.train_log],
             "evaluate": [self.metrics, self.predictions, self.calibration, self.model_card],
             "report": [self.report_md, self.report_html, self.plots],

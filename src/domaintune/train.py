@@ -1,21 +1,21 @@
 """The train stage: tokenise the prepared splits, fine-tune with the Transformers Trainer, save.
 
 Reads data/ and config.yaml from the run directory; writes model/ (safetensors, tokenizer, label
-names) and train_log.json. Rows are tokenised without padding and padded per batch, batches are
-grouped by length, and the maximum length comes from the data, so little compute goes to padding.
+names) and train_log.json. Rows are tokenised once (cached in the run directory), without padding,
+and padded per batch; batches are grouped by length, and the maximum length comes from the data,
+so little compute goes to padding. Checkpoints each epoch let a killed run resume.
 """
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-from datasets import Dataset
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
@@ -25,19 +25,21 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
-    Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
 
 from domaintune import assets
+from domaintune.checkpoints import resume_point, start_fresh
 from domaintune.config import Config, TrainConfig
 from domaintune.errors import UserError
+from domaintune.hardware import apply_threads, choose_precision, distributed_on_cpu
 from domaintune.hub import local_only
+from domaintune.lora import merged, parameter_counts, with_lora
 from domaintune.rundir import RunDir, atomic_path, read_json, remove, write_json, write_text
-
-LENGTH_MULTIPLE = 8
-"""Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
+from domaintune.throughput import MeasuredTrainer, summarize
+from domaintune.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
 
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
@@ -89,38 +91,10 @@ def _not_found(name_or_path: str, error: Exception) -> str:
     )
 
 
-def choose_max_length(
-    token_lengths: list[int], percentile: float, model_limit: int, fixed: int | None
-) -> int:
-    """The configured limit, or a high percentile of the data's lengths; never above the model's."""
-    if fixed is None:
-        wanted = float(np.percentile(token_lengths, percentile))
-        fixed = LENGTH_MULTIPLE * math.ceil(wanted / LENGTH_MULTIPLE)
-    return max(LENGTH_MULTIPLE, min(fixed, model_limit))
-
-
 def model_length_limit(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> int:
     positions = getattr(model.config, "max_position_embeddings", None) or 512
     tokenizer_limit = tokenizer.model_max_length if tokenizer.model_max_length < 1e9 else positions
     return int(min(positions, tokenizer_limit))
-
-
-def tokenize(
-    frame: pd.DataFrame,
-    tokenizer: PreTrainedTokenizerBase,
-    label2id: dict[str, int],
-    max_length: int,
-) -> Dataset:
-    """Token ids without padding (the collator pads each batch), the label id, and the length."""
-    encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)
-    return Dataset.from_dict(
-        {
-            "input_ids": encoded["input_ids"],
-            "attention_mask": encoded["attention_mask"],
-            "labels": [label2id[label] for label in frame["label"]],
-            "length": [len(ids) for ids in encoded["input_ids"]],
-        }
-    )
 
 
 def weighted_loss(weights: torch.Tensor):
@@ -149,7 +123,10 @@ def classification_metrics(prediction: Any) -> dict[str, float]:
 
 
 def training_arguments(options: TrainConfig, output_dir: Path) -> TrainingArguments:
-    """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1."""
+    """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1.
+
+    Creating them also joins the process group when launched by torchrun or accelerate.
+    """
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=options.epochs,
@@ -169,53 +146,75 @@ def training_arguments(options: TrainConfig, output_dir: Path) -> TrainingArgume
         logging_steps=options.logging_steps,
         seed=options.seed,
         data_seed=options.seed,
+        bf16=choose_precision(options.precision) == "bf16",
+        use_cpu=distributed_on_cpu(),  # processes then join a gloo group
         report_to="none",
         optim="adamw_torch_fused",  # one kernel for all parameters: measurably faster on CPU too
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,
     )
 
 
-def run_train(config: Config, run: RunDir) -> dict[str, Any]:
-    """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json."""
-    run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
+@dataclass
+class Fitted:
+    """A finished Trainer and what went into it."""
+
+    trainer: MeasuredTrainer
+    tokenizer: PreTrainedTokenizerBase
+    data: TokenizedSplits
+    labels: list[str]
+    class_weights: np.ndarray | None
+    parameters: tuple[int, int]
+    """(trainable, all)."""
+    threads: int
+    seconds: float
+
+
+def fit(
+    config: Config,
+    run: RunDir,
+    args: TrainingArguments,
+    callbacks: Sequence[TrainerCallback] = (),
+    resume_from: Path | None = None,
+) -> Fitted:
+    """Tokenise (or load the cached tokens), build the Trainer and train on the run's data."""
     options = config.train
     set_seed(options.seed)
+    threads = apply_threads(options.threads)
     labels: list[str] = read_json(run.card)["labels"]
     label2id = {label: i for i, label in enumerate(labels)}
-    train_frame = pd.read_parquet(run.split("train"))
-    validation_frame = pd.read_parquet(run.split("validation"))
-
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
     model = load_model(source, labels)
-    raw_lengths = [len(ids) for ids in tokenizer(train_frame["text"].tolist())["input_ids"]]
-    max_length = choose_max_length(
-        raw_lengths,
-        config.model.max_length_percentile,
-        model_length_limit(model, tokenizer),
-        config.model.max_length,
-    )
-    train_set = tokenize(train_frame, tokenizer, label2id, max_length)
-    validation_set = tokenize(validation_frame, tokenizer, label2id, max_length)
+    with args.main_process_first(local=False, desc="tokenize"):
+        data = load_or_tokenize(
+            run,
+            tokenizer,
+            label2id,
+            config.model,
+            model_length_limit(model, tokenizer),
+            use_cache=options.cache_tokenized,
+            write=args.process_index == 0,
+        )
+    if options.method == "lora":
+        model = with_lora(model, options)
 
     class_weights = None
     if config.prepare.balance == "class_weights":
         class_weights = compute_class_weight(
-            "balanced", classes=np.arange(len(labels)), y=np.array(train_set["labels"])
+            "balanced", classes=np.arange(len(labels)), y=np.array(data.train["labels"])
         )
-
-    run.clear_from("train")
-    callbacks = []
+    callbacks = list(callbacks)
     if options.early_stopping_patience > 0:
         callbacks.append(
             EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience)
         )
-    trainer = Trainer(
+    trainer = MeasuredTrainer(
         model=model,
-        args=training_arguments(options, run.checkpoints),
-        train_dataset=train_set,
-        eval_dataset=validation_set,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.validation,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=LENGTH_MULTIPLE),
         compute_metrics=classification_metrics,
@@ -225,42 +224,99 @@ def run_train(config: Config, run: RunDir) -> dict[str, Any]:
         callbacks=callbacks,
     )
     started = time.perf_counter()
-    result = trainer.train()
+    trainer.train(resume_from_checkpoint=None if resume_from is None else str(resume_from))
     seconds = time.perf_counter() - started
+    trainer.accelerator.wait_for_everyone()  # every process is done with the checkpoints
+    return Fitted(
+        trainer=trainer,
+        tokenizer=tokenizer,
+        data=data,
+        labels=labels,
+        class_weights=class_weights,
+        parameters=parameter_counts(model),
+        threads=threads,
+        seconds=seconds,
+    )
 
-    tokenizer.model_max_length = max_length  # so predict and pipelines truncate as training did
-    with atomic_path(run.model) as folder:
-        trainer.save_model(str(folder))
-    remove(run.checkpoints)
 
+def save_model(fitted: Fitted, folder: Path, is_main: bool = True) -> None:
+    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole.
+
+    Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
+    launch), gathering them takes all processes. Only the main one writes.
+    """
+    trainer = fitted.trainer
+    model = merged(trainer.model)
+    weights = None  # LoRA: the merged model's own
+    if model is trainer.model:  # gathered, where FSDP or DeepSpeed shard them
+        weights = trainer.accelerator.get_state_dict(trainer.model_wrapped)
+    if not is_main:
+        return
+    fitted.tokenizer.model_max_length = fitted.data.max_length  # predict truncates as training did
+    with atomic_path(folder) as temporary:
+        model.save_pretrained(temporary, state_dict=weights)
+        fitted.tokenizer.save_pretrained(temporary)
+
+
+def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> dict[str, Any]:
+    """What train_log.json says: data, settings, best validation score, time and throughput."""
+    options, trainer = config.train, fitted.trainer
     history = trainer.state.log_history
     evaluations = [entry for entry in history if "eval_macro_f1" in entry]
     best = max(evaluations, key=lambda entry: entry["eval_macro_f1"]) if evaluations else {}
-    epochs_run = float(result.metrics.get("epoch", options.epochs))
-    log = {
+    epochs_run = float(trainer.state.epoch or 0)
+    trainable, parameters = fitted.parameters
+    return {
         "model": config.model.name_or_path,
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "labels": labels,
-        "max_length": max_length,
-        "truncated_rows": int(sum(length > max_length for length in raw_lengths)),
-        "train_rows": len(train_set),
-        "validation_rows": len(validation_set),
+        "method": options.method,
+        "parameters": parameters,
+        "trainable_parameters": trainable,
+        "labels": fitted.labels,
+        "max_length": fitted.data.max_length,
+        "truncated_rows": fitted.data.truncated_rows,
+        "train_rows": len(fitted.data.train),
+        "validation_rows": len(fitted.data.validation),
+        "tokenized_from_cache": fitted.data.from_cache,
         "class_weights": None
-        if class_weights is None
-        else dict(zip(labels, map(float, class_weights))),
+        if fitted.class_weights is None
+        else dict(zip(fitted.labels, map(float, fitted.class_weights))),
         "epochs_planned": options.epochs,
         "epochs_run": epochs_run,
         "steps": int(trainer.state.global_step),
         "best_epoch": best.get("epoch"),
         "best_validation_macro_f1": best.get("eval_macro_f1"),
         "stopped_early": epochs_run < options.epochs - 1e-6,
-        "train_seconds": round(seconds, 1),
-        "rows_per_second": round(len(train_set) * epochs_run / seconds, 2),
-        "tokens_per_second": round(sum(train_set["length"]) * epochs_run / seconds, 1),
+        "resumed_from": None if resumed_from is None else resumed_from.name,
+        "train_seconds": round(fitted.seconds, 1),
+        **summarize(trainer.throughput.epochs),
+        "precision": "bf16" if trainer.args.bf16 else "fp32",
         "device": str(trainer.args.device),
-        "torch_threads": torch.get_num_threads(),
+        "processes": trainer.args.world_size,
+        "torch_threads": fitted.threads,
         "history": history,
     }
-    write_json(run.train_log, log)
-    write_text(run.config, config.to_yaml())  # the settings this model was trained with
+
+
+def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, Any]:
+    """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json.
+
+    With `resume`, continue from the last complete checkpoint. Under torchrun or accelerate every
+    process trains; only the first writes to the run directory.
+    """
+    run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
+    args = training_arguments(config.train, run.checkpoints)
+    is_main = args.process_index == 0
+    resumed_from = None
+    with args.main_process_first(local=False, desc="checkpoints"):
+        if resume:
+            resumed_from = resume_point(run, config, is_main)
+        elif is_main:
+            start_fresh(run, config)
+    fitted = fit(config, run, args, resume_from=resumed_from)
+    log = training_log(config, fitted, resumed_from)
+    save_model(fitted, run.model, is_main)
+    if is_main:
+        remove(run.checkpoints)
+        write_json(run.train_log, log)
+        write_text(run.config, config.to_yaml())  # the settings this model was trained with
     return log

@@ -1,0 +1,160 @@
+"""Tokenise the training and validation splits once, and keep the result in the run directory.
+
+Each text is tokenised once without a limit; its length picks the token limit, and only the few
+rows above the limit are tokenised again, truncated. The result is saved under
+cache/tokenized-<key>/, the key a hash of everything it depends on (tokenizer, token-limit settings,
+labels, the split files), so re-training, resuming and every tuning trial load it instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from datasets import Dataset, DatasetDict
+from datasets.fingerprint import Hasher
+from transformers import PreTrainedTokenizerBase
+
+from domaintune.config import ModelConfig
+from domaintune.rundir import RunDir, atomic_path, read_json, write_json
+
+LENGTH_MULTIPLE = 8
+"""Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
+SPLITS = ("train", "validation")
+FORMAT = 1
+"""Bump when what is cached changes, so old caches are not read."""
+
+
+@dataclass(frozen=True)
+class TokenizedSplits:
+    train: Dataset
+    validation: Dataset
+    max_length: int
+    truncated_rows: int
+    """Training rows longer than max_length, cut to it."""
+    from_cache: bool
+
+
+def choose_max_length(
+    token_lengths: list[int], percentile: float, model_limit: int, fixed: int | None
+) -> int:
+    """The configured limit, or a high percentile of the data's lengths; never above the model's."""
+    if fixed is None:
+        wanted = float(np.percentile(token_lengths, percentile))
+        fixed = LENGTH_MULTIPLE * math.ceil(wanted / LENGTH_MULTIPLE)
+    return max(LENGTH_MULTIPLE, min(fixed, model_limit))
+
+
+def tokenize(
+    frame: pd.DataFrame,
+    tokenizer: PreTrainedTokenizerBase,
+    label2id: dict[str, int],
+    max_length: int,
+    untruncated: dict[str, list] | None = None,
+) -> Dataset:
+    """Token ids without padding (the collator pads each batch), the label id, and the length.
+
+    `untruncated` are the texts' encodings without a limit, when already made: only rows longer
+    than `max_length` are then tokenised again.
+    """
+    texts = frame["text"].tolist()
+    encoded = untruncated if untruncated is not None else tokenizer(texts)
+    input_ids, attention_mask = list(encoded["input_ids"]), list(encoded["attention_mask"])
+    too_long = [row for row, ids in enumerate(input_ids) if len(ids) > max_length]
+    if too_long:
+        cut = tokenizer([texts[row] for row in too_long], truncation=True, max_length=max_length)
+        for index, row in enumerate(too_long):
+            input_ids[row] = cut["input_ids"][index]
+            attention_mask[row] = cut["attention_mask"][index]
+    return Dataset.from_dict(
+        {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": [label2id[label] for label in frame["label"]],
+            "length": [len(ids) for ids in input_ids],
+        }
+    )
+
+
+def cache_key(
+    run: RunDir,
+    tokenizer: PreTrainedTokenizerBase,
+    label2id: dict[str, int],
+    settings: ModelConfig,
+    model_limit: int,
+) -> str:
+    """A hash of every input of the tokenised splits."""
+    digest = hashlib.sha256()
+    for name in SPLITS:
+        digest.update(hashlib.sha256(run.split(name).read_bytes()).digest())
+    facts = {
+        "format": FORMAT,
+        "tokenizer": Hasher.hash(tokenizer),
+        "labels": label2id,
+        "max_length": settings.max_length,
+        "percentile": settings.max_length_percentile,
+        "model_limit": model_limit,
+    }
+    digest.update(json.dumps(facts, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def build(
+    frames: dict[str, pd.DataFrame],
+    tokenizer: PreTrainedTokenizerBase,
+    label2id: dict[str, int],
+    settings: ModelConfig,
+    model_limit: int,
+) -> tuple[DatasetDict, dict[str, int]]:
+    """Tokenise the splits; the token limit comes from the training split's lengths."""
+    encoded = {name: tokenizer(frames[name]["text"].tolist()) for name in SPLITS}
+    lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
+    max_length = choose_max_length(
+        lengths, settings.max_length_percentile, model_limit, settings.max_length
+    )
+    splits = DatasetDict(
+        {
+            name: tokenize(frames[name], tokenizer, label2id, max_length, encoded[name])
+            for name in SPLITS
+        }
+    )
+    facts = {
+        "max_length": max_length,
+        "truncated_rows": int(sum(length > max_length for length in lengths)),
+    }
+    return splits, facts
+
+
+def load_or_tokenize(
+    run: RunDir,
+    tokenizer: PreTrainedTokenizerBase,
+    label2id: dict[str, int],
+    settings: ModelConfig,
+    model_limit: int,
+    use_cache: bool,
+    write: bool,
+) -> TokenizedSplits:
+    """The tokenised splits from the run's cache, or made now (and cached when `write`)."""
+    folder = run.tokenized(cache_key(run, tokenizer, label2id, settings, model_limit))
+    facts_file = folder / "facts.json"
+    if use_cache and facts_file.is_file():
+        splits, facts, from_cache = DatasetDict.load_from_disk(folder), read_json(facts_file), True
+    else:
+        frames = {name: pd.read_parquet(run.split(name)) for name in SPLITS}
+        splits, facts = build(frames, tokenizer, label2id, settings, model_limit)
+        from_cache = False
+        if use_cache and write:
+            with atomic_path(folder) as temporary:
+                splits.save_to_disk(temporary)
+                write_json(temporary / "facts.json", facts)
+    return TokenizedSplits(
+        train=splits["train"],
+        validation=splits["validation"],
+        max_length=facts["max_length"],
+        truncated_rows=facts["truncated_rows"],
+        from_cache=from_cache,
+    )
