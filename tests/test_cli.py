@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_run, domaintune
+from conftest import copy_run, domaintune, write_tickets
 
 from domaintune.rundir import RunDir
 
@@ -37,7 +37,7 @@ def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
     card = json.loads(run.card.read_text())
     assert card["rows_read"] == 302
     removed = {step["name"]: step["removed"] for step in card["steps"]}
-    assert removed["drop_empty"] == 1 and removed["exact_duplicates"] == 2
+    assert removed["too_short"] == 1 and removed["exact_duplicates"] == 2
 
     metrics = json.loads(run.metrics.read_text())
     test = pd.read_parquet(run.split("test"))
@@ -220,3 +220,17 @@ def test_config_show_prints_every_default_and_override(tmp_path: Path) -> None:
     assert shown["data"]["text_column"] == "review"
     assert shown["train"]["epochs"] == 5
     assert set(shown) == {"task", "data", "prepare", "model", "train", "evaluate", "report", "tune"}
+
+
+def test_inspect_prints_checks_and_a_verdict_and_writes_nothing(tmp_path: Path) -> None:
+    data = write_tickets(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    result = domaintune(
+        "inspect", str(data), "--text-column", "text", "--label-column", "label", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "exact duplicates" in result.stdout and "suspected label errors" in result.stdout
+    assert "Verdict" in result.stdout
+    assert sorted(tmp_path.rglob("*")) == before
+    missing = domaintune("inspect", str(tmp_path / "nope.csv"), cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.count("error:") == 1

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import make_rows
 
 from domaintune.config import build_config
 from domaintune.data.prepare import run_prepare
@@ -63,3 +64,52 @@ def test_failed_prepare_keeps_the_previous_data(tmp_path: Path, tickets_csv: Pat
     with pytest.raises(UserError):
         run_prepare(build_config({"data": {"source": str(tickets_csv), "text_column": "x"}}), run)
     assert run.split("train").read_bytes() == before
+
+
+def test_bad_rows_are_counted_and_explained_never_a_crash(tmp_path: Path) -> None:
+    """Missing labels, labels outside the mapping, numbers and lists as text, a 1 MB text and a
+    file whose lines mix UTF-8 and cp1252: each is counted in the card with its reason."""
+    good = make_rows(120, seed=5)
+    records = [
+        {"body": text, "stars": {"negative": 1, "neutral": 3, "positive": 5}[label]}
+        for text, label in zip(good["text"], good["label"])
+    ]
+    records += [
+        {"body": "no label at all here", "stars": None},
+        {"body": "a label nobody mapped", "stars": 9},
+        {"body": 12345, "stars": 1},
+        {"body": ["a", "list"], "stars": 5},
+        {"body": "word " * 210_000, "stars": 3},
+    ]
+    lines = [json.dumps(record, ensure_ascii=False).encode("utf-8") for record in records]
+    lines.append(
+        json.dumps({"body": "caf\u00e9 au lait was cold", "stars": 1}, ensure_ascii=False).encode(
+            "cp1252"
+        )
+    )
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    config = build_config(
+        {
+            "data": {
+                "source": str(path),
+                "text_column": "body",
+                "label_column": "stars",
+                "label_mapping": {1: "negative", 3: "neutral", 5: "positive"},
+            }
+        }
+    )
+    card = run_prepare(config, RunDir(tmp_path / "run"))
+    steps = {step["name"]: step for step in card["steps"]}
+    assert steps["read"]["changed"] == 1 and "not UTF-8" in steps["read"]["description"]
+    assert steps["missing_label"]["removed"] == 1
+    assert steps["map_labels"]["removed"] == 1 and "(9)" in steps["map_labels"]["description"]
+    assert steps["not_text"]["removed"] == 1 and steps["not_text"]["changed"] == 1
+    assert steps["too_long"]["removed"] == 1
+    texts = set().union(
+        *(
+            pd.read_parquet(RunDir(tmp_path / "run").split(n))["text"]
+            for n in ("train", "validation", "test")
+        )
+    )
+    assert "café au lait was cold" in texts and "12345" not in texts  # digits only: junk

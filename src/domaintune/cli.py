@@ -174,6 +174,43 @@ def prepare(
 
 
 @app.command()
+def inspect(
+    data: Annotated[
+        str | None,
+        typer.Argument(help="A data file, folder, builtin:NAME or hub:NAME.", show_default=False),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", help="A YAML file or ready config name.")
+    ] = None,
+    overrides: SetOption = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+) -> None:
+    """Check the data as prepare would, and print what to fix; writes nothing."""
+    from rich.console import Console as OutputConsole
+    from rich.table import Table
+
+    from domaintune.data.inspect import inspect_data
+
+    if data is not None and data.endswith((".yaml", ".yml")):  # a config file given as DATA
+        data, config = None, data
+    if data is None and config is None:
+        config = DEFAULT_CONFIG
+    resolved, _ = resolve(config, overrides, None, data, text_column, label_column)
+    _, rows, advice = timed("inspect", lambda: inspect_data(resolved), Path(resolved.data.source))
+    table = Table(title=f"Data checks: {resolved.data.source}", show_lines=False)
+    table.add_column("check")
+    table.add_column("finding")
+    for check, finding in rows:
+        table.add_row(check, finding)
+    output = OutputConsole()
+    output.print(table)
+    output.print("[bold]Verdict[/bold]")
+    for line in advice:
+        output.print(f"- {line}", highlight=False)
+
+
+@app.command()
 def train(
     config: ConfigArgument = None,
     out: OutOption = None,

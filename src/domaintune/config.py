@@ -120,6 +120,9 @@ class PrepareConfig(Section):
     label_audit: Literal["off", "flag", "drop"] = "flag"
     """Flag lists suspected label errors in the card and report; drop also removes them."""
     audit_folds: int = Field(default=5, ge=2)
+    audit_max_train_rows: int = Field(default=200_000, ge=100)
+    """Each fold's model trains on at most this many rows (a stratified sample): on large data
+    more rows barely change the probabilities, and the audit stays linear in time."""
     audit_probability: float = Field(default=0.5, gt=0, lt=1)
     """Rows whose label gets less than this out-of-fold probability are listed as doubtful too."""
     # Split, leakage and balance.

@@ -2,8 +2,8 @@
 
 Every row gets class probabilities from a cheap model that never saw it (TF-IDF of words and
 character n-grams + logistic regression, cross-validated); confident learning (cleanlab) then flags the rows whose given label
-those probabilities contradict, ranked by how strongly. Hashed features keep memory flat on a
-million rows.
+those probabilities contradict, ranked by how strongly. Hashed features, a cap on each fold's
+training rows and chunked prediction keep a million rows linear in time and flat in memory.
 """
 
 from __future__ import annotations
@@ -12,35 +12,71 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline, make_union
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import make_union
 
 from domaintune.config import PrepareConfig
 from domaintune.data.card import Step
 
 FEATURES = 2**20
+CHUNK = 50_000
+"""Rows turned into features at a time when predicting, which bounds memory on large data."""
 
 
-def out_of_fold_probabilities(
-    texts: pd.Series, labels: np.ndarray, folds: int, seed: int
-) -> np.ndarray:
-    """Each row's class probabilities from a model trained on the other folds."""
-    features = make_union(
+def vectorizer():
+    """Stateless hashed n-grams of words (1-2) and characters within words (2-5)."""
+    return make_union(
         *(
-            make_pipeline(
-                HashingVectorizer(
-                    n_features=FEATURES, analyzer=analyzer, ngram_range=ngrams, alternate_sign=False
-                ),
-                TfidfTransformer(sublinear_tf=True),
+            HashingVectorizer(
+                n_features=FEATURES,
+                analyzer=analyzer,
+                ngram_range=ngrams,
+                alternate_sign=False,
+                dtype=np.float32,
             )
             for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5)))
         )
-    ).fit_transform(texts)
-    features = features[:, np.flatnonzero(features.getnnz(axis=0))].tocsr()  # 10x faster fits
+    )
+
+
+def training_sample(rows: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """At most `limit` of `rows`, stratified by label."""
+    if len(rows) <= limit:
+        return rows
+    sample, _ = train_test_split(rows, train_size=limit, stratify=labels[rows], random_state=seed)
+    return np.sort(sample)
+
+
+def out_of_fold_probabilities(
+    texts: pd.Series, labels: np.ndarray, config: PrepareConfig
+) -> np.ndarray:
+    """Each row's class probabilities from a model trained on the other folds.
+
+    Each fold's model trains on at most `audit_max_train_rows` rows and predicts in chunks, so
+    time grows linearly with the data and memory does not grow with it.
+    """
+    texts = texts.to_numpy()
+    hashing = vectorizer()
+    sample = training_sample(
+        np.arange(len(texts)), labels, config.audit_max_train_rows, config.seed
+    )
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(hashing.transform(texts[sample]))
     smallest = int(np.bincount(labels).min())
-    splitter = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=seed)
-    model = LogisticRegression(C=10.0, max_iter=300)
-    return cross_val_predict(model, features, labels, cv=splitter, method="predict_proba")
+    folds = StratifiedKFold(
+        n_splits=min(config.audit_folds, smallest), shuffle=True, random_state=config.seed
+    )
+    probabilities = np.zeros((len(texts), labels.max() + 1))
+    for train, held_out in folds.split(texts, labels):
+        train = training_sample(train, labels, config.audit_max_train_rows, config.seed)
+        features = tfidf.transform(hashing.transform(texts[train]))
+        used = np.flatnonzero(features.getnnz(axis=0))  # 10x faster fits on used columns only
+        model = LogisticRegression(C=10.0, max_iter=300)
+        model.fit(features[:, used], labels[train])
+        for start in range(0, len(held_out), CHUNK):
+            rows = held_out[start : start + CHUNK]
+            chunk = tfidf.transform(hashing.transform(texts[rows]))[:, used]
+            probabilities[np.ix_(rows, model.classes_)] = model.predict_proba(chunk)
+    return probabilities
 
 
 def audit_labels(
@@ -62,9 +98,7 @@ def audit_labels(
 
     classes = np.array(sorted(frame["label"].unique()))
     labels = np.searchsorted(classes, frame["label"].to_numpy())
-    probabilities = out_of_fold_probabilities(
-        frame["text"], labels, config.audit_folds, config.seed
-    )
+    probabilities = out_of_fold_probabilities(frame["text"], labels, config)
     likely = find_label_issues(labels, probabilities, n_jobs=1)
     doubtful = probabilities[np.arange(len(labels)), labels] < config.audit_probability
     quality = get_label_quality_scores(labels, probabilities)

@@ -24,50 +24,48 @@ from scipy.sparse.csgraph import connected_components
 SHINGLE = 5
 PUNCTUATION = re.compile(r"[^\w\s]+")
 """Removed before shingling: `Done` and `Done !!` are the same message."""
-CHUNK_SHINGLES = 1 << 18
-"""Shingles hashed per step: bounds memory at about permutations x 2 MB whatever the corpus size."""
+CHUNK_TEXTS = 2048
+"""Texts hashed per step: memory stays near permutations x 1 MB whatever the corpus size."""
 _PRIME = np.uint64(1_000_003)
 
 
-def _codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All texts, casefolded, without punctuation and padded to one shingle, as one array of code points, and offsets."""
+def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash per character 5-gram, and which text each belongs to.
+
+    Texts are casefolded, stripped of punctuation and padded to one shingle, then laid end to end
+    as code points; shingle i of a text folds the 5 code points from its start + i together.
+    """
     padded = [
         " ".join(PUNCTUATION.sub(" ", text.casefold()).split()).ljust(SHINGLE) for text in texts
     ]
     lengths = np.fromiter((len(text) for text in padded), dtype=np.int64, count=len(padded))
-    points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
+    points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return points.astype(np.uint64), starts, lengths
+    counts = lengths - SHINGLE + 1
+    owner = np.repeat(np.arange(len(texts)), counts)
+    positions = np.arange(int(counts.sum())) + np.repeat(
+        starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts
+    )
+    hashed = np.zeros(len(positions), dtype=np.uint64)
+    for k in range(SHINGLE):
+        hashed = hashed * _PRIME + points[positions + k]
+    return hashed, owner
 
 
 def signatures(texts: Sequence[str], permutations: int, seed: int = 1) -> np.ndarray:
     """One MinHash signature (uint32, `permutations` long) per text."""
-    if not texts:
-        return np.zeros((0, permutations), dtype=np.uint32)
-    points, starts, lengths = _codepoints(texts)
-    counts = lengths - SHINGLE + 1  # shingles per text, at least 1 thanks to the padding
-    # Shingle i of a text starts at code point starts + i; its hash folds 5 code points together.
-    shingle_text = np.repeat(np.arange(len(texts)), counts)
-    first = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    positions = np.arange(int(counts.sum()), dtype=np.int64) + first
     rng = np.random.default_rng(seed)
     multipliers = rng.integers(1, 2**63, size=permutations, dtype=np.uint64) | np.uint64(1)
     offsets = rng.integers(0, 2**63, size=permutations, dtype=np.uint64)
-    result = np.full((len(texts), permutations), np.iinfo(np.uint32).max, dtype=np.uint32)
-    for begin in range(0, len(positions), CHUNK_SHINGLES):
-        chunk = positions[begin : begin + CHUNK_SHINGLES]
-        owner = shingle_text[begin : begin + CHUNK_SHINGLES]
-        hashed = np.zeros(len(chunk), dtype=np.uint64)
-        for k in range(SHINGLE):
-            hashed = hashed * _PRIME + points[chunk + k]
+    result = np.empty((len(texts), permutations), dtype=np.uint32)
+    for begin in range(0, len(texts), CHUNK_TEXTS):
+        hashed, owner = _shingle_hashes(texts[begin : begin + CHUNK_TEXTS])
         # Multiply-shift hashing: one universal hash per permutation, top 32 bits kept.
-        permuted = ((hashed[:, None] * multipliers[None, :] + offsets) >> np.uint64(32)).astype(
-            np.uint32
-        )
+        permuted = (hashed[:, None] * multipliers + offsets) >> np.uint64(32)
         boundaries = np.flatnonzero(np.diff(owner, prepend=-1))
-        minima = np.minimum.reduceat(permuted, boundaries, axis=0)
-        owners = owner[boundaries]
-        result[owners] = np.minimum(result[owners], minima)
+        result[begin : begin + len(boundaries)] = np.minimum.reduceat(
+            permuted, boundaries, axis=0
+        ).astype(np.uint32)
     return result
 
 

@@ -65,7 +65,11 @@ def prepare_data(config: Config) -> Prepared:
     raw = read_source(data)
     frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
     classes_raw = class_counts(frame["label"].map(str))
-    steps: list[Step] = [Step("read", f"read {data.source}", len(frame), len(frame))]
+    not_utf8 = raw.attrs.get("lines_not_utf8", 0)
+    read = f"read {data.source}" + (
+        f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else ""
+    )
+    steps: list[Step] = [Step("read", read, len(frame), len(frame), changed=not_utf8)]
     frame, clean_steps, language = clean(config, frame)
     steps += clean_steps
 

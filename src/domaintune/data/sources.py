@@ -19,8 +19,8 @@ from domaintune.errors import UserError
 
 HUB_PREFIX = "hub:"
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet"}
-ENCODINGS = ("utf-8", "cp1252", "latin-1")
-"""Tried in order for text files; latin-1 decodes any bytes, so the last never fails."""
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+"""Tried, in order, for a line that is not UTF-8; latin-1 decodes any bytes, so it never fails."""
 
 
 def read_source(config: DataConfig) -> pd.DataFrame:
@@ -65,10 +65,13 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        text = _decode(path.read_bytes())
+        text, fallback = _decode(path.read_bytes())
         if suffix in {".csv", ".tsv"}:
-            return _read_delimited(text, sep="\t" if suffix == ".tsv" else ",")
-        return _read_json(text, lines=suffix == ".jsonl")
+            frame = _read_delimited(text, sep="\t" if suffix == ".tsv" else ",")
+        else:
+            frame = _read_json(text, lines=suffix == ".jsonl")
+        frame.attrs["lines_not_utf8"] = fallback
+        return frame
     except UserError as error:
         raise UserError(f"{path}: {error}") from None
     except Exception as error:  # pandas and pyarrow raise many types for a malformed file
@@ -77,13 +80,28 @@ def read_table(path: Path) -> pd.DataFrame:
         raise UserError(f"{path} is not a valid {kind} file ({reason}): check its format") from None
 
 
-def _decode(raw: bytes) -> str:
-    for encoding in ENCODINGS:
+def _decode(raw: bytes) -> tuple[str, int]:
+    """Text of a file whose lines may mix encodings (files pasted together from several systems):
+    each line is read as UTF-8 when it is, else as cp1252. Returns the text and how many lines
+    needed the fallback."""
+    try:
+        return raw.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        pass
+    lines, fallback = [], 0
+    for line in raw.splitlines(keepends=True):
         try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
+            lines.append(line.decode("utf-8"))
             continue
-    raise AssertionError("latin-1 decodes any bytes")
+        except UnicodeDecodeError:
+            fallback += 1
+        for encoding in FALLBACK_ENCODINGS:
+            try:
+                lines.append(line.decode(encoding))
+                break
+            except UnicodeDecodeError:
+                continue
+    return "".join(lines), fallback
 
 
 def _read_delimited(text: str, sep: str) -> pd.DataFrame:
@@ -117,7 +135,10 @@ def read_folder(path: Path) -> pd.DataFrame:
     """Table files in the folder, concatenated; or, without any, one sub-folder of .txt per class."""
     tables = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
     if tables:
-        return pd.concat([read_table(p) for p in tables], ignore_index=True)
+        frames = [read_table(p) for p in tables]
+        frame = pd.concat(frames, ignore_index=True)
+        frame.attrs["lines_not_utf8"] = sum(f.attrs.get("lines_not_utf8", 0) for f in frames)
+        return frame
     rows = [
         {"text": file.read_text(encoding="utf-8", errors="replace"), "label": folder.name}
         for folder in sorted(p for p in path.iterdir() if p.is_dir())

@@ -162,6 +162,14 @@ def next_steps(
             f"{audited} of the model's test mistakes are on rows the label audit also doubts: "
             "have their labels checked; fixing label noise raises the reachable score."
         )
+    audit = card.get("label_audit", {})
+    if audit.get("likely_errors") and audit.get("mode") == "flag":
+        audited_rows = next(s["rows_before"] for s in card["steps"] if s["name"] == "label_audit")
+        steps.append(
+            f"The label audit counts {audit['likely_errors']} labels "
+            f"({percent(audit['likely_errors'] / audited_rows)}) as likely wrong: relabel the top "
+            "of data/label_audit.parquet, or try `--set prepare.label_audit=drop`, and compare runs."
+        )
     conflicts = next((s for s in card["steps"] if s["name"] == "conflicts"), None)
     if conflicts and conflicts["changed"]:
         steps.append(
