@@ -64,12 +64,18 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
     labels = rng.choice(list(PHRASES), size=rows, p=[0.4, 0.3, 0.2, 0.1])
     phrases = {label: text.split("|") for label, text in PHRASES.items()}
     rare = [f"order{n}" for n in range(5000)] + [f"agent{chr(97 + n % 26)}{n}" for n in range(5000)]
+    # All random draws at once: numpy per row would take minutes for a million rows.
+    lengths = rng.integers(3, 9, size=rows)
+    filler = rng.integers(0, len(FILLER), size=(rows, 8))
+    phrase = rng.integers(0, 6, size=rows)
+    place = rng.random(rows)
+    tail = np.where(rng.random(rows) < 0.5, rng.integers(0, len(rare), size=rows), -1)
     texts = []
-    for label in labels:
-        words = list(rng.choice(FILLER, size=rng.integers(3, 9)))
-        words.insert(rng.integers(0, len(words) + 1), rng.choice(phrases[label]))
-        if rng.random() < 0.5:
-            words.append(rng.choice(rare))
+    for i, label in enumerate(labels):
+        words = [FILLER[j] for j in filler[i, : lengths[i]]]
+        words.insert(int(place[i] * (lengths[i] + 1)), phrases[label][phrase[i]])
+        if tail[i] >= 0:
+            words.append(rare[tail[i]])
         texts.append(" ".join(words))
     frame = pd.DataFrame({"text": texts, "label": labels})
     rows_copied = rng.choice(rows, size=rows // 5, replace=False)
