@@ -7,19 +7,43 @@ divided by its temperature before the softmax, so the probabilities are calibrat
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BatchEncoding,
+    PreTrainedTokenizerBase,
+)
 
 from domaintune import calibration
 from domaintune.data.clean import to_text
 from domaintune.data.sources import read_table
 from domaintune.errors import UserError
 from domaintune.rundir import write_text
+
+
+def length_batches(
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], batch_size: int, max_length: int
+) -> Iterator[tuple[np.ndarray, BatchEncoding]]:
+    """Tokenised batches of texts of similar length (little padding), each with the positions of
+    its texts in `texts`, so results can be put back in the input's order."""
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    for start in range(0, len(texts), batch_size):
+        rows = order[start : start + batch_size]
+        batch = tokenizer(
+            [texts[i] for i in rows],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        yield rows, batch
 
 
 class Predictor:
@@ -46,18 +70,12 @@ class Predictor:
     @torch.inference_mode()
     def predict_logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Raw logits, one row per text. Texts are batched by length, then put back in order."""
-        order = np.argsort([len(text) for text in texts], kind="stable")
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="predicting", unit="batch", disable=len(starts) < 10):
-            rows = order[start : start + batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows],
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
+        batches = length_batches(self.tokenizer, texts, batch_size, self.max_length)
+        total = -(-len(texts) // batch_size)
+        for rows, batch in tqdm(
+            batches, desc="predicting", unit="batch", total=total, disable=total < 10
+        ):
             logits[rows] = self.model(**batch).logits.float().numpy()
         return logits
 

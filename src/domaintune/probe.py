@@ -21,6 +21,7 @@ from transformers import AutoModel, AutoTokenizer
 from domaintune import assets
 from domaintune.errors import UserError
 from domaintune.hub import local_only
+from domaintune.predict import length_batches
 
 
 class Encoder:
@@ -50,17 +51,8 @@ class Encoder:
     @torch.inference_mode()
     def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
         """One vector per text, in the input's order; texts are batched by length."""
-        order = np.argsort([len(text) for text in texts], kind="stable")
         vectors: np.ndarray | None = None
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows],
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
+        for rows, batch in length_batches(self.tokenizer, texts, batch_size, self.max_length):
             hidden = self.model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
