@@ -174,6 +174,7 @@ BAD_INPUTS = {
     "unknown hub data set": (["--data", "hub:nobody/no-such-data"], "could not be loaded"),
     "unknown config key": (["--data", "{csv}", "--set", "train.epoch=2"], "train.epoch"),
     "wrong config type": (["--data", "{csv}", "--set", "train.epochs=many"], "train.epochs"),
+    "unknown option": (["--data", "{csv}", "--config", "x.yaml"], "No such option: --config"),
 }
 
 

@@ -347,6 +347,10 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+COMMAND_LINE_ERRORS = (click.ClickException, typer.exceptions.TyperException)
+"""Unknown options, bad values: click's own, or those of the click that newer typers vendor."""
+
+
 def main() -> None:
     quiet_libraries()
     console.quiet = int(os.environ.get("RANK", "0")) > 0  # under torchrun, one process speaks
@@ -355,10 +359,16 @@ def main() -> None:
     except UserError as error:
         console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
         sys.exit(2)
-    except click.ClickException as error:
-        error.show()
+    except COMMAND_LINE_ERRORS as error:
+        context = getattr(error, "ctx", None)
+        help_hint = f" (see {context.command_path} --help)" if context is not None else ""
+        console.print(
+            f"[bold red]error:[/] {error.format_message()}{help_hint}",
+            soft_wrap=True,
+            highlight=False,
+        )
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         console.print("aborted")
         sys.exit(130)
 
