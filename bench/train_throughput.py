@@ -9,8 +9,9 @@ truncation=True` (each map batch padded to its longest row, up to the tokenizer'
 tokenizer to the `Trainer` (so its default collator pads each training batch again), and leave
 TrainingArguments at their defaults: learning rate 5e-5, linear decay, no warmup, no weight decay,
 random batches, plain cross-entropy, no evaluation or early stopping during training, the last
-model kept. Only the batch size is set, to domaintune's (the example's default is 8), so that the
-batch size is not what differs. domaintune: the config's train section as it is, except that the
+model kept. Only the batch size is set: 16, as the issue that asked for this benchmark defines the
+classic recipe (the example's default is 8). domaintune: the config's train section as it is
+(batch size `auto`: 32 on the default task's 5,319 training rows), except that the
 token cache is off, so both tokenise from scratch.
 
 For each: rows/s and real tokens/s over the training steps, padded tokens per real token, wall time
@@ -66,11 +67,15 @@ from domaintune.train import (
     load_model,
     load_tokenizer,
     model_length_limit,
+    resolve_batch_size,
     training_arguments,
 )
 
 CLASSIC_LEARNING_RATE = 5e-5
 """TrainingArguments' default learning rate."""
+CLASSIC_BATCH_SIZE = 16
+"""The batch the issue that asked for this benchmark gives the classic recipe (the example's
+default is 8, which would make it slower still)."""
 
 
 class TestScores(TrainerCallback):
@@ -214,7 +219,7 @@ def run_classic(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, 
         args = TrainingArguments(
             output_dir=folder,
             num_train_epochs=config.train.epochs,
-            per_device_train_batch_size=config.train.batch_size,
+            per_device_train_batch_size=CLASSIC_BATCH_SIZE,
             learning_rate=CLASSIC_LEARNING_RATE,
             save_strategy="no",
             report_to="none",
@@ -229,12 +234,16 @@ def run_classic(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, 
         )
         started = time.perf_counter()
         trainer.train()
-        return measured(trainer, scores, time.perf_counter() - started, peak)
+        return {
+            "batch_size": CLASSIC_BATCH_SIZE,
+            **measured(trainer, scores, time.perf_counter() - started, peak),
+        }
 
 
 def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, Any]:
     """domaintune's train stage as `domaintune train` runs it, but without the token cache."""
     config = build_config(config.model_dump(), ["train.cache_tokenized=false"])
+    config = resolve_batch_size(config, sum(read_json(run.card)["splits"]["train"].values()), 1)
     source = assets.model_path(config.model.name_or_path)
     labels: list[str] = read_json(run.card)["labels"]
     label2id = {label: i for i, label in enumerate(labels)}
@@ -246,7 +255,10 @@ def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[st
     with tempfile.TemporaryDirectory() as folder:
         args = training_arguments(config.train, Path(folder))
         fitted = fit(config, run, args, [scores])
-        return measured(fitted.trainer, scores, fitted.seconds, peak)
+        return {
+            "batch_size": config.train.batch_size,
+            **measured(fitted.trainer, scores, fitted.seconds, peak),
+        }
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -17,7 +17,7 @@ from domaintune.data.prepare import run_prepare
 from domaintune.hardware import choose_precision
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
-from domaintune.train import run_train, weighted_loss
+from domaintune.train import load_model, resolve_batch_size, run_train, weighted_loss
 
 
 def test_weighted_loss_weighs_classes() -> None:
@@ -28,6 +28,53 @@ def test_weighted_loss_weighs_classes() -> None:
     assert plain == pytest.approx(torch.nn.functional.cross_entropy(logits, labels))
     heavy = weighted_loss(torch.tensor([1.0, 3.0]))(outputs, labels)
     assert heavy == pytest.approx(3 * plain)
+
+
+def test_auto_batch_size_is_32_only_where_each_epoch_keeps_100_steps() -> None:
+    auto = build_config({}, [])
+    assert auto.train.batch_size == "auto"
+    assert resolve_batch_size(auto, 3200, processes=1).train.batch_size == 32
+    assert resolve_batch_size(auto, 3199, processes=1).train.batch_size == 16
+    assert resolve_batch_size(auto, 6399, processes=2).train.batch_size == 16  # per process
+    assert auto.train.batch_size == "auto"  # resolving makes a new config
+    fixed = build_config({}, ["train.batch_size=8"])
+    assert resolve_batch_size(fixed, 10**6, processes=1).train.batch_size == 8
+
+
+def test_dropout_setting_reaches_every_dropout_and_none_keeps_the_models(
+    tiny_model: Path,
+) -> None:
+    batch = {"input_ids": torch.tensor([[2, 7, 8, 9, 3]]), "attention_mask": torch.ones(1, 5)}
+    torch.manual_seed(0)
+    kept = load_model(str(tiny_model), ["a", "b"], dropout=None).train()
+    assert kept.config.hidden_dropout_prob == kept.config.attention_probs_dropout_prob == 0.1
+    assert not torch.equal(kept(**batch).logits, kept(**batch).logits)  # masks differ each call
+    off = load_model(str(tiny_model), ["a", "b"], dropout=0.0).train()
+    assert off.config.hidden_dropout_prob == off.config.attention_probs_dropout_prob == 0.0
+    dropouts = [module for module in off.modules() if isinstance(module, torch.nn.Dropout)]
+    assert dropouts and all(module.p == 0.0 for module in dropouts)  # the classifier's too
+    assert torch.equal(off(**batch).logits, off(**batch).logits)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_frozen_word_embeddings_stay_as_pretrained_while_the_rest_learns(
+    freeze: bool, tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, "train.epochs=2", f"train.freeze_embeddings={freeze}"
+    )
+    log = run_train(config, run)
+    before, after = (
+        load_file(tiny_model / "model.safetensors"),
+        load_file(run.model / "model.safetensors"),
+    )
+    table = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(before[table], after[table]) == freeze
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(before[layer], after[layer])
+    frozen = before[table].numel() if freeze else 0
+    assert log["trainable_parameters"] == log["parameters"] - frozen
+    assert log["freeze_embeddings"] == freeze and log["dropout"] == 0.0
 
 
 def prepared_run(
@@ -64,7 +111,7 @@ def test_training_learns_and_saves_a_model_with_label_names(
     assert tokenizer_config["model_max_length"] == log["max_length"]
     assert json.loads(run.train_log.read_text()) == log
     assert log["precision"] == choose_precision("auto") and log["torch_threads"] == 1
-    assert log["method"] == "full" and log["trainable_parameters"] == log["parameters"]
+    assert log["method"] == "full" and log["batch_size"] == 8
 
 
 def test_training_counts_rows_real_and_padded_tokens(

@@ -8,6 +8,7 @@ so little compute goes to padding. Checkpoints each epoch let a killed run resum
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,8 +52,13 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
         raise UserError(_not_found(name_or_path, error)) from None
 
 
-def load_model(name_or_path: str, labels: list[str]) -> torch.nn.Module:
-    """A pre-trained encoder with a new classification head for `labels`, from safetensors only."""
+def load_model(
+    name_or_path: str, labels: list[str], dropout: float | None = None
+) -> torch.nn.Module:
+    """A pre-trained encoder with a new classification head for `labels`, from safetensors only.
+
+    `dropout` replaces every dropout rate the model's config names; None keeps them.
+    """
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             name_or_path,
@@ -63,9 +69,27 @@ def load_model(name_or_path: str, labels: list[str]) -> torch.nn.Module:
             trust_remote_code=False,
             ignore_mismatched_sizes=True,
             local_files_only=local_only(name_or_path),
+            **({} if dropout is None else dropout_settings(name_or_path, dropout)),
         )
     except (OSError, ValueError) as error:
         raise UserError(_not_found(name_or_path, error)) from None
+
+
+def dropout_settings(name_or_path: str, rate: float) -> dict[str, float]:
+    """Each dropout rate in the model's config set to `rate`: the names differ between
+    architectures (BERT's hidden_dropout_prob, DistilBERT's seq_classif_dropout, ...)."""
+    config = AutoConfig.from_pretrained(
+        name_or_path, trust_remote_code=False, local_files_only=local_only(name_or_path)
+    )
+    return {
+        key: rate
+        for key, value in config.to_dict().items()
+        if "dropout" in key and isinstance(value, float)
+    }
+
+
+def freeze_word_embeddings(model: torch.nn.Module) -> None:
+    model.get_input_embeddings().weight.requires_grad_(False)
 
 
 def check_model(name: str) -> str:
@@ -120,6 +144,21 @@ def classification_metrics(prediction: Any) -> dict[str, float]:
         "accuracy": float(accuracy_score(gold, predicted)),
         "macro_f1": float(f1_score(gold, predicted, average="macro")),
     }
+
+
+LARGE_BATCH = 32
+SMALL_BATCH = 16
+MIN_STEPS_PER_EPOCH = 100
+
+
+def resolve_batch_size(config: Config, train_rows: int, processes: int) -> Config:
+    """`config` with `train.batch_size: auto` made a number, from the size of the training split."""
+    if config.train.batch_size != "auto":
+        return config
+    steps = train_rows // (LARGE_BATCH * processes)
+    size = LARGE_BATCH if steps >= MIN_STEPS_PER_EPOCH else SMALL_BATCH
+    train = config.train.model_copy(update={"batch_size": size})
+    return config.model_copy(update={"train": train})
 
 
 def training_arguments(options: TrainConfig, output_dir: Path) -> TrainingArguments:
@@ -186,7 +225,9 @@ def fit(
     label2id = {label: i for i, label in enumerate(labels)}
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
-    model = load_model(source, labels)
+    model = load_model(source, labels, options.dropout)
+    if options.freeze_embeddings:
+        freeze_word_embeddings(model)
     with args.main_process_first(local=False, desc="tokenize"):
         data = load_or_tokenize(
             run,
@@ -269,6 +310,9 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> d
     return {
         "model": config.model.name_or_path,
         "method": options.method,
+        "batch_size": options.batch_size,
+        "dropout": options.dropout,
+        "freeze_embeddings": options.freeze_embeddings,
         "parameters": parameters,
         "trainable_parameters": trainable,
         "labels": fitted.labels,
@@ -304,6 +348,8 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
     process trains; only the first writes to the run directory.
     """
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
+    train_rows = sum(read_json(run.card)["splits"]["train"].values())
+    config = resolve_batch_size(config, train_rows, int(os.environ.get("WORLD_SIZE", "1")))
     args = training_arguments(config.train, run.checkpoints)
     is_main = args.process_index == 0
     resumed_from = None
