@@ -87,6 +87,7 @@ def prepared_run(
             "train.learning_rate=0.001",
             "train.batch_size=8",
             "train.early_stopping_patience=0",
+            "train.freeze_embeddings=false",  # the tiny model's embeddings are random
             "train.threads=1",
             *overrides,
         ],
