@@ -42,6 +42,7 @@ WARMUP_STEPS = 3
 class Variant:
     name: str
     model: torch.nn.Module
+    trained: list[torch.nn.Parameter]
     optimizer: torch.optim.Optimizer
     batch_size: int
     seconds: float = 0.0
@@ -58,13 +59,12 @@ def build(name: str, source: str, labels: list[str]) -> Variant:
         freeze_word_embeddings(model)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=1e-4, weight_decay=0.01, fused=True)
-    return Variant(name, model, optimizer, 32 if "b32" in parts else 16)
+    return Variant(name, model, trained, optimizer, 32 if "b32" in parts else 16)
 
 
 def step(variant: Variant, batch: dict[str, torch.Tensor]) -> None:
     variant.model(**batch).loss.backward()
-    trained = [p for p in variant.model.parameters() if p.requires_grad]
-    torch.nn.utils.clip_grad_norm_(trained, 1.0)
+    torch.nn.utils.clip_grad_norm_(variant.trained, 1.0)
     variant.optimizer.step()
     variant.optimizer.zero_grad(set_to_none=True)
 
