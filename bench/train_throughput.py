@@ -69,6 +69,7 @@ from domaintune.train import (
     model_length_limit,
     resolve_batch_size,
     training_arguments,
+    training_rows,
 )
 
 CLASSIC_LEARNING_RATE = 5e-5
@@ -243,7 +244,7 @@ def run_classic(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, 
 def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, Any]:
     """domaintune's train stage as `domaintune train` runs it, but without the token cache."""
     config = build_config(config.model_dump(), ["train.cache_tokenized=false"])
-    config = resolve_batch_size(config, sum(read_json(run.card)["splits"]["train"].values()), 1)
+    config = resolve_batch_size(config, training_rows(run), processes=1)
     source = assets.model_path(config.model.name_or_path)
     labels: list[str] = read_json(run.card)["labels"]
     label2id = {label: i for i, label in enumerate(labels)}

@@ -151,6 +151,11 @@ SMALL_BATCH = 16
 MIN_STEPS_PER_EPOCH = 100
 
 
+def training_rows(run: RunDir) -> int:
+    """Rows of the prepared training split, as the data card counts them."""
+    return sum(read_json(run.card)["splits"]["train"].values())
+
+
 def resolve_batch_size(config: Config, train_rows: int, processes: int) -> Config:
     """`config` with `train.batch_size: auto` made a number, from the size of the training split."""
     if config.train.batch_size != "auto":
@@ -348,8 +353,8 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
     process trains; only the first writes to the run directory.
     """
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
-    train_rows = sum(read_json(run.card)["splits"]["train"].values())
-    config = resolve_batch_size(config, train_rows, int(os.environ.get("WORLD_SIZE", "1")))
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    config = resolve_batch_size(config, training_rows(run), processes)
     args = training_arguments(config.train, run.checkpoints)
     is_main = args.process_index == 0
     resumed_from = None
