@@ -6,18 +6,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from datasets import load_from_disk
 from safetensors.torch import load_file
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from domaintune import hardware
 from domaintune.config import Config, build_config
 from domaintune.data.prepare import run_prepare
-from domaintune.hardware import choose_precision
+from domaintune.hardware import Machine
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
-from domaintune.train import load_model, resolve_batch_size, run_train, weighted_loss
+from domaintune.train import (
+    load_model,
+    resolve_batch_size,
+    run_train,
+    training_arguments,
+    weighted_loss,
+)
+
+BF16_CPU = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
+AVX2_CPU = frozenset({"avx2", "fma"})
 
 
 def test_weighted_loss_weighs_classes() -> None:
@@ -97,10 +108,20 @@ def prepared_run(
     return config, run
 
 
+def train_on_the_cpu(monkeypatch: pytest.MonkeyPatch, flags: frozenset[str] | None) -> None:
+    """Train on the CPU whatever the host has, as if the CPU had `flags` (its own when None)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if flags is not None:
+        monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
+
+
 def test_training_learns_and_saves_a_model_with_label_names(
-    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config, run = prepared_run(tmp_path, tickets_csv, tiny_model)
+    """Precision: fp32 asked for on a CPU where `auto` would pick bf16. Catches the setting
+    overridden by the machine, and a log stating a precision or device other than the one used."""
+    train_on_the_cpu(monkeypatch, BF16_CPU)
+    config, run = prepared_run(tmp_path, tickets_csv, tiny_model, "train.precision=fp32")
     log = run_train(config, run)
     saved = json.loads((run.model / "config.json").read_text())
     assert saved["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
@@ -111,8 +132,68 @@ def test_training_learns_and_saves_a_model_with_label_names(
     tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
     assert tokenizer_config["model_max_length"] == log["max_length"]
     assert json.loads(run.train_log.read_text()) == log
-    assert log["precision"] == choose_precision("auto") and log["torch_threads"] == 1
+    assert log["precision"] == "fp32" and log["device"] == "cpu" and log["torch_threads"] == 1
     assert log["method"] == "full" and log["batch_size"] == 8
+
+
+@pytest.mark.parametrize(
+    ("precision", "flags"), [("auto", BF16_CPU), ("bf16", None)], ids=["auto-on-bf16-cpu", "forced"]
+)
+def test_bf16_trains_on_any_cpu_and_saves_a_loadable_fp32_model(
+    precision: str,
+    flags: frozenset[str] | None,
+    tmp_path: Path,
+    tickets_csv: Path,
+    tiny_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`auto` on a CPU with AVX512_BF16 (the crash of issue 10: bf16 without use_cpu), and bf16
+    forced on this host's CPU, whatever its flags. Catches the Trainer refusing bf16 on a CPU,
+    a run that silently falls back to fp32, and bf16 weights saved: predict and evaluate run in
+    fp32 and must read the full-precision weights the optimizer kept."""
+    train_on_the_cpu(monkeypatch, flags)
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, "train.epochs=2", f"train.precision={precision}"
+    )
+    log = run_train(config, run)
+    assert log["precision"] == "bf16" and log["device"] == "cpu"
+    assert log["best_validation_macro_f1"] is not None  # validation ran under bf16 too
+    weights = load_file(run.model / "model.safetensors")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
+    texts = ["thanks great flight", "my bag was lost", "gate change tomorrow"]
+    probabilities = Predictor(run.model).predict_proba(texts)
+    assert probabilities.shape == (3, 3) and np.allclose(probabilities.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize(
+    ("precision", "flags", "processes", "bf16", "use_cpu"),
+    [
+        ("auto", BF16_CPU, 1, True, True),
+        ("auto", AVX2_CPU, 1, False, False),
+        ("auto", AVX2_CPU, 2, False, True),
+        ("fp32", BF16_CPU, 1, False, False),
+        ("bf16", AVX2_CPU, 1, True, True),
+    ],
+    ids=["auto-bf16-cpu", "auto-avx2", "avx2-2-processes", "fp32-on-bf16-cpu", "bf16-on-avx2"],
+)
+def test_training_arguments_follow_the_machine(
+    precision: str,
+    flags: frozenset[str],
+    processes: int,
+    bf16: bool,
+    use_cpu: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Trainer's own settings built for each CPU branch, whatever the host's CPU. Catches the
+    device settings not reaching TrainingArguments, and TrainingArguments refusing bf16 on a CPU
+    (it checks for a GPU, not for the CPU's bf16 units)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    options = build_config({}, ["train.batch_size=8", f"train.precision={precision}"]).train
+    machine = Machine(cuda=False, cuda_bf16=False, cpu_flags=flags, processes=processes)
+    args = training_arguments(options, tmp_path, machine)
+    assert (args.bf16, args.use_cpu, args.dataloader_pin_memory) == (bf16, use_cpu, False)
+    assert args.device.type == "cpu"
 
 
 def test_training_counts_rows_real_and_padded_tokens(

@@ -10,7 +10,8 @@ import optuna
 import pytest
 import yaml
 
-from domaintune.config import load_config
+from domaintune.config import build_config, load_config
+from domaintune.errors import UserError
 from domaintune.tune import PruningCallback
 
 
@@ -79,3 +80,35 @@ def test_tune_searches_and_writes_a_config_that_run_accepts(
     for key, value in best["settings"].items():
         assert getattr(tuned.train, key) == pytest.approx(value)
     assert not list(tune.glob("trial-*")), "a trial's checkpoints were left behind"
+
+
+def test_warmup_bounds_below_1_are_accepted_and_1_or_more_refused() -> None:
+    """Catches a bound of 1 let through to a trial, where it drew a warm-up the train section
+    refuses and the search ended in a pydantic traceback."""
+    assert build_config({}, ["tune.warmup_ratio=[0.0, 0.99]"]).tune.warmup_ratio == (0.0, 0.99)
+    for bounds in ("[0.0, 1.0]", "[0.5, 2]"):
+        with pytest.raises(UserError, match=r"tune\.warmup_ratio: .*give bounds below 1"):
+            build_config({}, [f"tune.warmup_ratio={bounds}"])
+
+
+def test_tune_refuses_a_warmup_bound_of_1_in_one_line_before_writing(
+    tmp_path: Path, tickets_csv: Path
+) -> None:
+    """Catches the error reaching the user as a traceback, on several lines, or after the run
+    folder was created."""
+    config = {"data": {"source": str(tickets_csv)}, "tune": {"warmup_ratio": [0.1, 1.0]}}
+    path = tmp_path / "tickets.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cli = [sys.executable, "-c", "from domaintune.cli import main; main()"]
+    result = subprocess.run(
+        [*cli, "tune", str(path), "--out", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "tune.warmup_ratio" in lines[0] and "give bounds below 1" in lines[0]
+    assert not (tmp_path / "run").exists()

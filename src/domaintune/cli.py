@@ -5,7 +5,6 @@ A `UserError` anywhere becomes one line on stderr and exit status 2, without a t
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from rich.console import Console
 
 from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config
 from domaintune.errors import UserError
+from domaintune.launch import process_rank
 from domaintune.rundir import RunDir
 
 app = typer.Typer(
@@ -353,8 +353,8 @@ COMMAND_LINE_ERRORS = (click.ClickException, typer.exceptions.TyperException)
 
 def main() -> None:
     quiet_libraries()
-    console.quiet = int(os.environ.get("RANK", "0")) > 0  # under torchrun, one process speaks
     try:
+        console.quiet = process_rank() > 0  # under torchrun, one process speaks
         app(standalone_mode=False)
     except UserError as error:
         console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)

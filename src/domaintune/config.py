@@ -235,6 +235,14 @@ class TuneConfig(Section):
             raise ValueError("give [low, high] with 0 <= low <= high")
         return bounds
 
+    @field_validator("warmup_ratio")
+    @classmethod
+    def _warmup_is_a_share(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        """Checked here, not when a trial draws a value: train.warmup_ratio must stay below 1."""
+        if bounds[1] >= 1:
+            raise ValueError("warm-up is a share of all training steps: give bounds below 1")
+        return bounds
+
     @model_validator(mode="after")
     def _searchable(self) -> TuneConfig:
         if self.learning_rate[0] <= 0 or self.epochs[0] < 1:

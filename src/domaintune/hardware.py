@@ -1,19 +1,30 @@
-"""What the machine runs fast: the numeric precision and thread count training uses.
+"""What the machine runs fast: the numeric precision, device and thread count training uses.
 
 bf16 halves memory traffic, but only hardware with bf16 arithmetic gains from it: on a CPU with
 AVX2 alone, autocast to bf16 was measured about 20x slower than fp32. So `auto` picks bf16 only
 on a CUDA GPU that supports it, or on a CPU with AVX512_BF16 or AMX instructions.
+
+Everything the Trainer's device settings depend on is read once into a `Machine`, and
+`device_settings` is a pure function of it, so tests can state any machine (a GPU with or without
+bf16, a CPU with or without bf16 units, several processes) on whatever machine they run on.
+
+Only training runs in bf16 (autocast): the weights it keeps and saves stay fp32, and predict and
+evaluate run in fp32 on every machine, so a model scores the same wherever it is used.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
 
+from domaintune.errors import UserError
+from domaintune.launch import world_size
+
 Precision = Literal["fp32", "bf16"]
+Requested = Literal["auto", "fp32", "bf16"]
 FAST_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 """/proc/cpuinfo flags of CPUs with bf16 arithmetic units (AVX512_BF16, Intel AMX)."""
 
@@ -29,6 +40,44 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
+@dataclass(frozen=True)
+class Machine:
+    """What training's device settings depend on."""
+
+    cuda: bool
+    cuda_bf16: bool
+    """The CUDA GPU has bf16 arithmetic (Ampere or later); False without CUDA."""
+    cpu_flags: frozenset[str]
+    processes: int
+
+    @classmethod
+    def current(cls) -> Machine:
+        cuda = torch.cuda.is_available()
+        return cls(
+            cuda=cuda,
+            cuda_bf16=cuda and torch.cuda.is_bf16_supported(),
+            cpu_flags=cpu_flags(),
+            processes=world_size(),
+        )
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """What the Trainer is told about the device: precision, CPU or not, pinned batches."""
+
+    precision: Precision
+    use_cpu: bool
+    pin_memory: bool
+
+    def trainer_arguments(self) -> dict[str, bool]:
+        """The `TrainingArguments` keywords these settings set."""
+        return {
+            "bf16": self.precision == "bf16",
+            "use_cpu": self.use_cpu,
+            "dataloader_pin_memory": self.pin_memory,
+        }
+
+
 def bf16_is_fast(cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:
     """Whether the device training runs on has bf16 arithmetic (on a GPU, the GPU decides)."""
     if cuda:
@@ -36,13 +85,35 @@ def bf16_is_fast(cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:
     return bool(FAST_BF16_CPU_FLAGS & flags)
 
 
-def choose_precision(requested: Literal["auto", "fp32", "bf16"]) -> Precision:
-    """The configured precision, with `auto` resolved for this machine."""
+def resolve_precision(requested: Requested, machine: Machine) -> Precision:
+    """The configured precision, with `auto` resolved for `machine`.
+
+    bf16 forced on a GPU without it is refused here: the Trainer would stop with a traceback.
+    On a CPU without bf16 units it is allowed, only slow.
+    """
+    if requested == "bf16" and machine.cuda and not machine.cuda_bf16:
+        raise UserError(
+            "train.precision is bf16 but this GPU has no bf16 arithmetic (it needs an Ampere "
+            "or later GPU): set train.precision=auto or fp32"
+        )
     if requested != "auto":
         return requested
-    cuda = torch.cuda.is_available()
-    fast = bf16_is_fast(cuda, cuda and torch.cuda.is_bf16_supported(), cpu_flags())
+    fast = bf16_is_fast(machine.cuda, machine.cuda_bf16, machine.cpu_flags)
     return "bf16" if fast else "fp32"
+
+
+def device_settings(requested: Requested, machine: Machine) -> DeviceSettings:
+    """The Trainer's device settings for `requested` precision on `machine`.
+
+    Without CUDA the Trainer must be told to use the CPU in two cases: for bf16, which
+    TrainingArguments otherwise refuses ("Your setup doesn't support bf16/gpu"), and for several
+    processes, which otherwise each train alone on all the data instead of joining a gloo group.
+    Otherwise it is left to pick the device (CUDA, or Apple's MPS). Batches are pinned only where
+    they are copied to a GPU.
+    """
+    precision = resolve_precision(requested, machine)
+    use_cpu = not machine.cuda and (precision == "bf16" or machine.processes > 1)
+    return DeviceSettings(precision=precision, use_cpu=use_cpu, pin_memory=machine.cuda)
 
 
 def apply_threads(threads: int | None) -> int:
@@ -50,11 +121,3 @@ def apply_threads(threads: int | None) -> int:
     if threads is not None:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
-
-
-def distributed_on_cpu() -> bool:
-    """Launched as several processes (torchrun, accelerate launch) on a machine without CUDA.
-
-    The Trainer then has to be told to use the CPU, or each process trains alone on all the data.
-    """
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()

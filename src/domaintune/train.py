@@ -8,7 +8,6 @@ so little compute goes to padding. Checkpoints each epoch let a killed run resum
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from domaintune import assets
 from domaintune.checkpoints import resume_point, start_fresh
 from domaintune.config import Config, TrainConfig
 from domaintune.errors import UserError
-from domaintune.hardware import apply_threads, choose_precision, distributed_on_cpu
+from domaintune.hardware import Machine, apply_threads, device_settings
 from domaintune.hub import local_only
 from domaintune.lora import merged, parameter_counts, with_lora
 from domaintune.rundir import RunDir, atomic_path, read_json, remove, write_json, write_text
@@ -166,11 +165,15 @@ def resolve_batch_size(config: Config, train_rows: int, processes: int) -> Confi
     return config.model_copy(update={"train": train})
 
 
-def training_arguments(options: TrainConfig, output_dir: Path) -> TrainingArguments:
+def training_arguments(
+    options: TrainConfig, output_dir: Path, machine: Machine | None = None
+) -> TrainingArguments:
     """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1.
 
-    Creating them also joins the process group when launched by torchrun or accelerate.
+    Precision and device come from `machine` (this one when None). Creating the settings also
+    joins the process group when launched by torchrun or accelerate.
     """
+    device = device_settings(options.precision, machine or Machine.current())
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=options.epochs,
@@ -190,13 +193,11 @@ def training_arguments(options: TrainConfig, output_dir: Path) -> TrainingArgume
         logging_steps=options.logging_steps,
         seed=options.seed,
         data_seed=options.seed,
-        bf16=choose_precision(options.precision) == "bf16",
-        use_cpu=distributed_on_cpu(),  # processes then join a gloo group
         report_to="none",
         optim="adamw_torch_fused",  # one kernel for all parameters: measurably faster on CPU too
         dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
         ddp_find_unused_parameters=False,
+        **device.trainer_arguments(),  # bf16, use_cpu, dataloader_pin_memory
     )
 
 
@@ -353,9 +354,9 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
     process trains; only the first writes to the run directory.
     """
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
-    processes = int(os.environ.get("WORLD_SIZE", "1"))
-    config = resolve_batch_size(config, training_rows(run), processes)
-    args = training_arguments(config.train, run.checkpoints)
+    machine = Machine.current()
+    config = resolve_batch_size(config, training_rows(run), machine.processes)
+    args = training_arguments(config.train, run.checkpoints, machine)
     is_main = args.process_index == 0
     resumed_from = None
     with args.main_process_first(local=False, desc="checkpoints"):
