@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
+from conftest import domaintune
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from domaintune.calibration import save_temperature
+from domaintune.config import load_config
+from domaintune.data.clean import NORMALIZATION_FIELDS, NORMALIZATION_FILE, NORMALIZATION_VERSION
 from domaintune.errors import UserError
-from domaintune.predict import Predictor
+from domaintune.predict import Predictor, pipeline, read_texts
+from domaintune.rundir import RunDir
 
 
 @pytest.fixture
@@ -52,3 +60,153 @@ def test_a_saved_temperature_scales_probabilities_but_not_labels(classifier: Pat
     expected = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(axis=1, keepdims=True)
     assert probabilities == pytest.approx(expected, abs=1e-5)
     assert scaled.predict(texts) == raw.predict(texts)
+
+
+RAW_AND_CLEAN = [
+    ("thanks &amp; great flight, it&#039;s awesome", "thanks & great flight, it's awesome"),
+    ("donâ€™t love the late delayed flight", "don't love the late delayed flight"),
+    ('"seat change for my booking"', "seat change for my booking"),
+    ("booking change on 03/12/2024 please", "booking change on 2024-03-12 please"),
+    ("  rude  &amp;amp; angry\tcrew ", "rude & angry crew"),
+]
+"""Raw texts as users have them (HTML entities, mojibake, wrapping quotes, a numeric date, odd
+whitespace), each with the text `prepare` writes for it under the default settings."""
+
+
+def test_raw_text_gets_the_predictions_of_the_cleaned_text(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches `predict` reading raw text differently from the text the model was trained and
+    tested on: train must save the normalisation and `Predictor` must apply it. The copy without
+    `normalization.json` shows that these raw texts do change the predictions when not normalised."""
+    raw, clean = (list(texts) for texts in zip(*RAW_AND_CLEAN))
+    predictor = Predictor(finished_run.model)
+    assert predictor.predict(raw) == predictor.predict(clean)
+    assert np.allclose(predictor.predict_proba(raw), predictor.predict_proba(clean), atol=1e-6)
+
+    plain = tmp_path / "plain"
+    shutil.copytree(finished_run.model, plain)
+    (plain / NORMALIZATION_FILE).unlink()
+    as_given = Predictor(plain)
+    assert as_given.normalization is None
+    for text, cleaned in RAW_AND_CLEAN:
+        assert not np.allclose(as_given.predict_proba([text]), as_given.predict_proba([cleaned]))
+
+
+def test_train_saves_the_normalisation_of_the_run_as_data(finished_run: RunDir) -> None:
+    """Catches a model folder without `normalization.json`, or one whose settings are not the
+    ones `prepare` used (here the defaults, with dates written as ISO 8601)."""
+    saved = json.loads((finished_run.model / NORMALIZATION_FILE).read_text())
+    config = load_config(str(finished_run.config))
+    assert saved["version"] == NORMALIZATION_VERSION
+    assert saved["settings"] == {
+        field: getattr(config.prepare, field) for field in NORMALIZATION_FIELDS
+    }
+    assert saved["settings"]["dates"] == "iso"
+    assert saved["typos_fixed_in_training"] == config.prepare.fix_typos
+
+
+def test_predicting_prepared_text_again_gives_evaluates_figures(finished_run: RunDir) -> None:
+    """Catches a normalisation that changes text it already normalised: evaluate scores the
+    prepared test split through `Predictor`, which normalises again, and the figures it wrote must
+    be those of the model on the prepared text."""
+    predictions = pd.read_parquet(finished_run.predictions)
+    probabilities = Predictor(finished_run.model).predict_proba(predictions["text"].tolist())
+    expected = predictions.filter(like="p_").to_numpy()
+    assert np.allclose(probabilities, expected, atol=1e-5)
+
+
+def test_the_pipeline_helper_gives_the_predictors_labels_and_probabilities(
+    finished_run: RunDir,
+) -> None:
+    """Catches a helper pipeline that skips the normalisation or the calibration temperature:
+    on raw texts its scores would then differ from `Predictor`'s."""
+    raw = [text for text, _ in RAW_AND_CLEAN]
+    predictor = Predictor(finished_run.model)
+    classifier = pipeline(finished_run.model, device="cpu")
+    results = classifier(raw, top_k=None)
+    scores = np.array(
+        [
+            [{r["label"]: r["score"] for r in result}[label] for label in predictor.labels]
+            for result in results
+        ]
+    )
+    assert np.allclose(scores, predictor.predict_proba(raw), atol=1e-5)
+    assert [result["label"] for result in classifier(raw)] == predictor.predict(raw)
+
+
+def write_rows(path: Path, texts: list[object]) -> Path:
+    """A JSONL or Parquet file (by suffix) with a text column holding `texts`."""
+    frame = pd.DataFrame({"id": range(len(texts)), "text": texts})
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_predict_refuses_a_null_text_naming_the_file_row_and_column(
+    classifier: Path, tmp_path: Path, suffix: str
+) -> None:
+    """Catches a null text passed on to the tokenizer (a traceback), or an error that does not
+    say where the null is: one line naming the file, the row and the column, exit status 2."""
+    data = write_rows(tmp_path / f"new{suffix}", ["thanks great", "seat", None, "late"])
+    result = domaintune("predict", str(classifier), "--file", str(data), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert str(data) in lines[0] and "row 3 " in lines[0] and "column 'text'" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "cells", "described"),
+    [
+        (".jsonl", ["fine", ["a", "list"], ["b"]], "a list"),
+        (".jsonl", ["fine", {"an": "object"}, {"b": 1}], "an object"),
+        (".parquet", [["x"], ["a", "list"], ["b"]], "a list"),  # a Parquet column has one type
+        (".parquet", [{"an": "x"}, {"an": "object"}, {"an": "y"}], "an object"),
+    ],
+)
+def test_a_list_or_object_text_is_refused_with_its_row(
+    tmp_path: Path, suffix: str, cells: list[object], described: str
+) -> None:
+    """Catches a list or object cell turned into a text or a crash: it is refused, with what it
+    is, its row (counted from 1) and how many more rows are like it."""
+    data = write_rows(tmp_path / f"new{suffix}", cells)
+    first = 1 if suffix == ".parquet" else 2
+    more = len(cells) - first
+    pattern = f"row {first} \\(and {more} more rows\\) has {described} in column 'text'"
+    with pytest.raises(UserError, match=pattern):
+        read_texts(None, data, "text")
+
+
+def test_a_folder_with_only_pickled_weights_is_refused_without_unpickling(
+    classifier: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches loading pytorch_model.bin (unpickling can run code) or a traceback from
+    Transformers: the folder is refused before anything is loaded, saying why."""
+    model = BertForSequenceClassification.from_pretrained(classifier)
+    (classifier / "model.safetensors").unlink()
+    torch.save(model.state_dict(), classifier / "pytorch_model.bin")
+
+    def no_unpickling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("torch.load was called on a pickled checkpoint")
+
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    with pytest.raises(
+        UserError, match=r"no safetensors weights.*pytorch_model\.bin.*only safetensors"
+    ):
+        Predictor(classifier)
+
+
+def test_predict_on_a_folder_without_weights_exits_2_with_one_line(
+    classifier: Path, tmp_path: Path
+) -> None:
+    """Catches the Transformers OSError escaping as a traceback for a folder with no weights."""
+    (classifier / "model.safetensors").unlink()
+    result = domaintune("predict", str(classifier), "--text", "thanks", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no safetensors weights" in lines[0]

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from domaintune import assets
 from domaintune.config import Config
+from domaintune.data.clean import load_normalization, normalization_summary
 from domaintune.rundir import write_text
 
 ENVIRONMENT = Environment(
@@ -80,11 +81,13 @@ def write_model_card(
         front_matter(config, card, metrics), sort_keys=False, allow_unicode=True
     )
     per_class = metrics["per_class"]
+    normalization = load_normalization(path.parent)  # what prediction repeats, from the folder
     body = ENVIRONMENT.get_template("model_card.md.j2").render(
         config=config,
         card=card,
         log=log,
         m=metrics,
+        normalization=None if normalization is None else normalization_summary(normalization),
         weakest=min(metrics["labels"], key=lambda label: per_class[label]["f1-score"]),
     )
     write_text(path, f"---\n{header}---\n\n{body}")

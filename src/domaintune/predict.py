@@ -1,7 +1,13 @@
 """Load a saved model and predict: labels and a probability per label, in the input's order.
 
-When the model folder holds `calibration.json` (written by the evaluate stage), the logits are
-divided by its temperature before the softmax, so the probabilities are calibrated.
+Texts are read as training read them: when the model folder holds `normalization.json` (written
+with the model by the train stage), each text is normalised with those settings before tokenising,
+so raw text gets the model the test split was scored with. When it holds `calibration.json`
+(written by the evaluate stage), the logits are divided by its temperature before the softmax, so
+the probabilities are calibrated. `pipeline` gives the same as a `transformers` pipeline.
+
+Weights are read from safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when
+loaded, so a folder without safetensors is refused, never unpickled.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +26,14 @@ from transformers import (
     AutoTokenizer,
     BatchEncoding,
     PreTrainedTokenizerBase,
+    TextClassificationPipeline,
 )
+from transformers.modeling_outputs import ModelOutput
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
 from domaintune import calibration
-from domaintune.data.clean import to_text
+from domaintune.config import PrepareConfig
+from domaintune.data.clean import load_normalization, normalize_text, to_text
 from domaintune.data.sources import read_table
 from domaintune.errors import UserError
 from domaintune.rundir import write_text
@@ -46,15 +57,38 @@ def length_batches(
         yield rows, batch
 
 
+def normalized(texts: list[str], normalization: PrepareConfig | None) -> list[str]:
+    """Texts as training saw them; as given when the model saved no normalisation."""
+    if normalization is None:
+        return list(texts)
+    return [normalize_text(text, normalization) for text in texts]
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse, before loading anything, a folder that is not a model or has no safetensors weights."""
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{folder} is not a model folder (no config.json): give runs/NAME/model")
+    if not any((folder / name).is_file() for name in (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)):
+        pickled = sorted(path.name for path in folder.glob("*.bin"))
+        found = f" (it holds {', '.join(pickled)})" if pickled else ""
+        raise UserError(
+            f"{folder} has no safetensors weights ({SAFE_WEIGHTS_NAME}){found}: domaintune loads "
+            "only safetensors, never pickled weights, which can run code when loaded; save the "
+            "model with save_pretrained() from Transformers, which writes safetensors"
+        )
+
+
 class Predictor:
-    """A fine-tuned classifier from a folder written by `domaintune train` (or any HF classifier)."""
+    """A fine-tuned classifier from a folder written by `domaintune train` (or any HF classifier).
+
+    Every text is normalised as the folder's `normalization.json` says before tokenising. Texts
+    already normalised, such as the prepared splits evaluate scores, pass through unchanged.
+    """
 
     def __init__(self, folder: str | Path) -> None:
         folder = Path(folder)
-        if not (folder / "config.json").is_file():
-            raise UserError(
-                f"{folder} is not a model folder (no config.json): give runs/NAME/model"
-            )
+        check_model_folder(folder)
+        self.normalization = load_normalization(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         self.model = AutoModelForSequenceClassification.from_pretrained(
             folder, use_safetensors=True, trust_remote_code=False
@@ -69,7 +103,9 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Raw logits, one row per text. Texts are batched by length, then put back in order."""
+        """Raw logits, one row per text. Texts are normalised, batched by length, then put back
+        in order."""
+        texts = normalized(texts, self.normalization)
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         batches = length_batches(self.tokenizer, texts, batch_size, self.max_length)
         total = -(-len(texts) // batch_size)
@@ -88,6 +124,78 @@ class Predictor:
         return [self.labels[i] for i in probabilities.argmax(axis=1)]
 
 
+class NormalizingPipeline(TextClassificationPipeline):
+    """A `transformers` text-classification pipeline that reads texts as `Predictor` does:
+    normalised as training normalised them, and scored with the saved temperature."""
+
+    def __init__(
+        self,
+        *args: Any,
+        normalization: PrepareConfig | None,
+        temperature: float,
+        **kwargs: Any,
+    ) -> None:
+        self.normalization = normalization
+        self.temperature = temperature
+        super().__init__(*args, **kwargs)
+
+    def preprocess(self, inputs: Any, **tokenizer_kwargs: Any) -> dict[str, torch.Tensor]:
+        """A single text is normalised; text pairs (which domaintune never trains on) are not."""
+        if isinstance(inputs, str):
+            inputs = normalized([inputs], self.normalization)[0]
+        return super().preprocess(inputs, **tokenizer_kwargs)
+
+    def _forward(self, model_inputs: dict[str, torch.Tensor]) -> ModelOutput:
+        """Logits divided by the calibration temperature, so the softmax gives calibrated scores."""
+        outputs = super()._forward(model_inputs)
+        outputs["logits"] = outputs["logits"] / self.temperature
+        return outputs
+
+
+def pipeline(folder: str | Path, **options: Any) -> NormalizingPipeline:
+    """A ready `transformers` text-classification pipeline for a domaintune model folder, giving
+    the labels and probabilities `Predictor` gives: inputs are normalised as in training, texts cut
+    at training's token limit, and scores calibrated. `options` go to the pipeline (`device`,
+    `batch_size`, `top_k`, ...)."""
+    predictor = Predictor(folder)
+    return NormalizingPipeline(
+        model=predictor.model,
+        tokenizer=predictor.tokenizer,
+        task="text-classification",
+        normalization=predictor.normalization,
+        temperature=predictor.temperature,
+        truncation=True,
+        max_length=predictor.max_length,
+        **options,
+    )
+
+
+def describe_value(value: object) -> str:
+    """A cell that is not a text, in a user's words."""
+    if isinstance(value, list | np.ndarray):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    return "null"
+
+
+def column_texts(frame: pd.DataFrame, file: Path, column: str) -> list[str]:
+    """Every cell of `column` as text; a null, list or object cell is refused, naming its row
+    (counted from 1, as the data rows of the file), since there is no text to label."""
+    texts = frame[column].map(to_text)
+    missing = np.flatnonzero(texts.isna().to_numpy())
+    if len(missing):
+        first = int(missing[0])
+        more = f" (and {len(missing) - 1} more rows)" if len(missing) > 1 else ""
+        raise UserError(
+            f"{file}: row {first + 1}{more} has {describe_value(frame[column].iloc[first])} in "
+            f"column '{column}', not a text: give every row a text, or remove the rows without one"
+        )
+    return texts.tolist()
+
+
 def read_texts(texts: list[str] | None, file: Path | None, text_column: str) -> list[str]:
     """Texts from --text options, a table file, or standard input (one text per line)."""
     if texts:
@@ -101,7 +209,7 @@ def read_texts(texts: list[str] | None, file: Path | None, text_column: str) -> 
             f"{file} has no column '{text_column}' (its columns: {', '.join(map(str, frame.columns))})"
             ": pass --text-column"
         )
-    return frame[text_column].map(to_text).tolist()
+    return column_texts(frame, file, text_column)
 
 
 def predict_command(

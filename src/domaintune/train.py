@@ -32,7 +32,8 @@ from transformers import (
 
 from domaintune import assets
 from domaintune.checkpoints import resume_point, start_fresh
-from domaintune.config import Config, TrainConfig
+from domaintune.config import Config, PrepareConfig, TrainConfig
+from domaintune.data.clean import save_normalization
 from domaintune.errors import UserError
 from domaintune.hardware import Machine, apply_threads, device_settings
 from domaintune.hub import local_only
@@ -286,8 +287,11 @@ def fit(
     )
 
 
-def save_model(fitted: Fitted, folder: Path, is_main: bool = True) -> None:
-    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole.
+def save_model(
+    fitted: Fitted, folder: Path, is_main: bool = True, *, normalization: PrepareConfig
+) -> None:
+    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole,
+    with `normalization.json`: the text normalisation of `prepare`, which prediction repeats.
 
     Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
     launch), gathering them takes all processes. Only the main one writes.
@@ -303,6 +307,7 @@ def save_model(fitted: Fitted, folder: Path, is_main: bool = True) -> None:
     with atomic_path(folder) as temporary:
         model.save_pretrained(temporary, state_dict=weights)
         fitted.tokenizer.save_pretrained(temporary)
+        save_normalization(temporary, normalization)
 
 
 def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> dict[str, Any]:
@@ -366,7 +371,7 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
             start_fresh(run, config)
     fitted = fit(config, run, args, resume_from=resumed_from)
     log = training_log(config, fitted, resumed_from)
-    save_model(fitted, run.model, is_main)
+    save_model(fitted, run.model, is_main, normalization=config.prepare)
     if is_main:
         remove(run.checkpoints)
         write_json(run.train_log, log)

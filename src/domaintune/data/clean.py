@@ -1,17 +1,31 @@
-"""Cleaning: read every cell as text, and repair and normalise texts without changing their meaning."""
+"""Cleaning: read every cell as text, and repair and normalise texts without changing their meaning.
+
+`normalize_text` is the one text transformation shared by training and prediction: `prepare` applies
+it to every row, and the settings it reads are saved beside the model (`normalization.json`, data,
+not code) so that `predict.Predictor` applies the same to raw texts. It is idempotent (a text it
+wrote comes back unchanged), so applying it again to prepared texts, as evaluate does, is harmless.
+Typo fixing is not part of it: its corrections depend on word counts of the training corpus, which
+are not saved, so predicted texts keep their typos.
+"""
 
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
+from pathlib import Path
+from typing import Any
 
 import ftfy
 import pandas as pd
+from pydantic import ValidationError
 
 from domaintune.config import PrepareConfig
 from domaintune.data.card import Step
 from domaintune.data.dates import normalize_dates
+from domaintune.errors import UserError
+from domaintune.rundir import write_json
 
 WHITESPACE = re.compile(r"\s+")
 URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -21,6 +35,25 @@ NUMBER_OR_ISO_DATE = re.compile(
     r"(?P<date>\b\d{4}-\d\d-\d\d\b)|(?<![\w<])[+-]?\d+(?:[.,:]\d+)*(?![\w>])"
 )
 """ISO dates are matched so that masking numbers leaves the dates already normalised alone."""
+
+NORMALIZATION_FILE = "normalization.json"
+NORMALIZATION_VERSION = 1
+"""Raise it whenever `normalize_text` gives a different text for the same settings: a model folder
+then says which behaviour its test figures were measured with, and older code refuses newer files."""
+NORMALIZATION_FIELDS = (
+    "unescape_html",
+    "fix_unicode",
+    "mask_urls",
+    "mask_emails",
+    "mask_handles",
+    "dates",
+    "date_order",
+    "mask_numbers",
+    "lowercase",
+    "normalize_whitespace",
+    "strip_quotes",
+)
+"""The PrepareConfig fields `normalize_text` reads: all that prediction needs to repeat it."""
 
 
 def to_text(value: object) -> str | None:
@@ -61,9 +94,27 @@ def mask_numbers(text: str) -> str:
     )
 
 
+def unescape_html(text: str) -> str:
+    """Entities decoded until none is left: scraped text is often escaped twice or more
+    (`&amp;amp;`), and decoding to the end keeps `normalize_text` idempotent. Each pass that changes
+    the text shortens it, so the loop ends."""
+    while (decoded := html.unescape(text)) != text:
+        text = decoded
+    return text
+
+
+def strip_wrapping_quotes(text: str) -> str:
+    """The text without one pair of double quotes around it, when it holds no other double quote:
+    in `"a" b "c"` the first and last quotes belong to different quotations."""
+    if len(text) >= 2 and text[0] == text[-1] == '"' and '"' not in text[1:-1]:
+        return text[1:-1].strip()
+    return text
+
+
 def normalize_text(text: str, config: PrepareConfig) -> str:
+    """The text repaired and normalised as `config` says; idempotent."""
     if config.unescape_html:
-        text = html.unescape(html.unescape(text))  # twice: `&amp;amp;` is common in scraped text
+        text = unescape_html(text)
     if config.fix_unicode:
         text = ftfy.fix_text(text, unescape_html=False)
     if config.mask_urls:
@@ -80,9 +131,83 @@ def normalize_text(text: str, config: PrepareConfig) -> str:
         text = text.lower()
     if config.normalize_whitespace:
         text = WHITESPACE.sub(" ", text).strip()
-    if config.strip_quotes and len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1].strip()
+    if config.strip_quotes:
+        text = strip_wrapping_quotes(text)
     return text
+
+
+def normalization_summary(config: PrepareConfig) -> str:
+    """What `normalize_text` does under `config`, in words, for the data card and the model card."""
+    return (
+        "repaired mojibake, HTML entities, control characters, whitespace and wrapping quotes"
+        + {"iso": "; wrote dates as ISO 8601", "token": "; replaced dates by <date>", "keep": ""}[
+            config.dates
+        ]
+        + "".join(
+            f"; masked {what}"
+            for what, on in (
+                ("URLs", config.mask_urls),
+                ("e-mail addresses", config.mask_emails),
+                ("user handles", config.mask_handles),
+                ("numbers", config.mask_numbers),
+            )
+            if on
+        )
+        + ("; lowercased" if config.lowercase else "")
+    )
+
+
+def save_normalization(folder: Path, config: PrepareConfig) -> Path:
+    """Write the settings `normalize_text` used in training into a model folder, as JSON data
+    (never code), so that prediction can repeat the transformation without the run's config."""
+    path = folder / NORMALIZATION_FILE
+    write_json(
+        path,
+        {
+            "version": NORMALIZATION_VERSION,
+            "settings": {field: getattr(config, field) for field in NORMALIZATION_FIELDS},
+            "typos_fixed_in_training": config.fix_typos,
+        },
+    )
+    return path
+
+
+def load_normalization(folder: Path) -> PrepareConfig | None:
+    """The normalisation a model was trained with; None when the folder has no
+    `normalization.json` (a model from elsewhere), whose texts are then used as given."""
+    path = folder / NORMALIZATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}): train the model again") from None
+    return _normalization_settings(path, saved)
+
+
+def _normalization_settings(path: Path, saved: Any) -> PrepareConfig:
+    """The saved settings, checked: a newer format or a missing or unknown field is refused, since
+    predicting with a different transformation than training's would quietly cost accuracy."""
+    version = saved.get("version") if isinstance(saved, dict) else None
+    if version not in range(1, NORMALIZATION_VERSION + 1):
+        raise UserError(
+            f"{path} has format version {version!r}; this domaintune reads versions 1 to "
+            f"{NORMALIZATION_VERSION}: upgrade domaintune, or train the model again"
+        )
+    settings = saved.get("settings")
+    if not isinstance(settings, dict) or set(settings) != set(NORMALIZATION_FIELDS):
+        raise UserError(
+            f"{path} does not list exactly the settings {', '.join(NORMALIZATION_FIELDS)}: "
+            "train the model again"
+        )
+    try:
+        return PrepareConfig(**settings)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise UserError(
+            f"{path} holds an invalid setting ({where}: {first['msg']}): train the model again"
+        ) from None
 
 
 def normalize(
@@ -98,21 +223,7 @@ def normalize(
     ]
     step = Step(
         "normalize",
-        "repaired mojibake, HTML entities, control characters, whitespace and wrapping quotes"
-        + {"iso": "; wrote dates as ISO 8601", "token": "; replaced dates by <date>", "keep": ""}[
-            config.dates
-        ]
-        + "".join(
-            f"; masked {what}"
-            for what, on in (
-                ("URLs", config.mask_urls),
-                ("e-mail addresses", config.mask_emails),
-                ("user handles", config.mask_handles),
-                ("numbers", config.mask_numbers),
-            )
-            if on
-        )
-        + ("; lowercased" if config.lowercase else ""),
+        normalization_summary(config),
         len(frame),
         len(frame),
         changed=int(changed.sum()),
