@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test chromium bench lint format clean
 
 $(BIN)/domaintune: pyproject.toml
 	@echo "Installing domaintune and its dependencies into $(VENV) (a few minutes, once)"
@@ -15,10 +15,19 @@ $(BIN)/domaintune: pyproject.toml
 demo: $(BIN)/domaintune
 	$(BIN)/domaintune run
 
-test: $(BIN)/domaintune
+test: $(BIN)/domaintune chromium
 	$(BIN)/python -m ruff check src tests bench
 	$(BIN)/python -m ruff format --check src tests bench
 	$(BIN)/python -m pytest
+
+# Chromium for the test that renders report.html in a browser; a machine where apt-get cannot
+# install it (not root, no apt-get, no mirror) goes on, and that test is skipped with the reason.
+APT_CHROMIUM := apt-get install -y -q --no-install-recommends chromium
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { $(APT_CHROMIUM) || { apt-get update -q && $(APT_CHROMIUM); }; }; } || \
+	echo "chromium not installed (needs root and apt-get): the browser test will be skipped"
 
 # Classic recipe against domaintune's defaults on the default task (~30 min on two cores).
 # A smoke test: make bench BENCH_ARGS="--limit-rows 200 --epochs 1"

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import copy_run
@@ -18,6 +22,7 @@ from domaintune.report.build import (
     BASELINE_NAMES,
     findings,
     largest_confusion,
+    markdown_to_html,
     next_steps,
     run_report,
 )
@@ -68,7 +73,10 @@ LOG = {
     "stopped_early": False,
     "epochs_run": 3.0,
     "epochs_planned": 3,
+    "best_epoch": 3.0,
     "max_length": 64,
+    "max_length_set_by": "percentile",
+    "max_length_percentile": 99.0,
 }
 
 
@@ -107,6 +115,53 @@ def test_next_steps_follow_from_this_runs_weaknesses() -> None:
     assert "still off by 0.080 (ECE)" in steps
     quiet = next_steps(metrics(), CARD, LOG, found, audited=None)
     assert not any("label audit" in step for step in quiet)
+
+
+@pytest.mark.parametrize(
+    ("run", "said", "not_said"),
+    [
+        ({"best_epoch": 3.0}, "still at its best in the last epoch (3 of 3)", "peaked"),
+        (
+            {"best_epoch": 1.0},
+            "peaked at epoch 1 and did not improve in the 2 epochs after it",
+            "still at its best",
+        ),
+        (
+            {"best_epoch": 2.0, "epochs_run": 5.0, "epochs_planned": 10, "stopped_early": True},
+            "peaked at epoch 2, and training stopped early at epoch 5 of 10",
+            "still at its best",
+        ),
+    ],
+)
+def test_epoch_advice_reads_the_best_epoch(run: dict, said: str, not_said: str) -> None:
+    """Catches "still at its best in the last epoch" written from stopped_early alone: a run that
+    ran every epoch but peaked before the last must say where it peaked instead."""
+    log = {**LOG, **run}
+    steps = " ".join(next_steps(metrics(), CARD, log, findings(metrics(), CARD, log), None))
+    assert said in steps
+    assert not_said not in steps
+
+
+@pytest.mark.parametrize(
+    ("set_by", "said"),
+    [
+        ("percentile", "percentile 95 of the training texts' token lengths"),
+        ("configured", "the configured `model.max_length`"),
+        ("model", "the most the model accepts"),
+        ("floor", "the least domaintune allows"),
+    ],
+)
+def test_the_token_limit_is_named_by_what_set_it(set_by: str, said: str) -> None:
+    """Catches the limit called a percentile when the model, the configuration or the floor set it,
+    and a percentile read from anywhere but train_log.json."""
+    log = {**LOG, "max_length_set_by": set_by, "max_length_percentile": 95.0}
+    found = findings(metrics(), CARD, log)
+    assert found["token_limit"] == said
+    cut = next(s for s in next_steps(metrics(), CARD, log, found, None) if "were cut" in s)
+    # raising the percentile cannot help when the model's own limit set it
+    assert ("max_length_percentile" in cut) == (set_by != "model")
+    old = {key: value for key, value in LOG.items() if key != "max_length_set_by"}
+    assert findings(metrics(), CARD, old)["token_limit"] is None
 
 
 def number(text: str) -> float:
@@ -218,11 +273,20 @@ def test_metrics_from_an_older_evaluate_ask_for_evaluate_again(
 def test_label_audit_mistakes_are_reported_and_its_absence_said(
     finished_run: RunDir, tmp_path: Path
 ) -> None:
+    """Catches a claim about audited mistakes when no audit ran: with `label_audit: off` prepare
+    still writes an empty audit file, which must not read as "the audit flagged none"."""
     run = copy_run(finished_run, tmp_path)
     config = load_config(str(run.config))
-    run.label_audit.unlink(missing_ok=True)
+    card = json.loads(run.card.read_text())
+    card["label_audit"]["mode"] = "off"
+    run.card.write_text(json.dumps(card))
+    pd.read_parquet(run.label_audit).head(0).to_parquet(run.label_audit)  # what prepare writes
     run_report(config, run)
-    assert "no label audit was run" in run.report_md.read_text()
+    report = run.report_md.read_text()
+    assert "no label audit was run" in report
+    assert "none of the model's test mistakes" not in report
+    card["label_audit"]["mode"] = "flag"
+    run.card.write_text(json.dumps(card))
 
     predictions = pd.read_parquet(run.predictions)
     wrong = predictions[predictions["label"] != predictions["predicted"]]
@@ -245,6 +309,135 @@ def test_label_audit_mistakes_are_reported_and_its_absence_said(
     rows = table_rows(report, "| text | given label | model says |")
     assert [row[-1] for row in rows] == ["0.010", "0.020"]  # most suspect first
     assert "2 of the model's test mistakes are on rows the label audit also doubts" in report
+
+
+def line_starting(report: str, start: str) -> str:
+    return next(line for line in report.splitlines() if line.startswith(start))
+
+
+def test_the_shared_runs_report_states_its_own_train_log(finished_run: RunDir) -> None:
+    """Catches training settings or the token limit's source stated from anything but
+    train_log.json, on a run made by the real CLI."""
+    report = finished_run.report_md.read_text()
+    log = json.loads(finished_run.train_log.read_text())
+    optimisation = line_starting(report, "- Optimisation:")
+    assert f"learning rate {log['learning_rate']}," in optimisation
+    assert f"weight decay {log['weight_decay']}," in optimisation
+    assert f"warm-up {100 * log['warmup_ratio']:.1f}% of steps" in optimisation
+    assert f"seed {log['seed']};" in optimisation
+    limit = line_starting(report, "- Token limit:")
+    assert limit.startswith(f"- Token limit: {log['max_length']} tokens, set by ")
+
+
+def test_report_states_the_settings_train_used_not_the_config_given(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches `report --set train.learning_rate=...` reporting settings never used, a token limit
+    named from the config, and "still at its best in the last epoch" for a run that peaked before
+    its last epoch without stopping early."""
+    run = copy_run(finished_run, tmp_path)
+    log = json.loads(run.train_log.read_text())
+    used = {"learning_rate": 0.0123, "weight_decay": 0.0456, "warmup_ratio": 0.25, "seed": 1234}
+    log.update(used, max_length_set_by="model", stopped_early=False, best_epoch=2.0)
+    log.update(epochs_run=8.0, epochs_planned=8)
+    run.train_log.write_text(json.dumps(log))
+    given = ["learning_rate=0.987", "weight_decay=0.876", "warmup_ratio=0.765", "seed=98765"]
+    config = load_config(
+        str(run.config), [f"train.{value}" for value in given] + ["model.max_length=16"]
+    )
+    run_report(config, run)
+    report = run.report_md.read_text()
+    optimisation = line_starting(report, "- Optimisation:")
+    assert "learning rate 0.0123, " in optimisation and "weight decay 0.0456, " in optimisation
+    assert "warm-up 25.0% of steps" in optimisation and "seed 1234;" in optimisation
+    for unused in ("0.987", "0.876", "76.5%", "98765"):
+        assert unused not in optimisation
+    limit = line_starting(report, "- Token limit:")
+    assert f"{log['max_length']} tokens, set by the most the model accepts;" in limit
+    assert "still at its best" not in report
+    assert "peaked at epoch 2 and did not improve in the 6 epochs after it" in report
+
+
+# --- report.html holds no script and no file from the data -------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page with its attributes, as a browser's parser sees them."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+    def sources(self) -> list[str | None]:
+        return [attrs.get("src") for tag, attrs in self.found if tag == "img"]
+
+
+def outside_png(folder: Path) -> Path:
+    """A real PNG that is not one of the run's plots (its bytes differ from all of them)."""
+    path = folder / "outside.png"
+    plt.imsave(path, np.full((3, 3, 3), 0.5))
+    return path
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def test_markdown_embeds_only_the_runs_plots_and_survives_a_missing_one(tmp_path: Path) -> None:
+    """Catches an image outside plots/ (absolute, `..`, a link out of plots/) being inlined, a
+    missing plot crashing the page, and raw HTML or `javascript:` links passing through."""
+    plots = tmp_path / "run" / "plots"
+    plots.mkdir(parents=True)
+    outside = outside_png(tmp_path)
+    plot = plots / "kept.png"
+    plt.imsave(plot, np.zeros((2, 2, 3)))
+    (plots / "link.png").symlink_to(outside)
+    text = (
+        f"![a](plots/kept.png) ![b]({outside}) ![c](plots/../../outside.png) ![d](plots/link.png) "
+        f"![e](plots/missing.png) [f](javascript:alert(2)) [g](https://example.org) {SCRIPT}"
+    )
+    elements = Elements(markdown_to_html(text, plots))
+    assert elements.sources() == [data_uri(plot), None, None, None, None]
+    links = [attrs.get("href") for tag, attrs in elements.found if tag == "a"]
+    assert links == [None, "https://example.org"]
+    assert "script" not in [tag for tag, _ in elements.found]
+
+
+def test_report_page_runs_no_script_and_reads_no_file_from_the_data(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches unescaped templates or Markdown passing raw HTML (a label name, a task field or an
+    example text becoming a live <script>), and any image outside plots/ being embedded."""
+    run = copy_run(finished_run, tmp_path)
+    outside = outside_png(tmp_path)
+    label = f"neg{SCRIPT}![x]({outside})"
+    for path in (run.card, run.metrics, run.train_log):  # rename the label 'negative' everywhere
+        path.write_text(path.read_text().replace("negative", json.dumps(label)[1:-1]))
+    predictions = pd.read_parquet(run.predictions).replace("negative", label)
+    wrong = predictions["label"] != predictions["predicted"]
+    assert wrong.any(), "the shared run's label noise should give the model some mistakes"
+    text = f'{SCRIPT} src="/etc/x.png" ![y]({outside}) <img src="{outside}">'
+    predictions.loc[wrong, "text"] = text
+    predictions.rename(columns={"p_negative": f"p_{label}"}).to_parquet(run.predictions)
+    config = load_config(str(run.config))
+    task = config.task.model_copy(update={"description": SCRIPT})
+    title = config.report.model_copy(update={"title": SCRIPT})
+    run_report(config.model_copy(update={"task": task, "report": title}), run)
+
+    page = run.report_html.read_text()
+    elements = Elements(page)
+    assert "script" not in [tag for tag, _ in elements.found]
+    assert html.escape(SCRIPT, quote=False) in page  # the data is shown, as text
+    embedded = [source for source in elements.sources() if source is not None]
+    assert sorted(embedded) == sorted(map(data_uri, run.plots.glob("*.png")))
+    assert data_uri(outside) not in page
+    assert not [attrs for tag, attrs in elements.found if tag == "a" and attrs.get("href")]
 
 
 # --- the HTML report in a real browser ---------------------------------------------------------
@@ -272,21 +465,11 @@ window.addEventListener("load", () => {
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Chromium for headless checks; installed with apt-get (as root) when missing."""
+    """Chromium for headless checks. A test never installs it: `make chromium` does (`make test`
+    runs it first), so a machine without it skips with the reason."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-        # the package lists may be missing or stale: refresh them only when needed
-        for command in (install, ["apt-get", "update", "-q"], install):
-            subprocess.run(command, capture_output=True, check=False, timeout=900)
-            found = shutil.which("chromium")
-            if found:
-                break
     if found is None:
-        pytest.skip(
-            "chromium is not installed and apt-get could not install it "
-            "(needs root and a reachable Debian mirror)"
-        )
+        pytest.skip("chromium is not installed: run `make chromium` (needs root and apt-get)")
     return found
 
 

@@ -14,16 +14,18 @@ from domaintune.tokencache import TokenizedSplits, choose_max_length, load_or_to
 @pytest.mark.parametrize(
     ("lengths", "fixed", "limit", "expected"),
     [
-        ([10] * 98 + [300, 400], None, 512, 304),  # 99th percentile, rounded up to 8
-        ([10] * 100, None, 512, 16),
-        ([10] * 98 + [300, 400], None, 128, 128),  # the model's limit wins
-        ([10] * 100, 40, 512, 40),
-        ([10] * 100, 1024, 512, 512),
+        ([10] * 98 + [300, 400], None, 512, (304, "percentile")),  # rounded up to 8
+        ([10] * 100, None, 512, (16, "percentile")),
+        ([10] * 98 + [300, 400], None, 128, (128, "model")),  # the model's limit wins
+        ([10] * 100, 40, 512, (40, "configured")),
+        ([10] * 100, 1024, 512, (512, "model")),
+        ([0] * 100, None, 512, (8, "floor")),
     ],
 )
 def test_choose_max_length(
-    lengths: list[int], fixed: int | None, limit: int, expected: int
+    lengths: list[int], fixed: int | None, limit: int, expected: tuple[int, str]
 ) -> None:
+    """The limit and what set it; a wrong source would make the report misname it."""
     assert choose_max_length(lengths, 99.0, limit, fixed) == expected
 
 

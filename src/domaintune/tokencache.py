@@ -25,7 +25,7 @@ from domaintune.rundir import RunDir, atomic_path, read_json, write_json
 LENGTH_MULTIPLE = 8
 """Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
 SPLITS = ("train", "validation")
-FORMAT = 1
+FORMAT = 2
 """Bump when what is cached changes, so old caches are not read."""
 
 
@@ -34,6 +34,8 @@ class TokenizedSplits:
     train: Dataset
     validation: Dataset
     max_length: int
+    max_length_set_by: str
+    """What set max_length: "percentile", "configured", "model" or "floor"."""
     truncated_rows: int
     """Training rows longer than max_length, cut to it."""
     from_cache: bool
@@ -41,12 +43,23 @@ class TokenizedSplits:
 
 def choose_max_length(
     token_lengths: list[int], percentile: float, model_limit: int, fixed: int | None
-) -> int:
-    """The configured limit, or a high percentile of the data's lengths; never above the model's."""
+) -> tuple[int, str]:
+    """The token limit, and what set it, so that the report can say so truthfully.
+
+    What set it: "configured" (`fixed`), "percentile" (that percentile of the data's lengths,
+    rounded up to a multiple of 8), "model" (the model's own limit, which neither may exceed) or
+    "floor" (never below LENGTH_MULTIPLE).
+    """
     if fixed is None:
         wanted = float(np.percentile(token_lengths, percentile))
-        fixed = LENGTH_MULTIPLE * math.ceil(wanted / LENGTH_MULTIPLE)
-    return max(LENGTH_MULTIPLE, min(fixed, model_limit))
+        limit, set_by = LENGTH_MULTIPLE * math.ceil(wanted / LENGTH_MULTIPLE), "percentile"
+    else:
+        limit, set_by = fixed, "configured"
+    if limit > model_limit:
+        limit, set_by = model_limit, "model"
+    if limit < LENGTH_MULTIPLE:
+        return LENGTH_MULTIPLE, "floor"
+    return limit, set_by
 
 
 def tokenize(
@@ -113,7 +126,7 @@ def build(
     """Tokenise the splits; the token limit comes from the training split's lengths."""
     encoded = {name: tokenizer(frames[name]["text"].tolist()) for name in SPLITS}
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
-    max_length = choose_max_length(
+    max_length, set_by = choose_max_length(
         lengths, settings.max_length_percentile, model_limit, settings.max_length
     )
     splits = DatasetDict(
@@ -124,6 +137,7 @@ def build(
     )
     facts = {
         "max_length": max_length,
+        "max_length_set_by": set_by,
         "truncated_rows": int(sum(length > max_length for length in lengths)),
     }
     return splits, facts
@@ -155,6 +169,7 @@ def load_or_tokenize(
         train=splits["train"],
         validation=splits["validation"],
         max_length=facts["max_length"],
+        max_length_set_by=facts["max_length_set_by"],
         truncated_rows=facts["truncated_rows"],
         from_cache=from_cache,
     )

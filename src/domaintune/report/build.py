@@ -8,13 +8,17 @@ predictions.parquet), so the report says what happened in this run.
 from __future__ import annotations
 
 import base64
-import re
+import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element
 
 import markdown
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markdown.treeprocessors import Treeprocessor
+from markupsafe import Markup
 
 from domaintune.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.config import Config
@@ -24,6 +28,8 @@ from domaintune.rundir import RunDir, read_json, write_text
 
 ENVIRONMENT = Environment(
     loader=PackageLoader("domaintune", "report/templates"),
+    # HTML templates escape what they are given; Markdown is made safe where it becomes HTML
+    autoescape=select_autoescape(disabled_extensions=("md.j2",), default=True),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -43,10 +49,25 @@ BASELINE_NAMES = {
 AUDIT_COLUMNS = {"split", "text", "label", "suggested_label", "label_quality"}
 CONFUSED_PAIRS = 3
 """How many of the most frequent (true, predicted) mistakes the error analysis shows."""
+TRUNCATED_SHARE = 0.01
+"""A share of cut training texts above this earns a suggestion."""
 LENGTH_GAP = 0.1
 """A length bucket this far below the overall macro-F1 earns a suggestion."""
 CALIBRATION_GAP = 0.05
 """An ECE above this after scaling earns a warning that probabilities are not exact risks."""
+EPOCH_TOLERANCE = 0.01
+"""Epochs in train_log.json this close count as the same (the Trainer may round them to 2 places)."""
+LINK_SCHEMES = {"http", "https"}
+"""The only links report.html keeps: data can hold Markdown links, e.g. to `javascript:`."""
+EMBED_PRIORITY = -1
+"""Where the plot-embedding step runs among Markdown's tree steps: after all of its own (>= 0)."""
+TOKEN_LIMIT_SOURCES = {
+    "percentile": "percentile {max_length_percentile:g} of the training texts' token lengths",
+    "configured": "the configured `model.max_length`",
+    "model": "the most the model accepts",
+    "floor": "the least domaintune allows",
+}
+"""What set the token limit (train_log.json's max_length_set_by), in words."""
 
 
 def baseline_name(name: str) -> str:
@@ -110,8 +131,58 @@ def findings(metrics: dict[str, Any], card: dict[str, Any], log: dict[str, Any])
         },
         "smallest_class": min(card["classes"]["clean"], key=card["classes"]["clean"].get),
         "truncated_share": log["truncated_rows"] / max(log["train_rows"], 1),
+        "token_limit": token_limit(log),
         "weakest_bucket": weakest_bucket,
     }
+
+
+def token_limit(log: dict[str, Any]) -> str | None:
+    """What set the token limit, in words; None for a train_log.json that does not record it.
+
+    Read from the log, not the config: the limit may have come from the data, the configuration,
+    the model or the floor, and only train knew which.
+    """
+    set_by = log.get("max_length_set_by")
+    if set_by is None:
+        return None
+    return TOKEN_LIMIT_SOURCES[set_by].format_map(log)
+
+
+def epochs_step(log: dict[str, Any]) -> str | None:
+    """What the epoch of the best validation score says about the number of epochs.
+
+    None when train logged no validation score.
+    """
+    best, run, planned = log.get("best_epoch"), log["epochs_run"], log["epochs_planned"]
+    if best is None:
+        return None
+    if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE):
+        return (
+            f"Validation macro-F1 was still at its best in the last epoch ({run:g} of "
+            f"{planned:g}): try more epochs (`--set train.epochs=...`)."
+        )
+    if log["stopped_early"]:
+        return (
+            f"Validation macro-F1 peaked at epoch {best:g}, and training stopped early at epoch "
+            f"{run:g} of {planned:g}: more epochs would not help; more data or another learning "
+            "rate might."
+        )
+    return (
+        f"Validation macro-F1 peaked at epoch {best:g} and did not improve in the {run - best:g} "
+        f"epochs after it (all {planned:g} planned epochs ran): fewer epochs, or early stopping "
+        "(`train.early_stopping_patience`), would give the same model sooner."
+    )
+
+
+def truncation_step(log: dict[str, Any], share: float) -> str:
+    """Advice on texts cut at the token limit, which depends on what set the limit."""
+    cut = f"{percent(share)} of training texts were cut at {log['max_length']} tokens"
+    if log.get("max_length_set_by") == "model":
+        return (
+            f"{cut}, the most the model accepts: if their ends matter, split long texts or use a "
+            "model with a longer context."
+        )
+    return f"{cut}: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
 
 
 def next_steps(
@@ -140,16 +211,11 @@ def next_steps(
             f"{percent(confusion['share'])} of that class): if the boundary is unclear to people "
             "too, write a labelling guideline or merge the classes."
         )
-    if not log["stopped_early"]:
-        steps.append(
-            f"Validation macro-F1 was still at its best in the last epoch ({log['epochs_run']:g} of "
-            f"{log['epochs_planned']:g}): try more epochs (`--set train.epochs=...`)."
-        )
-    if found["truncated_share"] > 0.01:
-        steps.append(
-            f"{percent(found['truncated_share'])} of training texts were cut at {log['max_length']} "
-            "tokens: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
-        )
+    epochs = epochs_step(log)
+    if epochs:
+        steps.append(epochs)
+    if found["truncated_share"] > TRUNCATED_SHARE:
+        steps.append(truncation_step(log, found["truncated_share"]))
     for comparison in found["comparisons"]:
         if comparison["name"] != "majority" and comparison["verdict"] != "better":
             steps.append(
@@ -226,9 +292,12 @@ def draw_plots(
     return {name: path.relative_to(run.root).as_posix() for name, path in drawn.items()}
 
 
-def read_audit(run: RunDir) -> pd.DataFrame | None:
-    """The prepare stage's label audit, or None when it did not run one."""
-    if not run.label_audit.is_file():
+def read_audit(run: RunDir, card: dict[str, Any]) -> pd.DataFrame | None:
+    """The prepare stage's label audit, or None when it did not run one.
+
+    With `label_audit: off` prepare still writes an empty audit file: the card says whether it ran.
+    """
+    if card.get("label_audit", {}).get("mode", "off") == "off" or not run.label_audit.is_file():
         return None
     audit = pd.read_parquet(run.label_audit)
     missing = AUDIT_COLUMNS - set(audit.columns)
@@ -239,14 +308,48 @@ def read_audit(run: RunDir) -> pd.DataFrame | None:
     return audit
 
 
-def embed_images(html: str, root: Path) -> str:
-    """Inline every local PNG as a data URI, so report.html is one self-contained file."""
+def plot_data_uri(source: str, plots: Path) -> str | None:
+    """The PNG at `source` (relative to the run folder) as a data URI, if it is one of the plots.
 
-    def inline(match: re.Match) -> str:
-        data = base64.b64encode((root / match.group(1)).read_bytes()).decode("ascii")
-        return f'src="data:image/png;base64,{data}"'
+    Anything else (another folder, `..`, a link out of plots/, a missing file) gives None: an
+    image written in the data must not make the page carry a file of the machine.
+    """
+    path = (plots.parent / source).resolve()
+    if path.parent != plots.resolve() or path.suffix != ".png" or not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
-    return re.sub(r'src="([^"]+\.png)"', inline, html)
+
+class EmbedPlots(Treeprocessor):
+    """Inline the run's plots, so report.html is one file; drop other images and unsafe links."""
+
+    def __init__(self, md: markdown.Markdown, plots: Path) -> None:
+        super().__init__(md)
+        self.plots = plots
+
+    def run(self, root: Element) -> None:
+        for image in root.iter("img"):
+            embedded = plot_data_uri(image.get("src", ""), self.plots)
+            if embedded is None:
+                image.attrib.pop("src", None)
+            else:
+                image.set("src", embedded)
+        for link in root.iter("a"):
+            if urlsplit(link.get("href", "")).scheme not in LINK_SCHEMES:
+                link.attrib.pop("href", None)
+
+
+def markdown_to_html(text: str, plots: Path) -> Markup:
+    """report.md as HTML with the plots embedded, and no HTML, script or file taken from the data.
+
+    Label names, task fields and example texts reach report.md as they are; raw HTML in it is
+    shown as text, not passed through.
+    """
+    converter = markdown.Markdown(extensions=["tables", "sane_lists"])
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    converter.treeprocessors.register(EmbedPlots(converter, plots), "embed_plots", EMBED_PRIORITY)
+    return Markup(converter.convert(text))  # safe: built without raw HTML above
 
 
 def run_report(config: Config, run: RunDir) -> list[Path]:
@@ -263,7 +366,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         )
     predictions = pd.read_parquet(run.predictions)
     labels, shown = metrics["labels"], config.report.examples
-    audited = audited_mistakes(predictions, read_audit(run))
+    audited = audited_mistakes(predictions, read_audit(run, card))
     found = findings(metrics, card, log)
     context = {
         "config": config,
@@ -284,7 +387,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     }
     text = ENVIRONMENT.get_template("report.md.j2").render(context)
     write_text(run.report_md, text)
-    body = markdown.markdown(text, extensions=["tables", "sane_lists"])
+    body = markdown_to_html(text, run.plots)
     page = ENVIRONMENT.get_template("report.html.j2").render(title=context["title"], body=body)
-    write_text(run.report_html, embed_images(page, run.root))
+    write_text(run.report_html, page)
     return [run.report_md, run.report_html, run.plots]
