@@ -124,6 +124,7 @@ class TestScores(TrainerCallback):
 def limited(run: RunDir, rows: int, folder: Path) -> RunDir:
     """A run directory holding the first `rows` rows of each split (the splits are shuffled)."""
     small = RunDir(folder)
+    small.claim(f"{run.root.name}-limit-{rows}")
     for name in ("train", "validation", "test"):
         write_parquet(small.split(name), pd.read_parquet(run.split(name)).head(rows))
     small.card.write_bytes(run.card.read_bytes())

@@ -185,3 +185,25 @@ def copy_run(run: RunDir, folder: Path) -> RunDir:
     """A copy of a finished run that a test may change."""
     shutil.copytree(run.root, folder / run.root.name)
     return RunDir(folder / run.root.name)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every path under `folder` with a SHA-256 of each file's bytes: equal snapshots mean no
+    file of the user's was changed, deleted or added to."""
+    import hashlib
+
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.is_file()
+        else "folder"
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def user_files(folder: Path) -> dict[str, str]:
+    """A user's working folder: a data file and notes of their own, and a snapshot of them."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    write_tickets(folder / "data").rename(folder / "data/t.csv")
+    (folder / "data/notes.txt").write_text("my notes, nowhere else\n")
+    (folder / "notes.txt").write_text("more notes\n")
+    return snapshot(folder)

@@ -26,16 +26,28 @@ CLI = [sys.executable, "-c", "from domaintune.cli import main; main()"]
 
 
 def test_only_checkpoints_with_a_readable_state_count(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.claim("test")
+    root = run.checkpoints
     for step, state in ((10, "{}"), (20, "{}"), (30, '{"half')):
-        folder = tmp_path / f"checkpoint-{step}"
-        folder.mkdir()
+        folder = root / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
         (folder / "trainer_state.json").write_text(state)
-    (tmp_path / "checkpoint-40").mkdir()  # killed before its state was written
-    assert not is_complete(tmp_path / "checkpoint-30")
-    assert latest_complete(tmp_path) == tmp_path / "checkpoint-20"
-    drop_incomplete(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-10", "checkpoint-20"]
+    (root / "checkpoint-40").mkdir()  # killed before its state was written
+    assert not is_complete(root / "checkpoint-30")
+    assert latest_complete(root) == root / "checkpoint-20"
+    drop_incomplete(run)
+    assert sorted(p.name for p in root.iterdir()) == ["checkpoint-10", "checkpoint-20"]
     assert latest_complete(tmp_path / "none") is None
+
+
+def test_cut_short_checkpoints_are_kept_outside_a_marked_run(tmp_path: Path) -> None:
+    """Catches a removal of checkpoint folders in a folder domaintune did not make."""
+    run = RunDir(tmp_path)
+    (run.checkpoints / "checkpoint-40").mkdir(parents=True)
+    with pytest.raises(UserError, match="did not write"):
+        drop_incomplete(run)
+    assert (run.checkpoints / "checkpoint-40").is_dir()
 
 
 def test_differences_name_changed_keys() -> None:
@@ -128,3 +140,15 @@ def test_resume_needs_a_checkpoint_and_the_same_config(tmp_path: Path, tiny_mode
     changed = build_config(config.model_dump(), ["train.epochs=2"])
     with pytest.raises(UserError, match=r"train.epochs \(6.0 then, 2.0 now\)"):
         run_train(changed, run, resume=True)
+
+
+def test_a_corrupt_checkpoint_config_says_to_start_over(tmp_path: Path, tiny_model: Path) -> None:
+    """Catches a YAML or Unicode traceback when the checkpoints' config.yaml was damaged."""
+    config, run = prepared(tmp_path, tiny_model, "train.precision=fp32")  # any CPU sets it up
+    (run.checkpoints / "checkpoint-5").mkdir(parents=True)
+    (run.checkpoints / "checkpoint-5/trainer_state.json").write_text("{}")
+    for damaged in (b"data: [unclosed\n", b"\xff\xfe", b"just text\n"):
+        run.checkpoint_config.write_bytes(damaged)
+        with pytest.raises(UserError, match=r"config\.yaml is corrupt.*without --resume"):
+            run_train(config, run, resume=True)
+    assert (run.checkpoints / "checkpoint-5").is_dir()

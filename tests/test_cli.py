@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_run, domaintune, write_tickets
+from conftest import copy_run, domaintune, snapshot, user_files, write_tickets
 
-from domaintune.rundir import RunDir
+from domaintune.rundir import MARKER, RunDir
 
 
 def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
@@ -235,3 +236,164 @@ def test_inspect_prints_checks_and_a_verdict_and_writes_nothing(tmp_path: Path) 
     assert sorted(tmp_path.rglob("*")) == before
     missing = domaintune("inspect", str(tmp_path / "nope.csv"), cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.count("error:") == 1
+
+
+def quick_prepare(data: Path | str, tiny_model: Path, *more: str) -> list[str]:
+    """`domaintune prepare` on a tickets CSV with the tiny model: prepare alone is fast."""
+    return [
+        "prepare",
+        "--data",
+        str(data),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--model",
+        str(tiny_model),
+        *more,
+    ]
+
+
+def only_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single line on stderr, which must be an `error:` line after exit status 2."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
+    return lines[0]
+
+
+def last_error_line(result: subprocess.CompletedProcess) -> str:
+    """The `error:` line a stage ends with (after its header), with no traceback before it."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    return errors[0]
+
+
+def home_like(tmp_path: Path) -> tuple[Path, str]:
+    """A user's home folder (what the shell makes of `--out ~`), with the data inside it."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".bashrc").write_text("export PATH=$HOME/bin:$PATH\n")
+    (home / ".config" / "app.toml").write_text("theme = 'dark'\n")
+    return home, str(home)
+
+
+@pytest.mark.parametrize("out", [".", "data", "~"])
+def test_out_holding_the_users_files_is_refused_and_left_byte_for_byte(
+    out: str, tmp_path: Path, tiny_model: Path
+) -> None:
+    """Catches issue 10 item 2: `--out .` (or data, or ~) deleting data/t.csv and notes."""
+    work, out_arg = (tmp_path, out) if out != "~" else home_like(tmp_path)
+    before = user_files(work)
+    result = domaintune(*quick_prepare("data/t.csv", tiny_model, "--out", out_arg), cwd=work)
+    line = only_error_line(result)
+    assert f"error: {out_arg} holds files domaintune did not write" in line
+    assert "give --out a new or empty folder" in line
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("name", ["../..", "/x", "a/b", ""])
+def test_a_task_name_outside_runs_is_refused_and_nothing_is_written(
+    name: str, tmp_path: Path, tiny_model: Path
+) -> None:
+    """Catches runs/<task.name> leaving runs/ (`../..` is the user's folder, `/x` the root)."""
+    work = tmp_path / "project" / "work"
+    work.mkdir(parents=True)
+    user_files(work)
+    before = snapshot(tmp_path)
+    result = domaintune(
+        *quick_prepare("data/t.csv", tiny_model, "--set", f"task.name={name}"), cwd=work
+    )
+    line = only_error_line(result)
+    assert "task.name" in line and "cannot name a run folder under runs/" in line
+    assert snapshot(tmp_path) == before
+    assert not Path("/x").exists()
+
+
+def test_a_marked_run_folder_is_adopted_run_again_and_its_stale_outputs_cleared(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """Catches a marker not written, an empty folder refused, a marked run refused on re-runs,
+    or later stages' outputs left stale when prepare runs again."""
+    data = write_tickets(tmp_path)
+    run = RunDir(tmp_path / "runs" / "tickets")
+    run.root.mkdir(parents=True)  # empty: domaintune may adopt it
+    args = quick_prepare(data, tiny_model, "--out", str(run.root))
+    assert domaintune(*args, cwd=tmp_path).returncode == 0
+    identity = json.loads((run.root / MARKER).read_text())
+    assert identity["made_by"] == "domaintune" and identity["task"] == "tickets"
+    marker = (run.root / MARKER).read_bytes()
+    stale = [run.train_log, run.metrics, run.model / "config.json", run.plots / "confusion.png"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("from an earlier run")
+    result = domaintune(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [path for path in stale if path.exists()]
+    assert not run.model.exists() and not run.plots.exists()
+    assert run.card.is_file() and run.split("train").is_file()
+    assert (run.root / MARKER).read_bytes() == marker
+
+
+def test_quick_start_values_are_taken_as_plain_text(tmp_path: Path, tiny_model: Path) -> None:
+    """Catches --text-column read as YAML: `[usd]` became a list, refused as not a string."""
+    frame = pd.read_csv(write_tickets(tmp_path)).rename(columns={"text": "[usd]"})
+    frame.to_csv(tmp_path / "prices.csv", index=False)
+    args = quick_prepare("prices.csv", tiny_model, "--out", "runs/prices")
+    args[args.index("text")] = "[usd]"
+    result = domaintune(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = RunDir(tmp_path / "runs" / "prices")
+    assert "data:\n  source: prices.csv\n  text_column: '[usd]'\n" in run.config.read_text()
+    assert len(pd.read_parquet(run.split("train"))) > 0
+
+
+@pytest.mark.parametrize("column", ["[usd]", "[/]"])
+def test_an_error_holding_brackets_is_printed_as_written(
+    column: str, tmp_path: Path, tiny_model: Path, tickets_csv: Path
+) -> None:
+    """Catches Rich markup in error lines: `[usd]` vanished as a style, `[/]` raised MarkupError."""
+    args = quick_prepare(tickets_csv, tiny_model, "--out", "runs/x")
+    args[args.index("text")] = column
+    line = last_error_line(domaintune(*args, cwd=tmp_path))
+    assert f"has no column '{column}' (its columns: text, label)" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_config_file_that_is_not_utf8_is_one_error_line(tmp_path: Path) -> None:
+    """Catches a UnicodeDecodeError traceback for a YAML config saved in Latin-1."""
+    (tmp_path / "latin.yaml").write_bytes("task:\n  description: caf\u00e9\n".encode("latin-1"))
+    result = domaintune("prepare", "latin.yaml", "--out", "runs/x", cwd=tmp_path)
+    line = only_error_line(result)
+    assert line == "error: latin.yaml: not UTF-8 text (byte 24): save the config as UTF-8"
+    assert not (tmp_path / "runs").exists()
+
+
+CORRUPT_RUN_FILES = {
+    "card cut short": ("train", "data/card.json", "prepare"),
+    "train log garbage": ("evaluate", "train_log.json", "train"),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPT_RUN_FILES, ids=list(CORRUPT_RUN_FILES))
+def test_a_corrupt_json_file_in_the_run_folder_says_what_to_run_again(
+    case: str, tmp_path: Path, tiny_model: Path, tickets_csv: Path
+) -> None:
+    """Catches a JSONDecodeError traceback when a run file was cut short or overwritten."""
+    command, relative, writer = CORRUPT_RUN_FILES[case]
+    run = RunDir(tmp_path / "runs" / "t")
+    prepared = domaintune(*quick_prepare(tickets_csv, tiny_model, "--out", "runs/t"), cwd=tmp_path)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    run.model.mkdir(exist_ok=True)  # evaluate reads the log before it loads the model
+    corrupt = run.root / relative
+    if corrupt.exists():
+        corrupt.write_bytes(corrupt.read_bytes()[:40])
+    else:
+        corrupt.write_bytes(b"\x00\x17 not a log")
+    damaged = snapshot(run.root)
+    line = last_error_line(domaintune(command, "--out", "runs/t", cwd=tmp_path))
+    assert line.startswith(f"error: {Path('runs/t') / relative} is corrupt (not JSON: ")
+    assert line.endswith(f"re-run `domaintune {writer} --out runs/t`")
+    assert snapshot(run.root) == damaged, "a failed stage must not change the run"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from domaintune.config import Config, build_config, load_config, ready_configs
+from domaintune.config import Config, build_config, load_config, ready_configs, task_name_from
 from domaintune.errors import UserError
 
 
@@ -84,3 +84,46 @@ def test_throughput_switches_default_to_what_suits_the_machine() -> None:
 def test_tune_search_space_is_checked(override: str) -> None:
     with pytest.raises(UserError, match="tune"):
         build_config({}, [override])
+
+
+@pytest.mark.parametrize("name", ["../..", "/x", "a/b", "", " ", "..", ".", "a\\b", "C:x"])
+def test_a_task_name_must_be_one_folder_under_runs(name: str) -> None:
+    """Catches a task name that puts runs/<name> outside runs/ (which stages then clear)."""
+    with pytest.raises(UserError, match=r"task\.name: .* cannot name a run folder under runs/"):
+        build_config({"task": {"name": name}})
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("data/tickets.csv", "tickets"),
+        ("hub:owner/reviews", "reviews"),
+        ("..", "domaintune"),
+        (".", "domaintune"),
+        ("my data/reviews 2024.csv", "reviews-2024"),
+        ("C:\\exports\\tickets.csv", "exports-tickets"),
+        (".hidden.csv", "hidden"),
+    ],
+)
+def test_the_quick_start_name_from_a_data_file_is_a_valid_task_name(source: str, name: str) -> None:
+    """Catches a data file name that derives an invalid or escaping run folder name."""
+    assert task_name_from(source) == name
+    assert build_config({"task": {"name": task_name_from(source)}}).task.name == name
+
+
+def test_settings_are_taken_as_text_and_overrides_win_over_them() -> None:
+    """Catches quick-start values read as YAML: `[usd]` is a list there, `null` is None."""
+    settings = {"data.text_column": "[usd]", "data.label_column": "null", "data.source": "a.csv"}
+    config = build_config({}, ["data.source=b.csv"], settings=settings)
+    assert (config.data.text_column, config.data.label_column) == ("[usd]", "null")
+    assert config.data.source == "b.csv"
+
+
+def test_a_config_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    """Catches a UnicodeDecodeError traceback for a config saved in Latin-1."""
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("task:\n  description: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(
+        UserError, match=r"latin\.yaml: not UTF-8 text \(byte 24\): save the config"
+    ):
+        load_config(str(path))

@@ -16,7 +16,7 @@ import yaml
 
 from domaintune.config import Config
 from domaintune.errors import UserError
-from domaintune.rundir import RunDir, remove, write_text
+from domaintune.rundir import RunDir, write_text
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 STATE_FILE = "trainer_state.json"
@@ -44,10 +44,10 @@ def latest_complete(root: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def drop_incomplete(root: Path) -> None:
-    for folder in checkpoint_folders(root):
-        if not is_complete(folder):
-            remove(folder)
+def drop_incomplete(run: RunDir) -> None:
+    """Remove the checkpoints a kill cut short, so the Trainer never resumes from one."""
+    cut_short = [path for path in checkpoint_folders(run.checkpoints) if not is_complete(path)]
+    run.clear(*cut_short)
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -69,17 +69,31 @@ def start_fresh(run: RunDir, config: Config) -> None:
     write_text(run.checkpoint_config, config.to_yaml())
 
 
+def saved_config(run: RunDir) -> dict[str, Any]:
+    """The config the checkpoints were made with; a damaged copy means starting over."""
+    try:
+        saved = yaml.safe_load(run.checkpoint_config.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        saved = None
+    if not isinstance(saved, dict):
+        raise UserError(
+            f"{run.checkpoint_config} is corrupt, so the checkpoints cannot be checked: "
+            f"run `domaintune train --out {run.root}` without --resume"
+        )
+    return saved
+
+
 def resume_point(run: RunDir, config: Config, is_main: bool) -> Path:
     """The last complete checkpoint, after removing cut-off ones and checking the config."""
     if is_main:
-        drop_incomplete(run.checkpoints)
+        drop_incomplete(run)
     latest = latest_complete(run.checkpoints)
     if latest is None or not run.checkpoint_config.is_file():
         raise UserError(
             f"nothing to resume in {run.checkpoints}: no complete checkpoint was saved; "
             f"run `domaintune train --out {run.root}` without --resume"
         )
-    saved = yaml.safe_load(run.checkpoint_config.read_text(encoding="utf-8"))
+    saved = saved_config(run)
     current = config.model_dump(mode="json")
     changed = differences(
         {key: saved.get(key) for key in SECTIONS_THAT_SHAPE_TRAINING},
@@ -91,7 +105,6 @@ def resume_point(run: RunDir, config: Config, is_main: bool) -> Path:
             f"({'; '.join(changed)}): pass the same config and --set options"
         )
     if is_main:  # a new model and log will be written; the ones after them are stale
-        for path in (run.model, run.train_log):
-            remove(path)
+        run.clear(run.model, run.train_log)
         run.clear_from("evaluate")
     return latest

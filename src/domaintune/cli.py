@@ -1,6 +1,8 @@
 """The command line: thin typer commands that resolve the config and call one stage each.
 
-A `UserError` anywhere becomes one line on stderr and exit status 2, without a traceback.
+A `UserError` anywhere becomes one line on stderr and exit status 2, without a traceback. Messages
+hold the user's own text (paths, column names such as `[usd]`), so nothing printed is read as Rich
+markup: styles are set with `Text`, never with `[bold]` tags inside a string.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config
+from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config, task_name_from
 from domaintune.errors import UserError
 from domaintune.launch import process_rank
 from domaintune.rundir import RunDir
@@ -28,7 +31,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show the resolved config.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-console = Console(stderr=True)
+console = Console(stderr=True, markup=False)
 
 ConfigArgument = Annotated[
     str | None,
@@ -70,10 +73,11 @@ def resolve(
     """The config a command runs with, and its run directory.
 
     Without a CONFIG: the quick-start flags on the bare defaults when --data is given, else the
-    config saved in the run directory, else the default task.
+    config saved in the run directory, else the default task. Quick-start values are taken as
+    plain text; only --set values are read as YAML (and win over them).
     """
-    quick = [
-        f"{key}={value}"
+    quick = {
+        key: value
         for key, value in (
             ("data.source", data),
             ("data.text_column", text_column),
@@ -81,20 +85,30 @@ def resolve(
             ("model.name_or_path", model),
         )
         if value is not None
-    ]
-    overrides = quick + list(overrides or [])
+    }
+    overrides = list(overrides or [])
     if config is None and data is not None:
-        name = Path(data.split(":")[-1]).stem or "domaintune"
-        resolved = build_config({"task": {"name": name}}, overrides, source="--set")
+        name = task_name_from(data)
+        resolved = build_config({"task": {"name": name}}, overrides, source="--set", settings=quick)
     elif config is None and out is not None and RunDir(out).config.is_file():
-        resolved = load_config(str(RunDir(out).config), overrides)
+        resolved = load_config(str(RunDir(out).config), overrides, settings=quick)
     else:
-        resolved = load_config(config, overrides)
+        resolved = load_config(config, overrides, settings=quick)
     return resolved, RunDir(out or Path("runs") / resolved.task.name)
 
 
+def resolve_run(
+    config: str | None, overrides: list[str] | None, *args: Any
+) -> tuple[Config, RunDir]:
+    """`resolve` for a command that writes: a folder holding files domaintune did not write is
+    refused here, before any stage starts."""
+    resolved, run_dir = resolve(config, overrides, *args)
+    run_dir.check_claimable()
+    return resolved, run_dir
+
+
 def timed(stage: str, action: Callable[[], Any], where: Path) -> Any:
-    console.rule(f"[bold]{stage}")
+    console.rule(Text(stage, style="bold"))
     started = time.perf_counter()
     result = action()
     console.print(f"{stage} done in {time.perf_counter() - started:.1f} s -> {where}")
@@ -169,7 +183,7 @@ def prepare(
     model: ModelOption = None,
 ) -> None:
     """Read, clean, label, split and describe the data: writes data/ and config.yaml."""
-    resolved, run = resolve(config, overrides, out, data, text_column, label_column, model)
+    resolved, run = resolve_run(config, overrides, out, data, text_column, label_column, model)
     stage_prepare(resolved, run)
 
 
@@ -198,14 +212,14 @@ def inspect(
         config = DEFAULT_CONFIG
     resolved, _ = resolve(config, overrides, None, data, text_column, label_column)
     _, rows, advice = timed("inspect", lambda: inspect_data(resolved), Path(resolved.data.source))
-    table = Table(title=f"Data checks: {resolved.data.source}", show_lines=False)
+    table = Table(title=Text(f"Data checks: {resolved.data.source}"), show_lines=False)
     table.add_column("check")
     table.add_column("finding")
     for check, finding in rows:
-        table.add_row(check, finding)
-    output = OutputConsole()
+        table.add_row(Text(check), Text(finding))
+    output = OutputConsole(markup=False)
     output.print(table)
-    output.print("[bold]Verdict[/bold]")
+    output.print(Text("Verdict", style="bold"))
     for line in advice:
         output.print(f"- {line}", highlight=False)
 
@@ -226,7 +240,7 @@ def train(
 
     Runs on several processes when started by torchrun or accelerate launch.
     """
-    stage_train(*resolve(config, overrides, out), resume=resume)
+    stage_train(*resolve_run(config, overrides, out), resume=resume)
 
 
 @app.command()
@@ -235,7 +249,7 @@ def tune(config: ConfigArgument = None, out: OutOption = None, overrides: SetOpt
     tune/best.yaml, a config for `domaintune run`. Prepares the data first if needed."""
     from domaintune.tune import run_tune
 
-    resolved, run_dir = resolve(config, overrides, out)
+    resolved, run_dir = resolve_run(config, overrides, out)
     if not run_dir.card.is_file():
         stage_prepare(resolved, run_dir)
     found = timed("tune", lambda: run_tune(resolved, run_dir, console.print), run_dir.tune)
@@ -254,7 +268,7 @@ def evaluate(
     config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
 ) -> None:
     """Score the model and the baselines on the test split: writes metrics.json, predictions."""
-    stage_evaluate(*resolve(config, overrides, out))
+    stage_evaluate(*resolve_run(config, overrides, out))
 
 
 @app.command()
@@ -262,7 +276,7 @@ def report(
     config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
 ) -> None:
     """Write report.md, report.html and plots/ from the run directory."""
-    stage_report(*resolve(config, overrides, out))
+    stage_report(*resolve_run(config, overrides, out))
 
 
 @app.command()
@@ -278,7 +292,7 @@ def run(
     """Every stage in order: prepare, train, evaluate, report."""
     from domaintune.train import check_model
 
-    resolved, run_dir = resolve(config, overrides, out, data, text_column, label_column, model)
+    resolved, run_dir = resolve_run(config, overrides, out, data, text_column, label_column, model)
     check_model(resolved.model.name_or_path)
     started = time.perf_counter()
     for stage in (stage_prepare, stage_train, stage_evaluate, stage_report):
@@ -351,22 +365,24 @@ COMMAND_LINE_ERRORS = (click.ClickException, typer.exceptions.TyperException)
 """Unknown options, bad values: click's own, or those of the click that newer typers vendor."""
 
 
+def print_error(message: str) -> None:
+    """`error:` in red, then the message as written, on one line: it is never read as markup."""
+    line = Text.assemble(("error:", "bold red"), " ", message.replace("\n", " "))
+    console.print(line, soft_wrap=True, highlight=False)
+
+
 def main() -> None:
     quiet_libraries()
     try:
         console.quiet = process_rank() > 0  # under torchrun, one process speaks
         app(standalone_mode=False)
     except UserError as error:
-        console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
+        print_error(str(error))
         sys.exit(2)
     except COMMAND_LINE_ERRORS as error:
         context = getattr(error, "ctx", None)
         help_hint = f" (see {context.command_path} --help)" if context is not None else ""
-        console.print(
-            f"[bold red]error:[/] {error.format_message()}{help_hint}",
-            soft_wrap=True,
-            highlight=False,
-        )
+        print_error(f"{error.format_message()}{help_hint}")
         sys.exit(error.exit_code)
     except (click.exceptions.Abort, typer.Abort):
         console.print("aborted")

@@ -7,6 +7,8 @@ overrides any key from the command line. Unknown keys and wrong types are errors
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +26,10 @@ from pydantic import (
 from domaintune.errors import UserError
 
 DEFAULT_CONFIG = "airline-sentiment"
+DEFAULT_TASK_NAME = "domaintune"
+NOT_IN_A_FOLDER_NAME = re.compile(r"[/\\:\x00]")
+"""Separators (POSIX, Windows, drive) and NUL: a task name must stay one folder under runs/."""
+UNSAFE_IN_A_DERIVED_NAME = re.compile(r"[^\w.-]+")
 
 
 class Section(BaseModel):
@@ -33,13 +39,34 @@ class Section(BaseModel):
 
 
 class TaskConfig(Section):
-    name: str = "domaintune"
+    name: str = DEFAULT_TASK_NAME
     """Names the run: its directory is runs/<name> unless --out says otherwise."""
     domain: str = "general"
     objective: Literal["classification"] = "classification"
     description: str = "Classify each text into one of the labels found in the data."
     """The task in words, as the report quotes it."""
     expected_output: str = "One label per text, with a probability for every label."
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, name: str) -> str:
+        """runs/<name> is cleared by every stage, so a name must not reach outside runs/."""
+        if not name.strip() or name in {".", ".."} or NOT_IN_A_FOLDER_NAME.search(name):
+            raise ValueError(
+                f"{name!r} cannot name a run folder under runs/: give one folder name "
+                "(not empty, not '.' or '..', no '/', '\\' or ':')"
+            )
+        return name
+
+
+def task_name_from(source: str) -> str:
+    """The quick start's task name: the data file's stem, made a safe folder name.
+
+    `hub:owner/name` gives `name`; a stem such as `..` or `reviews 2024` becomes `domaintune` or
+    `reviews-2024`, so a data file's name can never steer the run folder outside runs/.
+    """
+    stem = Path(source.split(":")[-1]).stem
+    return UNSAFE_IN_A_DERIVED_NAME.sub("-", stem).strip(".-") or DEFAULT_TASK_NAME
 
 
 class DataConfig(Section):
@@ -357,25 +384,39 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def apply_override(values: dict[str, Any], text: str) -> None:
+def set_key(values: dict[str, Any], keys: list[str], value: Any, shown: str) -> None:
     """Set one dotted key in a nested dict; the key's validity is checked by `Config` afterwards."""
-    keys, value = parse_override(text)
     node = values
     for key in keys[:-1]:
         child = node.setdefault(key, {})
         if child is None:  # an optional section left unset, e.g. evaluate.decision
             child = node[key] = {}
         if not isinstance(child, dict):
-            raise UserError(f"override '{text}': '{key}' is not a section")
+            raise UserError(f"override '{shown}': '{key}' is not a section")
         node = child
     node[keys[-1]] = value
 
 
+def apply_override(values: dict[str, Any], text: str) -> None:
+    """Apply one `--set section.key=value`, its value parsed as YAML."""
+    keys, value = parse_override(text)
+    set_key(values, keys, value, text)
+
+
 def build_config(
-    values: dict[str, Any], overrides: list[str] = (), source: str = "config"
+    values: dict[str, Any],
+    overrides: list[str] = (),
+    source: str = "config",
+    settings: Mapping[str, Any] | None = None,
 ) -> Config:
-    """Validate raw values plus overrides into a `Config`; errors name the offending key."""
+    """Validate raw values plus overrides into a `Config`; errors name the offending key.
+
+    `settings` (dotted key -> value) are set as given, before the overrides, never parsed: the
+    quick-start flags take a column named `[usd]` or `yes` as that text, not as YAML.
+    """
     values = dict(values)
+    for key, value in (settings or {}).items():
+        set_key(values, key.split("."), value, f"{key}={value}")
     for override in overrides:
         apply_override(values, override)
     try:
@@ -383,20 +424,29 @@ def build_config(
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        message = first["msg"]
+        message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix to our own
         if first["type"] == "extra_forbidden":
             message = "unknown key: check its spelling in `domaintune config show`"
         raise UserError(f"{source}: {key}: {message}") from None
 
 
-def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> Config:
-    """Load a ready config or YAML file (the default task when None) and apply overrides."""
+def load_config(
+    name_or_path: str | None = None,
+    overrides: list[str] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load a ready config or YAML file (the default task when None) and apply settings and
+    overrides (see `build_config`)."""
     path = resolve_config_path(name_or_path or DEFAULT_CONFIG)
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"{path}: not UTF-8 text (byte {error.start}): save the config as UTF-8"
+        ) from None
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
     if not isinstance(values, dict):
         raise UserError(f"{path}: a config must be a mapping of sections")
     values.setdefault("task", {}).setdefault("name", path.stem)
-    return build_config(values, overrides, source=str(path))
+    return build_config(values, overrides, source=str(path), settings=settings)

@@ -2,6 +2,10 @@
 
 Every path a stage reads or writes is named here. Every write goes to a temporary name first and is
 renamed when complete, so a run killed at any moment never leaves a file that looks finished.
+
+A stage clears its outputs before writing them, so a run folder must never be a folder of the
+user's: domaintune marks each folder it makes (or adopts while empty) with a `.domaintune` file,
+refuses a folder that holds anything else, and removes paths only inside a marked folder.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +26,66 @@ import pandas as pd
 from domaintune.errors import UserError
 
 STAGES = ("prepare", "train", "evaluate", "report")
+MARKER = ".domaintune"
+"""The file that says domaintune made this folder; only folders holding it are ever cleared."""
+
+
+def not_a_run_folder(root: Path) -> UserError:
+    return UserError(
+        f"{root} holds files domaintune did not write (it has no {MARKER} marker), and a stage "
+        f"clears the folders it writes: give --out a new or empty folder"
+    )
+
+
+def version() -> str:
+    try:
+        return metadata.version("domaintune")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 @dataclass(frozen=True)
 class RunDir:
     root: Path
+
+    @property
+    def marker(self) -> Path:
+        return self.root / MARKER
+
+    def is_marked(self) -> bool:
+        return self.marker.is_file()
+
+    def check_claimable(self) -> None:
+        """Refuse, before any work is done, a folder a stage could not safely write into."""
+        if self.is_marked():
+            return
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"{self.root} is a file, not a folder: give --out a folder for the run")
+        if self.root.is_dir() and any(self.root.iterdir()):
+            raise not_a_run_folder(self.root)
+
+    def claim(self, task: str) -> None:
+        """Make the folder (or adopt it while empty) and mark it as this run's; a marked folder
+        keeps the identity it was first given."""
+        self.check_claimable()
+        if self.is_marked():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_json(
+            self.marker,
+            {"made_by": "domaintune", "version": version(), "task": task, "created": created},
+        )
+
+    def clear(self, *paths: Path) -> None:
+        """Remove paths of this run: only inside a folder domaintune marked as its own."""
+        if not self.is_marked():
+            raise not_a_run_folder(self.root)
+        root = Path(os.path.abspath(self.root))
+        for path in paths:
+            if root not in Path(os.path.abspath(path)).parents:  # by name: a link is not followed
+                raise ValueError(f"{path} is not inside the run folder {self.root}")
+            _remove(path)
 
     @property
     def config(self) -> Path:
@@ -119,8 +180,18 @@ class RunDir:
     def clear_from(self, stage: str) -> None:
         """Remove the outputs of `stage` and of every stage after it."""
         for later in STAGES[STAGES.index(stage) :]:
-            for path in self.outputs(later):
-                remove(path)
+            self.clear(*self.outputs(later))
+
+    def stage_writing(self, path: Path) -> str | None:
+        """The stage that writes `path`, if any: the one to run again when it is corrupt.
+
+        The nearest output wins: evaluate writes model/calibration.json inside train's model/.
+        """
+        written_by = {output: stage for stage in STAGES for output in self.outputs(stage)}
+        for candidate in (path, *path.parents):  # the file itself, then its nearest folder
+            if candidate in written_by:
+                return written_by[candidate]
+        return None
 
     def require(self, *paths: Path, stage: str) -> None:
         """Fail with what to run first when an input of a stage is missing."""
@@ -131,10 +202,12 @@ class RunDir:
                 )
 
 
-def remove(path: Path) -> None:
-    if path.is_dir():
+def _remove(path: Path) -> None:
+    """Unguarded: callers are `RunDir.clear` and `atomic_path` (its own temporary, and the path it
+    replaces, which a stage writes only after clearing its outputs in a marked folder)."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
-    elif path.exists():
+    elif path.exists() or path.is_symlink():  # a link goes, never what it points to
         path.unlink()
 
 
@@ -147,13 +220,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write a file or folder at; rename it over `path` on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary(path)
-    remove(temporary)
+    _remove(temporary)
     try:
         yield temporary
-        remove(path)
+        _remove(path)
         os.replace(temporary, path)
     finally:
-        remove(temporary)
+        _remove(temporary)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -166,7 +239,26 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A JSON file's value; a file cut short or overwritten is a `UserError` saying what to re-run."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
+        raise UserError(f"{path} is corrupt ({_reason(error)}): {_remedy(path)}") from None
+
+
+def _reason(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+    return "not UTF-8 text"
+
+
+def _remedy(path: Path) -> str:
+    """Which stage to run again, found by reading `path` as a file of each enclosing folder."""
+    for root in path.parents:
+        stage = RunDir(root).stage_writing(path)
+        if stage is not None:
+            return f"re-run `domaintune {stage} --out {root}`"
+    return "delete it and run the step that wrote it again"
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

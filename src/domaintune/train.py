@@ -38,7 +38,7 @@ from domaintune.errors import UserError
 from domaintune.hardware import Machine, apply_threads, device_settings
 from domaintune.hub import local_only
 from domaintune.lora import merged, parameter_counts, with_lora
-from domaintune.rundir import RunDir, atomic_path, read_json, remove, write_json, write_text
+from domaintune.rundir import RunDir, atomic_path, read_json, write_json, write_text
 from domaintune.throughput import MeasuredTrainer, summarize
 from domaintune.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
 
@@ -380,7 +380,7 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
     log = training_log(config, fitted, resumed_from)
     save_model(fitted, run.model, is_main, normalization=config.prepare)
     if is_main:
-        remove(run.checkpoints)
+        run.clear(run.checkpoints)
         write_json(run.train_log, log)
         write_text(run.config, config.to_yaml())  # the settings this model was trained with
     return log

@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 
 from domaintune.config import Config
 from domaintune.errors import UserError
-from domaintune.rundir import RunDir, remove, write_json, write_text
+from domaintune.rundir import RunDir, write_json, write_text
 from domaintune.train import fit, training_arguments
 
 SEARCHED = ("learning_rate", "batch_size", "epochs", "warmup_ratio", "weight_decay")
@@ -100,7 +100,7 @@ def run_tune(
             n_warmup_steps=space.pruner_warmup_epochs,
         ),
     )
-    remove(run.tune)
+    run.clear(run.tune)
 
     def objective(trial: Any) -> float:
         settings = suggest(trial, config)
@@ -110,7 +110,7 @@ def run_tune(
             args = training_arguments(trial_config.train, folder)
             fitted = fit(trial_config, run, args, [PruningCallback(trial, optuna.TrialPruned)])
         finally:
-            remove(folder)
+            run.clear(folder)
         trial.set_user_attr("epochs_run", float(fitted.trainer.state.epoch or 0))
         return float(fitted.trainer.state.best_metric)
 

@@ -128,8 +128,14 @@ def prepare_data(config: Config) -> Prepared:
 
 
 def run_prepare(config: Config, run: RunDir) -> dict[str, Any]:
-    """Prepare the data and write it, the data card and the resolved config into the run."""
+    """Prepare the data and write it, the data card and the resolved config into the run.
+
+    A folder holding files domaintune did not write is refused before the work, and the run folder
+    is made and marked only once the data is good.
+    """
+    run.check_claimable()
     prepared = prepare_data(config)
+    run.claim(config.task.name)
     run.clear_from("prepare")
     with atomic_path(run.data) as folder:
         folder.mkdir(parents=True)
