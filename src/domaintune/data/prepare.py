@@ -49,9 +49,8 @@ def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step]
     steps.append(step)
     frame, junk_steps, language = drop_junk(frame, options, examples)
     steps += junk_steps
-    if options.fix_typos:
-        frame, step = fix_typos(frame, options, language, examples)
-        steps.append(step)
+    frame, step = fix_typos(frame, options, language, examples)
+    steps.append(step)
     if options.drop_duplicates:
         frame, duplicate_steps = drop_duplicates(frame, options, examples)
         steps += duplicate_steps
