@@ -83,11 +83,21 @@ def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
 
 
 def test_saved_model_works_with_transformers_pipeline(finished_run: RunDir) -> None:
-    from transformers import pipeline
+    """Catches a saved folder that plain `pipeline()` loads with other label names or other
+    weights: its label and raw score must be the saved model's own argmax and softmax."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
+    text = "thanks great flight"
     classifier = pipeline("text-classification", model=str(finished_run.model))
-    result = classifier("thanks great flight")[0]
-    assert result["label"] in {"negative", "neutral", "positive"}
+    result = classifier(text)[0]
+    tokenizer = AutoTokenizer.from_pretrained(finished_run.model)
+    model = AutoModelForSequenceClassification.from_pretrained(finished_run.model).eval()
+    with torch.inference_mode():
+        probabilities = model(**tokenizer(text, return_tensors="pt")).logits.softmax(-1)[0]
+    best = int(probabilities.argmax())
+    assert result["label"] == model.config.id2label[best]
+    assert result["score"] == pytest.approx(float(probabilities[best]), abs=1e-5)
 
 
 def test_predict_reads_text_file_and_stdin(finished_run: RunDir, tmp_path: Path) -> None:

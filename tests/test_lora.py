@@ -45,7 +45,7 @@ def test_lora_trains_adapters_and_saves_a_plain_model(
     with torch.inference_mode():
         batch = fitted.tokenizer(texts, padding=True, return_tensors="pt")
         expected = torch.softmax(adapted(**batch).logits, dim=-1).numpy()
-    save_model(fitted, run.model, normalization=config.prepare)
+    save_model(fitted, run.model, normalization=run.normalization)
 
     weights = load_file(run.model / "model.safetensors")
     assert not [name for name in weights if "lora" in name or "modules_to_save" in name]

@@ -104,6 +104,10 @@ def test_train_saves_the_normalisation_of_the_run_as_data(finished_run: RunDir) 
     }
     assert saved["settings"]["dates"] == "iso"
     assert saved["typos_fixed_in_training"] == config.prepare.fix_typos
+    # copied from what prepare wrote, so `train --set prepare.*=...` cannot make it disagree
+    assert (finished_run.model / NORMALIZATION_FILE).read_bytes() == (
+        finished_run.normalization.read_bytes()
+    )
 
 
 def test_predicting_prepared_text_again_gives_evaluates_figures(finished_run: RunDir) -> None:

@@ -103,6 +103,11 @@ class RunDir:
         return self.data / "card.json"
 
     @property
+    def normalization(self) -> Path:
+        """The text normalisation prepare applied, as data: train copies it into the model."""
+        return self.data / "normalization.json"
+
+    @property
     def label_audit(self) -> Path:
         """Rows whose label is probably wrong (confident learning): split, text, label,
         suggested_label, label_quality (lower is more suspect)."""

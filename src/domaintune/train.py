@@ -8,6 +8,7 @@ so little compute goes to padding. Checkpoints each epoch let a killed run resum
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,8 +33,8 @@ from transformers import (
 
 from domaintune import assets
 from domaintune.checkpoints import resume_point, start_fresh
-from domaintune.config import Config, PrepareConfig, TrainConfig
-from domaintune.data.clean import save_normalization
+from domaintune.config import Config, TrainConfig
+from domaintune.data.clean import load_normalization
 from domaintune.errors import UserError
 from domaintune.hardware import Machine, apply_threads, device_settings
 from domaintune.hub import local_only
@@ -287,11 +288,10 @@ def fit(
     )
 
 
-def save_model(
-    fitted: Fitted, folder: Path, is_main: bool = True, *, normalization: PrepareConfig
-) -> None:
+def save_model(fitted: Fitted, folder: Path, is_main: bool = True, *, normalization: Path) -> None:
     """A plain Transformers model folder (safetensors, tokenizer, label names), written whole,
-    with `normalization.json`: the text normalisation of `prepare`, which prediction repeats.
+    with a copy of `normalization` (prepare's `normalization.json`): the text normalisation the
+    training data went through, which prediction repeats.
 
     Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
     launch), gathering them takes all processes. Only the main one writes.
@@ -307,7 +307,7 @@ def save_model(
     with atomic_path(folder) as temporary:
         model.save_pretrained(temporary, state_dict=weights)
         fitted.tokenizer.save_pretrained(temporary)
-        save_normalization(temporary, normalization)
+        shutil.copyfile(normalization, temporary / normalization.name)
 
 
 def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> dict[str, Any]:
@@ -365,7 +365,10 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
     With `resume`, continue from the last complete checkpoint. Under torchrun or accelerate every
     process trains; only the first writes to the run directory.
     """
-    run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
+    run.require(
+        run.split("train"), run.split("validation"), run.card, run.normalization, stage="prepare"
+    )
+    load_normalization(run.data)  # a damaged file fails here, not after training
     machine = Machine.current()
     config = resolve_batch_size(config, training_rows(run), machine.processes)
     args = training_arguments(config.train, run.checkpoints, machine)
@@ -378,7 +381,7 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
             start_fresh(run, config)
     fitted = fit(config, run, args, resume_from=resumed_from)
     log = training_log(config, fitted, resumed_from)
-    save_model(fitted, run.model, is_main, normalization=config.prepare)
+    save_model(fitted, run.model, is_main, normalization=run.normalization)
     if is_main:
         run.clear(run.checkpoints)
         write_json(run.train_log, log)

@@ -17,7 +17,7 @@ from domaintune.config import Config
 from domaintune.data.audit import audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import Step, class_counts, length_summary
-from domaintune.data.clean import coerce_text, normalize
+from domaintune.data.clean import coerce_text, normalize, save_normalization
 from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
 from domaintune.data.junk import drop_junk
 from domaintune.data.labels import check_classes, map_labels
@@ -141,6 +141,7 @@ def run_prepare(config: Config, run: RunDir) -> dict[str, Any]:
         for name, part in prepared.splits.items():
             part[["text", "label"]].to_parquet(folder / f"{name}.parquet", index=False)
         write_json(folder / "card.json", prepared.card)
+        save_normalization(folder, config.prepare)
         prepared.label_audit.to_parquet(folder / run.label_audit.name, index=False)
     write_text(run.config, config.to_yaml())
     return prepared.card
