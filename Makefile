@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test chromium bench lint format clean
+.PHONY: demo test test-fast lint chromium bench format clean
 
 $(BIN)/domaintune: pyproject.toml
 	@echo "Installing domaintune and its dependencies into $(VENV) (a few minutes, once)"
@@ -15,10 +15,18 @@ $(BIN)/domaintune: pyproject.toml
 demo: $(BIN)/domaintune
 	$(BIN)/domaintune run
 
-test: $(BIN)/domaintune chromium
+test: lint chromium
+	$(BIN)/python -m pytest
+
+# The inner loop: everything but real trainings, multi-process runs and registry fetches.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow and not network"
+
+# Style, and the one-way imports of ARCHITECTURE.md (the contract is in pyproject.toml).
+lint: $(BIN)/domaintune
 	$(BIN)/python -m ruff check src tests bench
 	$(BIN)/python -m ruff format --check src tests bench
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports
 
 # Chromium for the test that renders report.html in a browser; a machine where apt-get cannot
 # install it (not root, no apt-get, no mirror) goes on, and that test is skipped with the reason.

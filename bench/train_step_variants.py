@@ -28,10 +28,11 @@ from domaintune import assets
 from domaintune.cli import quiet_libraries
 from domaintune.config import load_config
 from domaintune.data.prepare import run_prepare
-from domaintune.hardware import apply_threads
+from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir, read_json
-from domaintune.tokencache import LENGTH_MULTIPLE, load_or_tokenize
-from domaintune.train import freeze_word_embeddings, load_model, load_tokenizer, model_length_limit
+from domaintune.train.hardware import apply_threads
+from domaintune.train.tokencache import LENGTH_MULTIPLE, load_or_tokenize
+from domaintune.train.trainer import freeze_word_embeddings, model_length_limit
 
 DEFAULT_VARIANTS = "base,freeze,nodrop,freeze+nodrop,b32,freeze+nodrop+b32"
 WARMUP_STEPS = 3
@@ -54,7 +55,9 @@ def build(name: str, source: str, labels: list[str]) -> Variant:
     unknown = parts - {"base", "freeze", "nodrop", "b32"}
     if unknown:
         raise SystemExit(f"unknown variant part(s) {sorted(unknown)} in '{name}'")
-    model = load_model(source, labels, dropout=0.0 if "nodrop" in parts else None).train()
+    model = load_classifier(
+        source, labels=labels, dropout=0.0 if "nodrop" in parts else None
+    ).train()
     if "freeze" in parts:
         freeze_word_embeddings(model)
     trained = [p for p in model.parameters() if p.requires_grad]

@@ -58,14 +58,13 @@ from domaintune import assets
 from domaintune.cli import quiet_libraries
 from domaintune.config import Config, build_config, load_config
 from domaintune.data.prepare import run_prepare
-from domaintune.hardware import apply_threads, cpu_flags
+from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir, read_json, write_json, write_parquet
-from domaintune.throughput import MeasuredTrainer, summarize
-from domaintune.tokencache import load_or_tokenize, tokenize
-from domaintune.train import (
+from domaintune.train.hardware import apply_threads, cpu_flags
+from domaintune.train.throughput import MeasuredTrainer, summarize
+from domaintune.train.tokencache import load_or_tokenize, tokenize
+from domaintune.train.trainer import (
     fit,
-    load_model,
-    load_tokenizer,
     model_length_limit,
     resolve_batch_size,
     training_arguments,
@@ -206,7 +205,7 @@ def run_classic(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, 
     label2id = {label: i for i, label in enumerate(labels)}
     set_seed(config.train.seed)
     tokenizer = load_tokenizer(source)
-    model = load_model(source, labels)
+    model = load_classifier(source, labels=labels)
 
     def encoded(name: str) -> Dataset:
         frame = pd.read_parquet(run.split(name))[["text", "label"]]
@@ -250,7 +249,7 @@ def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[st
     labels: list[str] = read_json(run.card)["labels"]
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = load_tokenizer(source)
-    limit = model_length_limit(load_model(source, labels), tokenizer)
+    limit = model_length_limit(load_classifier(source, labels=labels), tokenizer)
     splits = load_or_tokenize(run, tokenizer, label2id, config.model, limit, False, write=False)
     test = tokenize(pd.read_parquet(run.split("test")), tokenizer, label2id, splits.max_length)
     scores = TestScores(test.remove_columns(["length"]), tokenizer, config.train.eval_batch_size)

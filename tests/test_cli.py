@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_run, domaintune, snapshot, user_files, write_tickets
 
 from domaintune.rundir import MARKER, RunDir
+from tests.helpers import copy_run, domaintune, snapshot, user_files, write_tickets
 
 
 def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import domaintune
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from domaintune.calibration import save_temperature
 from domaintune.config import load_config
 from domaintune.data.clean import NORMALIZATION_FIELDS, NORMALIZATION_FILE, NORMALIZATION_VERSION
 from domaintune.errors import UserError
 from domaintune.predict import Predictor, pipeline, read_texts
 from domaintune.rundir import RunDir
+from domaintune.temperature import save_temperature
+from tests.helpers import domaintune
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
 
 from domaintune.errors import UserError
 from domaintune.rundir import MARKER, RunDir, atomic_path, read_json, write_json
+from tests.helpers import snapshot
 
 
 def marked(folder: Path) -> RunDir:

@@ -124,7 +124,7 @@ def stage_prepare(config: Config, run: RunDir) -> None:
 
 
 def stage_train(config: Config, run: RunDir, resume: bool = False) -> None:
-    from domaintune.train import run_train
+    from domaintune.train.trainer import run_train
 
     log = timed("train", lambda: run_train(config, run, resume), run.model)
     if log["resumed_from"]:
@@ -139,7 +139,7 @@ def stage_train(config: Config, run: RunDir, resume: bool = False) -> None:
 
 
 def stage_evaluate(config: Config, run: RunDir) -> None:
-    from domaintune.evaluate import run_evaluate
+    from domaintune.evaluate.stage import run_evaluate
 
     metrics = timed("evaluate", lambda: run_evaluate(config, run), run.metrics)
     low, high = metrics["intervals"]["macro_f1"]
@@ -247,7 +247,7 @@ def train(
 def tune(config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None) -> None:
     """Search the train settings with Optuna (the `tune` section): writes tune/trials.json and
     tune/best.yaml, a config for `domaintune run`. Prepares the data first if needed."""
-    from domaintune.tune import run_tune
+    from domaintune.train.tune import run_tune
 
     resolved, run_dir = resolve_run(config, overrides, out)
     if not run_dir.card.is_file():
@@ -290,7 +290,7 @@ def run(
     model: ModelOption = None,
 ) -> None:
     """Every stage in order: prepare, train, evaluate, report."""
-    from domaintune.train import check_model
+    from domaintune.models import check_model
 
     resolved, run_dir = resolve_run(config, overrides, out, data, text_column, label_column, model)
     check_model(resolved.model.name_or_path)
@@ -335,7 +335,7 @@ def compare(
     """Compare runs: test accuracy and macro-F1 with intervals, baselines and verdicts."""
     from rich.console import Console as OutputConsole
 
-    from domaintune.compare import json_table, load_metrics, markdown_table, rich_table, rows
+    from domaintune.report.compare import json_table, load_metrics, markdown_table, rich_table, rows
 
     if output_format not in {"table", "markdown", "json"}:
         raise UserError(f"--format {output_format}: choose table, markdown or json")

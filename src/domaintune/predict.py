@@ -22,8 +22,6 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
     BatchEncoding,
     PreTrainedTokenizerBase,
     TextClassificationPipeline,
@@ -31,12 +29,13 @@ from transformers import (
 from transformers.modeling_outputs import ModelOutput
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
-from domaintune import calibration
 from domaintune.config import PrepareConfig
 from domaintune.data.clean import load_normalization, normalize_text, to_text
 from domaintune.data.sources import read_table
 from domaintune.errors import UserError
+from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import write_text
+from domaintune.temperature import load_temperature, probabilities
 
 
 def length_batches(
@@ -89,17 +88,15 @@ class Predictor:
         folder = Path(folder)
         check_model_folder(folder)
         self.normalization = load_normalization(folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            folder, use_safetensors=True, trust_remote_code=False
-        ).eval()
+        self.tokenizer = load_tokenizer(str(folder))
+        self.model = load_classifier(str(folder)).eval()
         id2label = self.model.config.id2label
         self.labels = [id2label[i] for i in range(len(id2label))]
         limit = getattr(self.model.config, "max_position_embeddings", 512)
         self.max_length = min(
             self.tokenizer.model_max_length, limit
         )  # training's limit, saved with it
-        self.temperature = calibration.load_temperature(folder)
+        self.temperature = load_temperature(folder)
 
     @torch.inference_mode()
     def predict_logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -117,7 +114,7 @@ class Predictor:
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities, one row per text, scaled by the saved temperature when there is one."""
-        return calibration.probabilities(self.predict_logits(texts, batch_size), self.temperature)
+        return probabilities(self.predict_logits(texts, batch_size), self.temperature)
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
         probabilities = self.predict_proba(texts, batch_size)

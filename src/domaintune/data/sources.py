@@ -15,7 +15,7 @@ import pandas as pd
 
 from domaintune import assets
 from domaintune.config import DataConfig
-from domaintune.errors import UserError
+from domaintune.errors import UserError, first_line
 
 HUB_PREFIX = "hub:"
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet"}
@@ -76,8 +76,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise UserError(f"{path}: {error}") from None
     except Exception as error:  # pandas and pyarrow raise many types for a malformed file
         kind = suffix.lstrip(".").upper()
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path} is not a valid {kind} file ({reason}): check its format") from None
+        raise UserError(
+            f"{path} is not a valid {kind} file ({first_line(error)}): check its format"
+        ) from None
 
 
 def _decode(raw: bytes) -> tuple[str, int]:
@@ -163,9 +164,8 @@ def read_hub(name: str, split: str) -> pd.DataFrame:
             raise ConnectionError("the Hub cannot be reached from this machine")
         dataset = datasets.load_dataset(name, split=split)
     except Exception as error:  # offline, unknown name, or unknown split: all surface alike
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"Hub data set '{name}' (split '{split}') could not be loaded ({reason[:200]}): "
+            f"Hub data set '{name}' (split '{split}') could not be loaded ({first_line(error)}): "
             "check the name and your connection, or download it and give a local file"
         ) from None
     return dataset.to_pandas()

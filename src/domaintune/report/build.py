@@ -16,25 +16,17 @@ from xml.etree.ElementTree import Element
 
 import markdown
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
-from domaintune.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.config import Config
 from domaintune.errors import UserError
+from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.report import plots
 from domaintune.rundir import RunDir, read_json, write_text
+from domaintune.templating import environment
 
-ENVIRONMENT = Environment(
-    loader=PackageLoader("domaintune", "report/templates"),
-    # HTML templates escape what they are given; Markdown is made safe where it becomes HTML
-    autoescape=select_autoescape(disabled_extensions=("md.j2",), default=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+ENVIRONMENT = environment("report/templates")
 
 
 def percent(value: float) -> str:
@@ -76,7 +68,6 @@ def baseline_name(name: str) -> str:
 
 ENVIRONMENT.filters["percent"] = percent
 ENVIRONMENT.filters["baseline"] = baseline_name
-ENVIRONMENT.filters["score"] = lambda value: f"{value:.3f}"
 ENVIRONMENT.filters["pvalue"] = lambda value: f"{value:.3g}" if value >= 0.001 else "< 0.001"
 ENVIRONMENT.filters["cell"] = lambda text, width=140: (
     " ".join(str(text).split())[:width].replace("|", "/").replace("`", "'").replace("<", "&lt;")

@@ -1,0 +1,36 @@
+"""The one typed config: `sections` defines every key with its default, `loading` reads YAML files
+and `--set` overrides into it, and `ready/` holds the configs shipped with domaintune."""
+
+from domaintune.config.loading import build_config, load_config, ready_configs
+from domaintune.config.sections import (
+    DEFAULT_CONFIG,
+    Config,
+    DataConfig,
+    DecisionRule,
+    EvaluateConfig,
+    ModelConfig,
+    PrepareConfig,
+    ReportConfig,
+    TaskConfig,
+    TrainConfig,
+    TuneConfig,
+    task_name_from,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Config",
+    "DataConfig",
+    "DecisionRule",
+    "EvaluateConfig",
+    "ModelConfig",
+    "PrepareConfig",
+    "ReportConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "TuneConfig",
+    "build_config",
+    "load_config",
+    "ready_configs",
+    "task_name_from",
+]

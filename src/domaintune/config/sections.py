@@ -1,0 +1,355 @@
+"""The config's sections: every default of every stage is written down here, and nowhere else.
+
+A run is described by a YAML file whose sections mirror the pipeline (task, data, prepare, model,
+train, evaluate, report; tune for `domaintune tune`). Anything left out takes the default below; `--set section.key=value`
+overrides any key from the command line. Unknown keys and wrong types are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG = "airline-sentiment"
+DEFAULT_TASK_NAME = "domaintune"
+NOT_IN_A_FOLDER_NAME = re.compile(r"[/\\:\x00]")
+"""Separators (POSIX, Windows, drive) and NUL: a task name must stay one folder under runs/."""
+UNSAFE_IN_A_DERIVED_NAME = re.compile(r"[^\w.-]+")
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are refused, values are checked when assigned."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TaskConfig(Section):
+    name: str = DEFAULT_TASK_NAME
+    """Names the run: its directory is runs/<name> unless --out says otherwise."""
+    domain: str = "general"
+    objective: Literal["classification"] = "classification"
+    description: str = "Classify each text into one of the labels found in the data."
+    """The task in words, as the report quotes it."""
+    expected_output: str = "One label per text, with a probability for every label."
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, name: str) -> str:
+        """runs/<name> is cleared by every stage, so a name must not reach outside runs/."""
+        if not name.strip() or name in {".", ".."} or NOT_IN_A_FOLDER_NAME.search(name):
+            raise ValueError(
+                f"{name!r} cannot name a run folder under runs/: give one folder name "
+                "(not empty, not '.' or '..', no '/', '\\' or ':')"
+            )
+        return name
+
+
+def task_name_from(source: str) -> str:
+    """The quick start's task name: the data file's stem, made a safe folder name.
+
+    `hub:owner/name` gives `name`; a stem such as `..` or `reviews 2024` becomes `domaintune` or
+    `reviews-2024`, so a data file's name can never steer the run folder outside runs/.
+    """
+    stem = Path(source.split(":")[-1]).stem
+    return UNSAFE_IN_A_DERIVED_NAME.sub("-", stem).strip(".-") or DEFAULT_TASK_NAME
+
+
+class DataConfig(Section):
+    source: str = "builtin:airline-tweets"
+    """builtin:NAME, a local file (CSV, TSV, JSONL, Parquet) or folder, or hub:OWNER/NAME."""
+    text_column: str = "text"
+    label_column: str = "label"
+    label_mapping: dict[str, str] = Field(default_factory=dict)
+    """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
+    hub_split: str = "train"
+    """The split read from a Hub data set; domaintune makes its own splits from it."""
+
+    @field_validator("label_mapping", mode="before")
+    @classmethod
+    def _labels_as_text(cls, mapping: Any) -> Any:
+        """YAML reads `5: positive` with an integer key; raw labels are compared as text."""
+        if isinstance(mapping, dict):
+            return {str(key): str(value) for key, value in mapping.items()}
+        return mapping
+
+
+class PrepareConfig(Section):
+    # Normalisation: repairs that keep the meaning of a text and make equal texts look equal.
+    fix_unicode: bool = True
+    """Repair mojibake and strip control characters (ftfy)."""
+    unescape_html: bool = True
+    normalize_whitespace: bool = True
+    strip_quotes: bool = True
+    """Remove one pair of double quotes wrapping a whole text, as exported reviews often have."""
+    lowercase: bool = False
+    """Off: the built-in model is uncased anyway, and cased models use case as a signal."""
+    dates: Literal["keep", "iso", "token"] = "iso"
+    """Dates with a year, in any common written form, become ISO 8601 (2024-03-15) or `<date>`."""
+    date_order: Literal["MDY", "DMY"] = "MDY"
+    """How to read an ambiguous numeric date such as 03/04/2024 (a day above 12 decides itself)."""
+    mask_urls: bool = False
+    mask_emails: bool = False
+    mask_handles: bool = False
+    """@user handles become `<user>`; off, since a handle can be the signal (which airline)."""
+    mask_numbers: bool = False
+    # Junk: rows that cannot teach the model anything, each dropped with its own reason.
+    min_chars: int = Field(default=2, ge=1)
+    """Texts shorter than this after cleaning are dropped as empty or too short."""
+    max_chars: int = Field(default=20_000, ge=1)
+    """Longer texts are dropped as junk (pasted logs, whole files); the model reads ~512 tokens."""
+    min_letter_ratio: float = Field(default=0.25, ge=0, le=1)
+    """Texts whose non-space characters are mostly not letters (codes, numbers, symbols) are junk."""
+    language: str = "auto"
+    """Expected language (ISO 639-1 code, e.g. en), `auto` for the corpus's most common one, or
+    `any` to keep every language. Only rows confidently in another language are dropped."""
+    language_min_words: int = Field(default=5, ge=1)
+    """Shorter texts are never judged: language identification is unreliable on a few words."""
+    language_confidence: float = Field(default=0.9, gt=0, le=1)
+    # Typos: a conservative English spelling corrector (symspellpy).
+    fix_typos: bool = False
+    """Off: a default that rewrites users' words must be right nearly always (95% of corrections),
+    and this is not. Hand-labelled on real data (bench/typo_precision.py, bench/typo_labels.csv),
+    94% of its corrections are right on the two built-in sets whose labels shaped its rules (99 of
+    105; 95% Wilson interval 88-97%) and 86% on held-out tweets (56 of 65; 76-93%): about one
+    correction in seven picks the wrong word (`revieving` -> `reviving`, `limination` ->
+    `lamination`) or rewrites a name or slang (`singulair`, `merking`). Only English, only words
+    unknown to the dictionary and rare in the corpus."""
+    typo_min_word_length: int = Field(default=7, ge=3)
+    """Shorter words are too often slang, names or abbreviations (probs, convo, sched; `frowny`,
+    `orbitz`, `chking`) to correct safely: 29 of 48 six-letter corrections were wrong."""
+    typo_max_edit_distance: int = Field(default=1, ge=1, le=2)
+    """Two edits turn too many real words into others (seatback -> setback) to be a default."""
+    typo_protect_count: int = Field(default=5, ge=1)
+    """A word that occurs this often in the corpus is domain vocabulary, never corrected."""
+    typo_min_dictionary_count: int = Field(default=100_000, ge=1)
+    """A correction must be a common English word (this many in symspell's frequency list)."""
+    # Duplicates and conflicts.
+    drop_duplicates: bool = True
+    """Exact duplicates, ignoring case, after normalisation."""
+    conflicts: Literal["majority", "drop"] = "majority"
+    """The same text with different labels: keep the most frequent label, or drop them all."""
+    drop_near_duplicates: bool = True
+    """Keep one text of each group of near-duplicates. Off, they are kept but never split apart."""
+    near_duplicate_threshold: float = Field(default=0.7, gt=0, lt=1)
+    """Estimated Jaccard similarity of character 5-gram sets (ignoring case and punctuation) from
+    which two texts are near-duplicates. 0.7 catches a short message with a word added (`any luck?`,
+    `any luck? #fail`); near-duplicates with different labels are kept, only never split apart."""
+    minhash_permutations: int = Field(default=64, ge=16)
+    # Label audit: confident learning (cleanlab) on out-of-fold probabilities of TF-IDF + LR.
+    label_audit: Literal["off", "flag", "drop"] = "flag"
+    """Flag lists suspected label errors in the card and report; drop also removes them."""
+    audit_folds: int = Field(default=5, ge=2)
+    audit_max_train_rows: int = Field(default=200_000, ge=100)
+    """Each fold's model trains on at most this many rows (a stratified sample): on large data
+    more rows barely change the probabilities, and the audit stays linear in time."""
+    audit_probability: float = Field(default=0.5, gt=0, lt=1)
+    """Rows whose label gets less than this out-of-fold probability are listed as doubtful too."""
+    # Split, leakage and balance.
+    leakage: Literal["move", "drop"] = "move"
+    """Validation or test rows that near-duplicate a training row: move them to train, or drop."""
+    balance: Literal["none", "undersample", "oversample", "class_weights"] = "class_weights"
+    """Applied to the training split only, so validation and test keep the real class mix."""
+    validation_size: float = Field(default=0.1, gt=0, lt=0.5)
+    test_size: float = Field(default=0.1, gt=0, lt=0.5)
+    min_rows_per_class: int = Field(default=10, ge=3)
+    """Each class needs this many rows to be split into train, validation and test."""
+    seed: int = 42
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"auto", "any"} and not (value.isalpha() and 2 <= len(value) <= 3):
+            raise ValueError("give an ISO 639-1 code such as en, or auto, or any")
+        return value
+
+
+class ModelConfig(Section):
+    name_or_path: str = "builtin:minilm-l6"
+    """builtin:NAME, a local model folder, or a Hugging Face Hub id."""
+    max_length: int | None = Field(default=None, ge=8)
+    """Token limit per text; None chooses it from the data."""
+    max_length_percentile: float = Field(default=99.0, gt=0, le=100)
+    """With max_length None: this percentile of training token lengths, rounded up to 8."""
+
+
+class TrainConfig(Section):
+    epochs: float = Field(default=3, gt=0)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    """High for fine-tuning, but right for small encoders (MiniLM-L6: 22M parameters)."""
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+    """Rows per optimizer step (per process). auto: 32 where that still gives each epoch 100
+    steps (3,200 training rows on one process), else 16. Larger batches keep a CPU's cores busier
+    (32 trained 1.09x the rows/s of 16 here), but small data sets need the updates: on drug reviews
+    (782 training rows, 75 steps in all at 32) test macro-F1 was 0.454 at 32 against 0.552 at 16."""
+    eval_batch_size: int = Field(default=64, ge=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    group_by_length: bool = True
+    """Batch texts of similar length together, so little compute goes to padding."""
+    dropout: float | None = Field(default=0.0, ge=0, lt=1)
+    """Every dropout rate in the model's config (hidden, attention, classifier); None keeps the
+    model's own. Off by default: on a CPU drawing the random masks took about 10% of each step, and
+    short fine-tuning with early stopping needs little of its regularisation. Measured with frozen
+    embeddings against the model's dropout and trained embeddings: other tweets 0.745 vs 0.752
+    test macro-F1 (1.48x the rows/s); drug reviews, two seeds, 0.552 and 0.407 vs 0.490 and 0.515
+    (98 test rows, so a spread far wider than the change)."""
+    freeze_embeddings: bool = True
+    """Keep the word-embedding table as pre-trained. It holds half of MiniLM-L6's weights, yet a
+    small data set touches few of its rows; freezing it saves its gradient and optimizer update
+    every step, and words unseen in training keep embeddings that agree with the seen ones."""
+    early_stopping_patience: int = Field(default=1, ge=0)
+    """Evaluations without a better validation macro-F1 before stopping; 0 turns it off."""
+    logging_steps: int = Field(default=50, ge=1)
+    seed: int = 42
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 only where the hardware runs it fast (a CUDA GPU with bf16, or a CPU with
+    AVX512_BF16 or AMX), else fp32. On an AVX2 CPU without them bf16 was about 20x slower."""
+    threads: int | None = Field(default=None, ge=1)
+    """CPU threads for PyTorch; None keeps PyTorch's default (one per physical core)."""
+    cache_tokenized: bool = True
+    """Tokenise each split once and keep it under cache/ in the run directory, keyed by the
+    tokenizer, the token limit and the data, so re-training, resuming and tuning skip it."""
+    method: Literal["full", "lora"] = "full"
+    """full: train every weight. lora: train low-rank adapters (peft, extra `lora`) and the
+    classifier head, then merge the adapters into the weights, so the saved model is a plain one."""
+    lora_r: int = Field(default=8, ge=1)
+    """Rank of each adapter."""
+    lora_alpha: float = Field(default=16, gt=0)
+    """Adapter scaling: updates are multiplied by lora_alpha / lora_r."""
+    lora_dropout: float = Field(default=0.1, ge=0, lt=1)
+    lora_target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
+    """Layers that get adapters: the attention query and value projections of BERT-like encoders."""
+    lora_modules_to_save: list[str] = Field(default_factory=lambda: ["classifier"])
+    """Layers trained in full beside the adapters: the new classification head."""
+
+
+class TuneConfig(Section):
+    """`domaintune tune`: an Optuna search over the train section, scored on the validation split."""
+
+    n_trials: int = Field(default=20, ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    """No new trial starts after this many seconds; None: run all n_trials."""
+    metric: Literal["validation_macro_f1"] = "validation_macro_f1"
+    """Trials are compared on validation data only, so the test split stays unseen."""
+    learning_rate: tuple[float, float] = (1e-5, 3e-4)
+    """Bounds of a log-uniform search."""
+    batch_size: list[int] = Field(default_factory=lambda: [8, 16, 32])
+    """Choices."""
+    epochs: tuple[int, int] = (1, 4)
+    """Bounds of a search over whole epochs."""
+    warmup_ratio: tuple[float, float] = (0.0, 0.2)
+    weight_decay: tuple[float, float] = (0.0, 0.1)
+    pruner_startup_trials: int = Field(default=2, ge=0)
+    """Trials that always run to the end before the median pruner stops any."""
+    pruner_warmup_epochs: int = Field(default=1, ge=0)
+    """Epochs each trial runs before it can be pruned."""
+    seed: int = 42
+    """Seeds the sampler; each trial trains with train.seed."""
+
+    @field_validator("learning_rate", "epochs", "warmup_ratio", "weight_decay")
+    @classmethod
+    def _bounds_in_order(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= bounds[0] <= bounds[1]:
+            raise ValueError("give [low, high] with 0 <= low <= high")
+        return bounds
+
+    @field_validator("warmup_ratio")
+    @classmethod
+    def _warmup_is_a_share(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        """Checked here, not when a trial draws a value: train.warmup_ratio must stay below 1."""
+        if bounds[1] >= 1:
+            raise ValueError("warm-up is a share of all training steps: give bounds below 1")
+        return bounds
+
+    @model_validator(mode="after")
+    def _searchable(self) -> TuneConfig:
+        if self.learning_rate[0] <= 0 or self.epochs[0] < 1:
+            raise ValueError("tune.learning_rate and tune.epochs need a low bound above 0")
+        if not self.batch_size or min(self.batch_size) < 1:
+            raise ValueError("tune.batch_size needs one or more sizes of at least 1")
+        return self
+
+
+class DecisionRule(Section):
+    """Pick `label` whenever its probability passes a threshold, chosen on the validation split so
+    that the label reaches `value` of `target` (e.g. recall 0.9 for urgent messages)."""
+
+    label: str
+    target: Literal["recall", "precision"] = "recall"
+    value: float = Field(gt=0, lt=1)
+
+
+class EvaluateConfig(Section):
+    baselines: list[Literal["majority", "tfidf_logreg", "linear_probe"]] = Field(
+        default_factory=lambda: ["majority", "tfidf_logreg", "linear_probe"]
+    )
+    tfidf_c_grid: list[float] = Field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0])
+    """Inverse regularisation strengths tried for TF-IDF + LR, chosen on the validation split."""
+    probe_c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    """The same for the linear probe on the frozen pre-trained model's embeddings."""
+    probe_max_train_rows: int = Field(default=2000, ge=10)
+    """Training rows the probe embeds (a class-stratified sample when there are more). Embedding
+    is one forward pass per text: MiniLM-L6 managed 37 texts/s on a busy two-core CPU, so the
+    default task's probe (2,000 training rows plus validation and test) adds a few minutes at
+    worst; 2,000 rows are plenty for a logistic regression on 384 features."""
+    bootstrap_samples: int = Field(default=1000, ge=100)
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+    """For every interval; 1 - this is the significance level of the paired tests."""
+    calibration_bins: int = Field(default=15, ge=2)
+    """Equal-width confidence bins for the expected calibration error and reliability diagram."""
+    abstain_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9])
+    """Top-probability thresholds in the abstain table (coverage vs accuracy); always reported."""
+    abstain_target_accuracy: float | None = Field(default=None, gt=0, le=1)
+    """When set: send texts to a person below the threshold that reaches this accuracy on the
+    kept validation texts; the report gives the coverage and error rate it implies on test."""
+    decision: DecisionRule | None = None
+    """An optional class rule, e.g. {label: urgent, target: recall, value: 0.9}."""
+    length_buckets: int = Field(default=4, ge=1)
+    """Test texts are split into this many equal-count buckets by word count for error analysis."""
+    batch_size: int = Field(default=64, ge=1)
+    seed: int = 42
+
+    @field_validator("abstain_thresholds")
+    @classmethod
+    def _probabilities(cls, values: list[float]) -> list[float]:
+        if not all(0 < value < 1 for value in values):
+            raise ValueError("thresholds are probabilities between 0 and 1")
+        return values
+
+
+class ReportConfig(Section):
+    title: str | None = None
+    """Defaults to the task name."""
+    examples: int = Field(default=5, ge=0)
+    """How many example texts each list in the report shows."""
+
+
+class Config(Section):
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+
+    @model_validator(mode="after")
+    def _splits_leave_training_data(self) -> Config:
+        if self.prepare.validation_size + self.prepare.test_size >= 0.8:
+            raise ValueError("prepare.validation_size + prepare.test_size must stay below 0.8")
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

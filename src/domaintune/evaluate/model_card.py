@@ -1,0 +1,87 @@
+"""The model card: model/README.md in the Hugging Face format, written with the test figures.
+
+The YAML front matter (library, pipeline tag, base model, `model-index` with the test results) is
+what the Hub and other tools read; the body says what the model is for and how far to trust it.
+Unknown facts (the data's language and licence) are left out rather than guessed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domaintune import assets
+from domaintune.config import Config
+from domaintune.data.clean import load_normalization, normalization_summary
+from domaintune.rundir import write_text
+from domaintune.templating import environment
+
+ENVIRONMENT = environment("evaluate/templates")
+
+
+def base_model(name_or_path: str) -> str | None:
+    """The Hub id of the pre-trained model, when there is one (a local folder has none)."""
+    if assets.is_builtin(name_or_path):
+        model = assets.MODELS.get(name_or_path.removeprefix(assets.BUILTIN_PREFIX))
+        return model.hub_id if model else None
+    return None if Path(name_or_path).exists() else name_or_path
+
+
+def front_matter(config: Config, card: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    base = base_model(config.model.name_or_path)
+    return {
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        **({"base_model": base} if base else {}),
+        "tags": ["text-classification", "domaintune"],
+        "model-index": [
+            {
+                "name": config.task.name,
+                "results": [
+                    {
+                        "task": {"type": "text-classification", "name": "Text Classification"},
+                        "dataset": {
+                            "name": card["source"],
+                            "type": card["source"],
+                            "split": "test",
+                        },
+                        "metrics": [
+                            {"type": "accuracy", "value": metrics["accuracy"], "name": "Accuracy"},
+                            {
+                                "type": "f1",
+                                "value": metrics["macro_f1"],
+                                "name": "Macro F1",
+                                "args": {"average": "macro"},
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def write_model_card(
+    path: Path,
+    config: Config,
+    card: dict[str, Any],
+    log: dict[str, Any],
+    metrics: dict[str, Any],
+) -> Path:
+    header = yaml.safe_dump(
+        front_matter(config, card, metrics), sort_keys=False, allow_unicode=True
+    )
+    per_class = metrics["per_class"]
+    normalization = load_normalization(path.parent)  # what prediction repeats, from the folder
+    body = ENVIRONMENT.get_template("model_card.md.j2").render(
+        config=config,
+        card=card,
+        log=log,
+        m=metrics,
+        normalization=None if normalization is None else normalization_summary(normalization),
+        weakest=min(metrics["labels"], key=lambda label: per_class[label]["f1-score"]),
+    )
+    write_text(path, f"---\n{header}---\n\n{body}")
+    return path

@@ -1,0 +1,243 @@
+"""The evaluate stage: score the fine-tuned model on the test split, against baselines, with intervals.
+
+Reads model/ and data/ from the run directory; writes metrics.json, predictions.parquet (one row
+per test example, in the test split's order, with calibrated probabilities), model/calibration.json
+(the temperature fitted on the validation split) and model/README.md (the model card). Baselines
+see exactly the rows the model saw: they are fitted on the training split, tuned on the validation
+split and scored on the test split. Every threshold is chosen on validation, never on test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    average_precision_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+)
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from domaintune.config import Config, EvaluateConfig
+from domaintune.errors import UserError
+from domaintune.evaluate import calibration, decision, significance
+from domaintune.evaluate.analysis import by_length
+from domaintune.evaluate.model_card import write_model_card
+from domaintune.evaluate.probe import Encoder, fit_probe
+from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows, scores
+from domaintune.predict import Predictor
+from domaintune.rundir import RunDir, read_json, write_json, write_parquet, write_text
+from domaintune.temperature import probabilities, save_temperature
+
+
+def tfidf_logreg(c: float, class_weight: str | None, seed: int) -> Pipeline:
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode"),
+        LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed),
+    )
+
+
+def fit_baseline(
+    name: str,
+    splits: dict[str, pd.DataFrame],
+    options: EvaluateConfig,
+    class_weight: str | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Test predictions of the majority or TF-IDF baseline, and how it was chosen."""
+    train, validation, test = splits["train"], splits["validation"], splits["test"]
+    if name == "majority":
+        model = DummyClassifier(strategy="most_frequent").fit(train["text"], train["label"])
+        return model.predict(test["text"]), {"description": "always the most frequent class"}
+    fitted = {
+        c: tfidf_logreg(c, class_weight, options.seed).fit(train["text"], train["label"])
+        for c in options.tfidf_c_grid
+    }
+    tried = {
+        c: f1_score(validation["label"], model.predict(validation["text"]), average="macro")
+        for c, model in fitted.items()
+    }
+    best_c = max(tried, key=tried.get)
+    model = fitted[best_c]
+    return model.predict(test["text"]), {
+        "description": "TF-IDF of words and word pairs with logistic regression, "
+        "its regularisation chosen on the validation split",
+        "c": best_c,
+        "class_weight": class_weight,
+        "validation_macro_f1": float(tried[best_c]),
+    }
+
+
+def calibrate(
+    run: RunDir,
+    logits: dict[str, np.ndarray],
+    gold: dict[str, np.ndarray],
+    bins: int,
+) -> dict[str, Any]:
+    """Fit the temperature on validation, save it beside the model, measure ECE on test."""
+    temperature = calibration.fit_temperature(logits["validation"], gold["validation"])
+    nll = {
+        "validation_nll_before": calibration.negative_log_likelihood(
+            logits["validation"], gold["validation"]
+        ),
+        "validation_nll_after": calibration.negative_log_likelihood(
+            logits["validation"], gold["validation"], temperature
+        ),
+    }
+    save_temperature(run.model, temperature, {"fitted_on": "validation", **nll})
+    before = calibration.reliability(probabilities(logits["test"]), gold["test"], bins)
+    after = calibration.reliability(probabilities(logits["test"], temperature), gold["test"], bins)
+    return {
+        "temperature": temperature,
+        "bins": bins,
+        "ece_before": before["ece"],
+        "ece_after": after["ece"],
+        **nll,
+        "reliability_before": before["bins"],
+        "reliability_after": after["bins"],
+    }
+
+
+def decisions(
+    options: EvaluateConfig,
+    labels: list[str],
+    probs: dict[str, np.ndarray],
+    gold: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """The abstain table on test, and the configured rules: chosen on validation, run on test."""
+    result: dict[str, Any] = {
+        "abstain_table": decision.abstain_table(
+            probs["test"], gold["test"], options.abstain_thresholds
+        ),
+        "abstain": None,
+        "class_rule": None,
+    }
+    if options.abstain_target_accuracy is not None:
+        threshold = decision.choose_abstain_threshold(
+            probs["validation"], gold["validation"], options.abstain_target_accuracy
+        )
+        result["abstain"] = {
+            "target_accuracy": options.abstain_target_accuracy,
+            "reached_on_validation": threshold is not None,
+            "test": None
+            if threshold is None
+            else decision.abstain_outcome(probs["test"], gold["test"], threshold),
+        }
+    rule = options.decision
+    if rule is not None:
+        index = labels.index(rule.label)
+        threshold = decision.choose_class_threshold(
+            probs["validation"][:, index], gold["validation"] == index, rule
+        )
+        result["class_rule"] = {
+            **rule.model_dump(),
+            "reached_on_validation": threshold is not None,
+            "test": None
+            if threshold is None
+            else decision.class_rule_outcome(probs["test"], gold["test"], index, threshold),
+        }
+    return result
+
+
+def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
+    """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card."""
+    run.require(run.split("test"), run.card, stage="prepare")
+    run.require(run.model, run.train_log, stage="train")
+    options = config.evaluate
+    card, log = read_json(run.card), read_json(run.train_log)
+    labels: list[str] = card["labels"]
+    if options.decision is not None and options.decision.label not in labels:
+        raise UserError(
+            f"evaluate.decision.label '{options.decision.label}' is not a label of this data "
+            f"({', '.join(labels)})"
+        )
+    run.clear_from("evaluate")  # also removes an earlier temperature, so the logits below are raw
+    splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    test = splits["test"]
+    gold = test["label"].to_numpy()
+
+    predictor = Predictor(run.model)
+    if predictor.labels != labels:
+        raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
+    logits = {
+        name: predictor.predict_logits(splits[name]["text"].tolist(), options.batch_size)
+        for name in ("validation", "test")
+    }
+    gold_ids = {
+        name: splits[name]["label"].map(labels.index).to_numpy() for name in ("validation", "test")
+    }
+    calibrated = calibrate(run, logits, gold_ids, options.calibration_bins)
+    probs = {
+        name: probabilities(values, calibrated["temperature"]) for name, values in logits.items()
+    }
+    predicted = np.array(labels)[probs["test"].argmax(axis=1)]
+
+    rows = resample_rows(len(test), options.bootstrap_samples, options.seed)
+    report = classification_report(
+        gold, predicted, labels=labels, output_dict=True, zero_division=0
+    )
+    metrics: dict[str, Any] = {
+        **scores(gold, predicted),
+        "test_rows": len(test),
+        "labels": labels,
+        "intervals": bootstrap_intervals(gold, predicted, labels, rows, options.confidence_level),
+        "confidence_level": options.confidence_level,
+        "bootstrap_samples": options.bootstrap_samples,
+        "per_class": {label: report[label] for label in labels},
+        "average_precision": {
+            label: float(average_precision_score(gold_ids["test"] == i, probs["test"][:, i]))
+            for i, label in enumerate(labels)
+        },
+        "confusion_matrix": confusion_matrix(gold, predicted, labels=labels).tolist(),
+        "calibration": calibrated,
+        "decision": decisions(options, labels, probs, gold_ids),
+        "by_length": by_length(test["text"], gold, predicted, options.length_buckets),
+        "baselines": {},
+        "significance": {},
+    }
+    class_weight = "balanced" if config.prepare.balance == "class_weights" else None
+    for name in options.baselines:
+        if name == "linear_probe":
+            encoder = Encoder(config.model.name_or_path, log["max_length"])
+            baseline_predicted, details = fit_probe(
+                encoder,
+                splits,
+                options.probe_c_grid,
+                options.probe_max_train_rows,
+                class_weight,
+                options.batch_size,
+                options.seed,
+            )
+        else:
+            baseline_predicted, details = fit_baseline(name, splits, options, class_weight)
+        baseline_scores = scores(gold, baseline_predicted)
+        metrics["baselines"][name] = {
+            **baseline_scores,
+            "intervals": bootstrap_intervals(
+                gold, baseline_predicted, labels, rows, options.confidence_level
+            ),
+            **details,
+        }
+        metrics["significance"][name] = significance.compare(
+            gold,
+            predicted,
+            baseline_predicted,
+            labels,
+            rows,
+            options.confidence_level,
+            metrics["macro_f1"] - baseline_scores["macro_f1"],
+        )
+
+    predictions = test[["text", "label"]].assign(predicted=predicted)
+    for index, label in enumerate(labels):
+        predictions[f"p_{label}"] = probs["test"][:, index]
+    write_parquet(run.predictions, predictions)
+    write_json(run.metrics, metrics)
+    write_model_card(run.model_card, config, card, log, metrics)
+    write_text(run.config, config.to_yaml())  # the settings these figures were measured with
+    return metrics

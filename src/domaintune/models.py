@@ -1,0 +1,107 @@
+"""The one place that loads models and tokenizers, with the safety flags written once.
+
+Weights come only from safetensors (never pickles, which can run code when loaded) and no model's
+own code is ever run (`trust_remote_code=False`). Built-in names are resolved to their hash-checked
+folders, and an unreachable Hub makes loaders use local files at once instead of retrying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+)
+
+from domaintune import assets
+from domaintune.errors import UserError, first_line
+from domaintune.hub import local_only
+
+
+def _safe(name_or_path: str) -> dict[str, Any]:
+    """The flags every loader gets."""
+    return {"trust_remote_code": False, "local_files_only": local_only(name_or_path)}
+
+
+def _failed(name_or_path: str, error: Exception) -> UserError:
+    return UserError(
+        f"model '{name_or_path}' could not be loaded ({first_line(error)}): give a local folder "
+        "with config.json, model.safetensors and tokenizer files, a Hub id when the Hub is "
+        "reachable, or a built-in "
+        f"({', '.join(assets.BUILTIN_PREFIX + name for name in assets.MODELS)})"
+    )
+
+
+def load_model_config(name_or_path: str) -> PretrainedConfig:
+    try:
+        return AutoConfig.from_pretrained(name_or_path, **_safe(name_or_path))
+    except (OSError, ValueError) as error:
+        raise _failed(name_or_path, error) from None
+
+
+def check_model(name: str) -> str:
+    """Resolve a model name and read its config, so a bad name fails before any work is done."""
+    source = assets.model_path(name)
+    try:
+        AutoConfig.from_pretrained(source, **_safe(source))
+    except (OSError, ValueError) as error:
+        raise _failed(name, error) from None
+    return source
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path, **_safe(name_or_path))
+    except (OSError, ValueError) as error:
+        raise _failed(name_or_path, error) from None
+
+
+def dropout_settings(name_or_path: str, rate: float) -> dict[str, float]:
+    """Each dropout rate in the model's config set to `rate`: the names differ between
+    architectures (BERT's hidden_dropout_prob, DistilBERT's seq_classif_dropout, ...)."""
+    config = load_model_config(name_or_path)
+    return {
+        key: rate
+        for key, value in config.to_dict().items()
+        if "dropout" in key and isinstance(value, float)
+    }
+
+
+def load_classifier(
+    name_or_path: str, *, labels: list[str] | None = None, dropout: float | None = None
+) -> torch.nn.Module:
+    """A sequence classifier. With `labels`, a pre-trained encoder gets a new head for them;
+    without, the folder's own head and label names are kept (a fine-tuned model).
+
+    `dropout` replaces every dropout rate the model's config names; None keeps them.
+    """
+    head: dict[str, Any] = {}
+    if labels is not None:
+        head = {
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {label: i for i, label in enumerate(labels)},
+            "ignore_mismatched_sizes": True,
+        }
+    if dropout is not None:
+        head.update(dropout_settings(name_or_path, dropout))
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            name_or_path, use_safetensors=True, **_safe(name_or_path), **head
+        )
+    except (OSError, ValueError) as error:
+        raise _failed(name_or_path, error) from None
+
+
+def load_encoder(name_or_path: str) -> torch.nn.Module:
+    """The pre-trained encoder alone (no head), for embeddings."""
+    try:
+        return AutoModel.from_pretrained(name_or_path, use_safetensors=True, **_safe(name_or_path))
+    except (OSError, ValueError) as error:
+        raise _failed(name_or_path, error) from None

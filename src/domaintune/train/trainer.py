@@ -1,0 +1,317 @@
+"""The train stage: tokenise the prepared splits, fine-tune with the Transformers Trainer, save.
+
+Reads data/ and config.yaml from the run directory; writes model/ (safetensors, tokenizer, label
+names) and train_log.json. Rows are tokenised once (cached in the run directory), without padding,
+and padded per batch; batches are grouped by length, and the maximum length comes from the data,
+so little compute goes to padding. Checkpoints each epoch let a killed run resume.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.utils.class_weight import compute_class_weight
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    PreTrainedTokenizerBase,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from domaintune import assets
+from domaintune.config import Config, TrainConfig
+from domaintune.data.clean import load_normalization
+from domaintune.models import load_classifier, load_tokenizer
+from domaintune.rundir import RunDir, atomic_path, read_json, write_json, write_text
+from domaintune.train.checkpoints import resume_point, start_fresh
+from domaintune.train.hardware import Machine, apply_threads, device_settings
+from domaintune.train.lora import merged, parameter_counts, with_lora
+from domaintune.train.throughput import MeasuredTrainer, summarize
+from domaintune.train.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
+
+
+def freeze_word_embeddings(model: torch.nn.Module) -> None:
+    model.get_input_embeddings().weight.requires_grad_(False)
+
+
+def model_length_limit(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> int:
+    positions = getattr(model.config, "max_position_embeddings", None) or 512
+    tokenizer_limit = tokenizer.model_max_length if tokenizer.model_max_length < 1e9 else positions
+    return int(min(positions, tokenizer_limit))
+
+
+def weighted_loss(weights: torch.Tensor):
+    """Cross-entropy weighted per class, normalised the way the Trainer expects from a custom loss."""
+
+    def compute(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        logits = outputs["logits"]
+        loss = torch.nn.functional.cross_entropy(
+            logits.float(), labels, weight=weights.to(logits.device), reduction="sum"
+        )
+        count = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        return loss / count
+
+    return compute
+
+
+def classification_metrics(prediction: Any) -> dict[str, float]:
+    predicted = np.argmax(prediction.predictions, axis=-1)
+    gold = (
+        prediction.label_ids
+    )  # in the order the Trainer evaluated, which may not be the dataset's
+    return {
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "macro_f1": float(f1_score(gold, predicted, average="macro")),
+    }
+
+
+LARGE_BATCH = 32
+SMALL_BATCH = 16
+MIN_STEPS_PER_EPOCH = 100
+
+
+def training_rows(run: RunDir) -> int:
+    """Rows of the prepared training split, as the data card counts them."""
+    return sum(read_json(run.card)["splits"]["train"].values())
+
+
+def resolve_batch_size(config: Config, train_rows: int, processes: int) -> Config:
+    """`config` with `train.batch_size: auto` made a number, from the size of the training split."""
+    if config.train.batch_size != "auto":
+        return config
+    steps = train_rows // (LARGE_BATCH * processes)
+    size = LARGE_BATCH if steps >= MIN_STEPS_PER_EPOCH else SMALL_BATCH
+    train = config.train.model_copy(update={"batch_size": size})
+    return config.model_copy(update={"train": train})
+
+
+def training_arguments(
+    options: TrainConfig, output_dir: Path, machine: Machine | None = None
+) -> TrainingArguments:
+    """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1.
+
+    Precision and device come from `machine` (this one when None). Creating the settings also
+    joins the process group when launched by torchrun or accelerate.
+    """
+    device = device_settings(options.precision, machine or Machine.current())
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=options.epochs,
+        learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        weight_decay=options.weight_decay,
+        warmup_steps=options.warmup_ratio,  # a float below 1 is a share of all steps
+        train_sampling_strategy="group_by_length" if options.group_by_length else "random",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=options.logging_steps,
+        seed=options.seed,
+        data_seed=options.seed,
+        report_to="none",
+        optim="adamw_torch_fused",  # one kernel for all parameters: measurably faster on CPU too
+        dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
+        **device.trainer_arguments(),  # bf16, use_cpu, dataloader_pin_memory
+    )
+
+
+@dataclass
+class Fitted:
+    """A finished Trainer and what went into it."""
+
+    trainer: MeasuredTrainer
+    tokenizer: PreTrainedTokenizerBase
+    data: TokenizedSplits
+    labels: list[str]
+    class_weights: np.ndarray | None
+    parameters: tuple[int, int]
+    """(trainable, all)."""
+    threads: int
+    seconds: float
+
+
+def fit(
+    config: Config,
+    run: RunDir,
+    args: TrainingArguments,
+    callbacks: Sequence[TrainerCallback] = (),
+    resume_from: Path | None = None,
+) -> Fitted:
+    """Tokenise (or load the cached tokens), build the Trainer and train on the run's data."""
+    options = config.train
+    set_seed(options.seed)
+    threads = apply_threads(options.threads)
+    labels: list[str] = read_json(run.card)["labels"]
+    label2id = {label: i for i, label in enumerate(labels)}
+    source = assets.model_path(config.model.name_or_path)
+    tokenizer = load_tokenizer(source)
+    model = load_classifier(source, labels=labels, dropout=options.dropout)
+    if options.freeze_embeddings:
+        freeze_word_embeddings(model)
+    with args.main_process_first(local=False, desc="tokenize"):
+        data = load_or_tokenize(
+            run,
+            tokenizer,
+            label2id,
+            config.model,
+            model_length_limit(model, tokenizer),
+            use_cache=options.cache_tokenized,
+            write=args.process_index == 0,
+        )
+    if options.method == "lora":
+        model = with_lora(model, options)
+
+    class_weights = None
+    if config.prepare.balance == "class_weights":
+        class_weights = compute_class_weight(
+            "balanced", classes=np.arange(len(labels)), y=np.array(data.train["labels"])
+        )
+    callbacks = list(callbacks)
+    if options.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience)
+        )
+    trainer = MeasuredTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.validation,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=LENGTH_MULTIPLE),
+        compute_metrics=classification_metrics,
+        compute_loss_func=None
+        if class_weights is None
+        else weighted_loss(torch.tensor(class_weights, dtype=torch.float)),
+        callbacks=callbacks,
+    )
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=None if resume_from is None else str(resume_from))
+    seconds = time.perf_counter() - started
+    trainer.accelerator.wait_for_everyone()  # every process is done with the checkpoints
+    return Fitted(
+        trainer=trainer,
+        tokenizer=tokenizer,
+        data=data,
+        labels=labels,
+        class_weights=class_weights,
+        parameters=parameter_counts(model),
+        threads=threads,
+        seconds=seconds,
+    )
+
+
+def save_model(fitted: Fitted, folder: Path, is_main: bool = True, *, normalization: Path) -> None:
+    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole,
+    with a copy of `normalization` (prepare's `normalization.json`): the text normalisation the
+    training data went through, which prediction repeats.
+
+    Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
+    launch), gathering them takes all processes. Only the main one writes.
+    """
+    trainer = fitted.trainer
+    model = merged(trainer.model)
+    weights = None  # LoRA: the merged model's own
+    if model is trainer.model:  # gathered, where FSDP or DeepSpeed shard them
+        weights = trainer.accelerator.get_state_dict(trainer.model_wrapped)
+    if not is_main:
+        return
+    fitted.tokenizer.model_max_length = fitted.data.max_length  # predict truncates as training did
+    with atomic_path(folder) as temporary:
+        model.save_pretrained(temporary, state_dict=weights)
+        fitted.tokenizer.save_pretrained(temporary)
+        shutil.copyfile(normalization, temporary / normalization.name)
+
+
+def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> dict[str, Any]:
+    """What train_log.json says: data, settings, best validation score, time and throughput."""
+    options, trainer = config.train, fitted.trainer
+    history = trainer.state.log_history
+    evaluations = [entry for entry in history if "eval_macro_f1" in entry]
+    best = max(evaluations, key=lambda entry: entry["eval_macro_f1"]) if evaluations else {}
+    epochs_run = float(trainer.state.epoch or 0)
+    trainable, parameters = fitted.parameters
+    return {
+        "model": config.model.name_or_path,
+        "method": options.method,
+        "batch_size": options.batch_size,
+        "learning_rate": options.learning_rate,
+        "weight_decay": options.weight_decay,
+        "warmup_ratio": options.warmup_ratio,
+        "seed": options.seed,
+        "group_by_length": options.group_by_length,
+        "dropout": options.dropout,
+        "freeze_embeddings": options.freeze_embeddings,
+        "parameters": parameters,
+        "trainable_parameters": trainable,
+        "labels": fitted.labels,
+        "max_length": fitted.data.max_length,
+        "max_length_set_by": fitted.data.max_length_set_by,
+        "max_length_percentile": config.model.max_length_percentile,
+        "truncated_rows": fitted.data.truncated_rows,
+        "train_rows": len(fitted.data.train),
+        "validation_rows": len(fitted.data.validation),
+        "tokenized_from_cache": fitted.data.from_cache,
+        "class_weights": None
+        if fitted.class_weights is None
+        else dict(zip(fitted.labels, map(float, fitted.class_weights))),
+        "epochs_planned": options.epochs,
+        "epochs_run": epochs_run,
+        "steps": int(trainer.state.global_step),
+        "best_epoch": best.get("epoch"),
+        "best_validation_macro_f1": best.get("eval_macro_f1"),
+        "stopped_early": epochs_run < options.epochs - 1e-6,
+        "resumed_from": None if resumed_from is None else resumed_from.name,
+        "train_seconds": round(fitted.seconds, 1),
+        **summarize(trainer.throughput.epochs),
+        "precision": "bf16" if trainer.args.bf16 else "fp32",
+        "device": str(trainer.args.device),
+        "processes": trainer.args.world_size,
+        "torch_threads": fitted.threads,
+        "history": history,
+    }
+
+
+def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, Any]:
+    """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json.
+
+    With `resume`, continue from the last complete checkpoint. Under torchrun or accelerate every
+    process trains; only the first writes to the run directory.
+    """
+    run.require(
+        run.split("train"), run.split("validation"), run.card, run.normalization, stage="prepare"
+    )
+    load_normalization(run.data)  # a damaged file fails here, not after training
+    machine = Machine.current()
+    config = resolve_batch_size(config, training_rows(run), machine.processes)
+    args = training_arguments(config.train, run.checkpoints, machine)
+    is_main = args.process_index == 0
+    resumed_from = None
+    with args.main_process_first(local=False, desc="checkpoints"):
+        if resume:
+            resumed_from = resume_point(run, config, is_main)
+        elif is_main:
+            start_fresh(run, config)
+    fitted = fit(config, run, args, resume_from=resumed_from)
+    log = training_log(config, fitted, resumed_from)
+    save_model(fitted, run.model, is_main, normalization=run.normalization)
+    if is_main:
+        run.clear(run.checkpoints)
+        write_json(run.train_log, log)
+        write_text(run.config, config.to_yaml())  # the settings this model was trained with
+    return log

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification
+
+from domaintune.config import build_config
+from domaintune.data.prepare import run_prepare
+from domaintune.errors import UserError
+from domaintune.predict import Predictor
+from domaintune.rundir import RunDir
+from domaintune.train.lora import parameter_counts, with_lora
+from domaintune.train.trainer import fit, save_model, training_arguments, training_log
+
+
+def test_lora_trains_adapters_and_saves_a_plain_model(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config = build_config(
+        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
+        [
+            "train.method=lora",
+            "train.epochs=2",
+            "train.learning_rate=0.003",
+            "train.batch_size=8",
+            "train.early_stopping_patience=0",
+            "train.threads=1",
+            "train.precision=fp32",  # the trained model's bf16 autocast would blur the comparison
+        ],
+    )
+    run = RunDir(tmp_path / "run")
+    run_prepare(config, run)
+    fitted = fit(config, run, training_arguments(config.train, run.checkpoints))
+    log = training_log(config, fitted, None)
+    assert log["method"] == "lora"
+    assert 0 < log["trainable_parameters"] < log["parameters"] / 2
+
+    texts = pd.read_parquet(run.split("test"))["text"].tolist()[:6]
+    adapted = fitted.trainer.model.eval()
+    with torch.inference_mode():
+        batch = fitted.tokenizer(texts, padding=True, return_tensors="pt")
+        expected = torch.softmax(adapted(**batch).logits, dim=-1).numpy()
+    save_model(fitted, run.model, normalization=run.normalization)
+
+    weights = load_file(run.model / "model.safetensors")
+    assert not [name for name in weights if "lora" in name or "modules_to_save" in name]
+    predictor = Predictor(run.model)
+    predicted = predictor.predict_proba(texts)
+    np.testing.assert_allclose(predicted, expected, atol=1e-5)  # the merge keeps the function
+
+    from transformers import pipeline
+
+    # The model card's `pipeline()` snippet gives, label by label, the saved model's scores: this
+    # fails if the merged weights or the saved label names are not what training used.
+    classifier = pipeline("text-classification", model=str(run.model))
+    for text, probabilities in zip(texts, predicted):
+        scores = {guess["label"]: guess["score"] for guess in classifier(text, top_k=None)}
+        assert scores == pytest.approx(dict(zip(predictor.labels, probabilities)), abs=1e-5)
+
+
+def test_lora_refuses_layers_the_model_lacks(tiny_model: Path) -> None:
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=3)
+    options = build_config({}, ["train.lora_target_modules=[no_such_layer]"]).train
+    with pytest.raises(UserError, match="lora_target_modules"):
+        with_lora(model, options)
+    assert parameter_counts(model)[0] == parameter_counts(model)[1]  # left as it was
