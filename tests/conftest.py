@@ -69,3 +69,11 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return RunDir(folder / "runs/tickets")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses `finished_run` is `slow` wherever it lives: the fixture trains a model
+    through the whole CLI, which `make test-fast` leaves out."""
+    for item in items:
+        if "finished_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

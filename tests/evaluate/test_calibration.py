@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,7 +12,7 @@ from domaintune.evaluate import calibration
 from domaintune.evaluate.calibration import fit_temperature, negative_log_likelihood, reliability
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
-from domaintune.temperature import load_temperature, probabilities, save_temperature
+from domaintune.temperature import load_temperature, probabilities
 
 GRID = np.exp(np.linspace(-4.0, 4.0, 8001))
 """Temperatures a brute-force search tries, spaced 0.1% apart: the optimiser's answer is checked
@@ -90,12 +89,6 @@ def test_ece_is_the_weighted_gap_between_confidence_and_accuracy() -> None:
     assert result["ece"] == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
     assert [b["rows"] for b in result["bins"]] == [2, 2]
     assert reliability(np.array([[1.0, 0.0]]), np.array([0]), bins=5)["ece"] == 0
-
-
-def test_temperature_round_trips_and_defaults_to_no_scaling(tmp_path: Path) -> None:
-    assert load_temperature(tmp_path) == 1.0
-    save_temperature(tmp_path, 1.7, {"fitted_on": "validation"})
-    assert load_temperature(tmp_path) == 1.7
 
 
 def test_the_runs_temperature_is_the_best_on_its_validation_split(finished_run: RunDir) -> None:

@@ -96,6 +96,7 @@ def prepared(folder: Path, tiny_model: Path, *overrides: str) -> tuple[Config, R
     return config, run
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_result(tmp_path: Path, tiny_model: Path) -> None:
     config, killed = prepared(tmp_path, tiny_model)
     whole = RunDir(tmp_path / "whole")

@@ -18,6 +18,7 @@ from domaintune.train.lora import parameter_counts, with_lora
 from domaintune.train.trainer import fit, save_model, training_arguments, training_log
 
 
+@pytest.mark.slow
 def test_lora_trains_adapters_and_saves_a_plain_model(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:

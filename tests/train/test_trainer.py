@@ -67,6 +67,7 @@ def test_dropout_setting_reaches_every_dropout_and_none_keeps_the_models(
     assert torch.equal(off(**batch).logits, off(**batch).logits)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("freeze", [True, False])
 def test_frozen_word_embeddings_stay_as_pretrained_while_the_rest_learns(
     freeze: bool, tmp_path: Path, tickets_csv: Path, tiny_model: Path
@@ -115,6 +116,7 @@ def train_on_the_cpu(monkeypatch: pytest.MonkeyPatch, flags: frozenset[str] | No
         monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
 
 
+@pytest.mark.slow
 def test_training_learns_and_saves_a_model_with_label_names(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +138,7 @@ def test_training_learns_and_saves_a_model_with_label_names(
     assert log["method"] == "full" and log["batch_size"] == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("precision", "flags"), [("auto", BF16_CPU), ("bf16", None)], ids=["auto-on-bf16-cpu", "forced"]
 )
@@ -196,6 +199,7 @@ def test_training_arguments_follow_the_machine(
     assert args.device.type == "cpu"
 
 
+@pytest.mark.slow
 def test_training_counts_rows_real_and_padded_tokens(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:
@@ -211,6 +215,7 @@ def test_training_counts_rows_real_and_padded_tokens(
     assert log["padded_tokens_per_second"] >= log["tokens_per_second"]
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_train_the_same_model(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:
@@ -232,6 +237,7 @@ def validation_figures(log: dict) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_torchrun_trains_on_two_processes_and_writes_once(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:
@@ -255,6 +261,7 @@ def test_torchrun_trains_on_two_processes_and_writes_once(
     assert Predictor(run.model).predict(["thanks great flight"])[0] in log["labels"]
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_training_when_validation_stops_improving(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:

@@ -32,6 +32,7 @@ def test_a_trial_below_the_median_is_pruned() -> None:
     assert study.trials[1].intermediate_values == {1: 0.2}
 
 
+@pytest.mark.slow
 def test_tune_searches_and_writes_a_config_that_run_accepts(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path
 ) -> None:
