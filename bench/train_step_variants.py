@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     limit = model_length_limit(variants[0].model, tokenizer)
     label2id = {label: i for i, label in enumerate(labels)}
     train = load_or_tokenize(
-        run, tokenizer, label2id, config.model, limit, False, write=False
+        run, tokenizer, label2id, config.model, model_limit=limit, use_cache=False, write=False
     ).train
     rows = train.select_columns(["input_ids", "attention_mask", "labels"]).to_list()
     by_length = np.argsort(train["length"], kind="stable")

@@ -183,7 +183,7 @@ def test_a_list_or_object_text_is_refused_with_its_row(
     more = len(cells) - first
     pattern = f"row {first} \\(and {more} more rows\\) has {described} in column 'text'"
     with pytest.raises(UserError, match=pattern):
-        read_texts(None, data, "text")
+        read_texts(None, data, text_column="text")
 
 
 def test_a_folder_with_only_pickled_weights_is_refused_without_unpickling(

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -184,12 +185,17 @@ def is_builtin(name: str) -> bool:
     return name.startswith(BUILTIN_PREFIX)
 
 
+def _builtin(name: str, known: dict[str, Any], *, kind: str) -> Any:
+    """The entry of `known` that `name` (builtin:KEY) names; else an error listing the others."""
+    key = name.removeprefix(BUILTIN_PREFIX)
+    if key not in known:
+        raise UserError(f"no built-in {kind} '{key}': choose one of {', '.join(known)}")
+    return known[key]
+
+
 def load_dataset(name: str) -> pd.DataFrame:
     """The raw table of a built-in data set, e.g. `builtin:airline-tweets`."""
-    key = name.removeprefix(BUILTIN_PREFIX)
-    if key not in DATASETS:
-        raise UserError(f"no built-in data set '{key}': choose one of {', '.join(DATASETS)}")
-    dataset = DATASETS[key]
+    dataset: BuiltinDataset = _builtin(name, DATASETS, kind="data set")
     return dataset.read(fetch(dataset.archive))
 
 
@@ -197,10 +203,7 @@ def model_path(name: str) -> str:
     """A folder for `from_pretrained`: built-ins are fetched, anything else is passed through."""
     if not is_builtin(name):
         return name
-    key = name.removeprefix(BUILTIN_PREFIX)
-    if key not in MODELS:
-        raise UserError(f"no built-in model '{key}': choose one of {', '.join(MODELS)}")
-    model = MODELS[key]
+    model: BuiltinModel = _builtin(name, MODELS, kind="model")
     root = fetch(model.archive)
     folder = root / model.folder
     marker = root / ".weights-verified"

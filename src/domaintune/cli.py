@@ -18,6 +18,15 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from domaintune.cli_options import (
+    ConfigArgument,
+    LabelColumnOption,
+    OutOption,
+    QuickStart,
+    SetOption,
+    TextColumnOption,
+    with_quick_start,
+)
 from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config, task_name_from
 from domaintune.errors import UserError
 from domaintune.launch import process_rank
@@ -33,42 +42,13 @@ config_app = typer.Typer(help="Show the resolved config.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 console = Console(stderr=True, markup=False)
 
-ConfigArgument = Annotated[
-    str | None,
-    typer.Argument(
-        help=f"A YAML file or ready config name (default: {DEFAULT_CONFIG}).", show_default=False
-    ),
-]
-OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Run directory (default: runs/<task name>).")
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a key: section.key=value (repeatable)."),
-]
-DataOption = Annotated[
-    str | None,
-    typer.Option("--data", help="Quick start: a data file, folder, builtin:NAME or hub:NAME."),
-]
-TextColumnOption = Annotated[
-    str | None, typer.Option("--text-column", help="Column with the text.")
-]
-LabelColumnOption = Annotated[
-    str | None, typer.Option("--label-column", help="Column with the label.")
-]
-ModelOption = Annotated[
-    str | None, typer.Option("--model", help="builtin:NAME, a local model folder or a Hub id.")
-]
-
 
 def resolve(
     config: str | None,
     overrides: list[str] | None,
+    *,
     out: Path | None = None,
-    data: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    model: str | None = None,
+    quick: QuickStart = QuickStart(),
 ) -> tuple[Config, RunDir]:
     """The config a command runs with, and its run directory.
 
@@ -76,33 +56,30 @@ def resolve(
     config saved in the run directory, else the default task. Quick-start values are taken as
     plain text; only --set values are read as YAML (and win over them).
     """
-    quick = {
-        key: value
-        for key, value in (
-            ("data.source", data),
-            ("data.text_column", text_column),
-            ("data.label_column", label_column),
-            ("model.name_or_path", model),
-        )
-        if value is not None
-    }
+    settings = quick.settings()
     overrides = list(overrides or [])
-    if config is None and data is not None:
-        name = task_name_from(data)
-        resolved = build_config({"task": {"name": name}}, overrides, source="--set", settings=quick)
+    if config is None and quick.data is not None:
+        name = task_name_from(quick.data)
+        resolved = build_config(
+            {"task": {"name": name}}, overrides, source="--set", settings=settings
+        )
     elif config is None and out is not None and RunDir(out).config.is_file():
-        resolved = load_config(str(RunDir(out).config), overrides, settings=quick)
+        resolved = load_config(str(RunDir(out).config), overrides, settings=settings)
     else:
-        resolved = load_config(config, overrides, settings=quick)
+        resolved = load_config(config, overrides, settings=settings)
     return resolved, RunDir(out or Path("runs") / resolved.task.name)
 
 
 def resolve_run(
-    config: str | None, overrides: list[str] | None, *args: Any
+    config: str | None,
+    overrides: list[str] | None,
+    *,
+    out: Path | None = None,
+    quick: QuickStart = QuickStart(),
 ) -> tuple[Config, RunDir]:
     """`resolve` for a command that writes: a folder holding files domaintune did not write is
     refused here, before any stage starts."""
-    resolved, run_dir = resolve(config, overrides, *args)
+    resolved, run_dir = resolve(config, overrides, out=out, quick=quick)
     run_dir.check_claimable()
     return resolved, run_dir
 
@@ -123,10 +100,10 @@ def stage_prepare(config: Config, run: RunDir) -> None:
     console.print(f"kept {card['rows_kept']} of {card['rows_read']} rows: {splits}")
 
 
-def stage_train(config: Config, run: RunDir, resume: bool = False) -> None:
+def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
     from domaintune.train.trainer import run_train
 
-    log = timed("train", lambda: run_train(config, run, resume), run.model)
+    log = timed("train", lambda: run_train(config, run, resume=resume), run.model)
     if log["resumed_from"]:
         console.print(f"resumed from {run.checkpoints / log['resumed_from']}")
     console.print(
@@ -159,32 +136,26 @@ def stage_report(config: Config, run: RunDir) -> None:
 
 
 @config_app.command("show")
+@with_quick_start
 def config_show(
-    config: ConfigArgument = None,
-    overrides: SetOption = None,
-    data: DataOption = None,
-    text_column: TextColumnOption = None,
-    label_column: LabelColumnOption = None,
-    model: ModelOption = None,
+    config: ConfigArgument = None, overrides: SetOption = None, *, quick: QuickStart
 ) -> None:
     """Print the resolved config: every default filled in."""
-    resolved, _ = resolve(config, overrides, None, data, text_column, label_column, model)
+    resolved, _ = resolve(config, overrides, quick=quick)
     typer.echo(resolved.to_yaml(), nl=False)
 
 
 @app.command()
+@with_quick_start
 def prepare(
     config: ConfigArgument = None,
     out: OutOption = None,
     overrides: SetOption = None,
-    data: DataOption = None,
-    text_column: TextColumnOption = None,
-    label_column: LabelColumnOption = None,
-    model: ModelOption = None,
+    *,
+    quick: QuickStart,
 ) -> None:
     """Read, clean, label, split and describe the data: writes data/ and config.yaml."""
-    resolved, run = resolve_run(config, overrides, out, data, text_column, label_column, model)
-    stage_prepare(resolved, run)
+    stage_prepare(*resolve_run(config, overrides, out=out, quick=quick))
 
 
 @app.command()
@@ -210,7 +181,8 @@ def inspect(
         data, config = None, data
     if data is None and config is None:
         config = DEFAULT_CONFIG
-    resolved, _ = resolve(config, overrides, None, data, text_column, label_column)
+    quick = QuickStart(data=data, text_column=text_column, label_column=label_column)
+    resolved, _ = resolve(config, overrides, quick=quick)
     _, rows, advice = timed("inspect", lambda: inspect_data(resolved), Path(resolved.data.source))
     table = Table(title=Text(f"Data checks: {resolved.data.source}"), show_lines=False)
     table.add_column("check")
@@ -240,7 +212,7 @@ def train(
 
     Runs on several processes when started by torchrun or accelerate launch.
     """
-    stage_train(*resolve_run(config, overrides, out), resume=resume)
+    stage_train(*resolve_run(config, overrides, out=out), resume=resume)
 
 
 @app.command()
@@ -249,10 +221,10 @@ def tune(config: ConfigArgument = None, out: OutOption = None, overrides: SetOpt
     tune/best.yaml, a config for `domaintune run`. Prepares the data first if needed."""
     from domaintune.train.tune import run_tune
 
-    resolved, run_dir = resolve_run(config, overrides, out)
+    resolved, run_dir = resolve_run(config, overrides, out=out)
     if not run_dir.card.is_file():
         stage_prepare(resolved, run_dir)
-    found = timed("tune", lambda: run_tune(resolved, run_dir, console.print), run_dir.tune)
+    found = timed("tune", lambda: run_tune(resolved, run_dir, progress=console.print), run_dir.tune)
     settings = ", ".join(f"{key}={value:.3g}" for key, value in found["best_settings"].items())
     console.print(
         f"{found['complete']} of {found['trials']} trials finished, {found['pruned']} pruned; "
@@ -268,7 +240,7 @@ def evaluate(
     config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
 ) -> None:
     """Score the model and the baselines on the test split: writes metrics.json, predictions."""
-    stage_evaluate(*resolve_run(config, overrides, out))
+    stage_evaluate(*resolve_run(config, overrides, out=out))
 
 
 @app.command()
@@ -276,23 +248,22 @@ def report(
     config: ConfigArgument = None, out: OutOption = None, overrides: SetOption = None
 ) -> None:
     """Write report.md, report.html and plots/ from the run directory."""
-    stage_report(*resolve_run(config, overrides, out))
+    stage_report(*resolve_run(config, overrides, out=out))
 
 
 @app.command()
+@with_quick_start
 def run(
     config: ConfigArgument = None,
     out: OutOption = None,
     overrides: SetOption = None,
-    data: DataOption = None,
-    text_column: TextColumnOption = None,
-    label_column: LabelColumnOption = None,
-    model: ModelOption = None,
+    *,
+    quick: QuickStart,
 ) -> None:
     """Every stage in order: prepare, train, evaluate, report."""
     from domaintune.models import check_model
 
-    resolved, run_dir = resolve_run(config, overrides, out, data, text_column, label_column, model)
+    resolved, run_dir = resolve_run(config, overrides, out=out, quick=quick)
     check_model(resolved.model.name_or_path)
     started = time.perf_counter()
     for stage in (stage_prepare, stage_train, stage_evaluate, stage_report):
@@ -322,7 +293,15 @@ def predict(
     """Label texts: from --text, a file, or standard input (one text per line)."""
     from domaintune.predict import predict_command
 
-    predict_command(model, text, file, text_column, output, output_format, batch_size)
+    predict_command(
+        model,
+        texts=text,
+        file=file,
+        text_column=text_column,
+        output=output,
+        output_format=output_format,
+        batch_size=batch_size,
+    )
 
 
 @app.command()

@@ -10,7 +10,7 @@ import os
 from domaintune.errors import UserError
 
 
-def launcher_count(name: str, default: int, minimum: int) -> int:
+def launcher_count(name: str, *, default: int, minimum: int) -> int:
     """A whole number that torchrun or accelerate launch sets in the environment.
 
     A value set by hand that is not one would otherwise end in a ValueError traceback, deep in

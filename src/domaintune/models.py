@@ -38,31 +38,31 @@ def _failed(name_or_path: str, error: Exception) -> UserError:
     )
 
 
-def load_model_config(name_or_path: str) -> PretrainedConfig:
+def _load(auto: Any, name_or_path: str, *, asked_for: str | None = None, **options: Any) -> Any:
+    """`auto.from_pretrained` (an `Auto*` class) with the safety flags; a failure is one line
+    naming `asked_for` (what the user wrote, when `name_or_path` is the folder it resolved to)."""
     try:
-        return AutoConfig.from_pretrained(name_or_path, **_safe(name_or_path))
+        return auto.from_pretrained(name_or_path, **_safe(name_or_path), **options)
     except (OSError, ValueError) as error:
-        raise _failed(name_or_path, error) from None
+        raise _failed(asked_for or name_or_path, error) from None
+
+
+def load_model_config(name_or_path: str) -> PretrainedConfig:
+    return _load(AutoConfig, name_or_path)
 
 
 def check_model(name: str) -> str:
     """Resolve a model name and read its config, so a bad name fails before any work is done."""
     source = assets.model_path(name)
-    try:
-        AutoConfig.from_pretrained(source, **_safe(source))
-    except (OSError, ValueError) as error:
-        raise _failed(name, error) from None
+    _load(AutoConfig, source, asked_for=name)
     return source
 
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
-    try:
-        return AutoTokenizer.from_pretrained(name_or_path, **_safe(name_or_path))
-    except (OSError, ValueError) as error:
-        raise _failed(name_or_path, error) from None
+    return _load(AutoTokenizer, name_or_path)
 
 
-def dropout_settings(name_or_path: str, rate: float) -> dict[str, float]:
+def dropout_settings(name_or_path: str, *, rate: float) -> dict[str, float]:
     """Each dropout rate in the model's config set to `rate`: the names differ between
     architectures (BERT's hidden_dropout_prob, DistilBERT's seq_classif_dropout, ...)."""
     config = load_model_config(name_or_path)
@@ -90,18 +90,10 @@ def load_classifier(
             "ignore_mismatched_sizes": True,
         }
     if dropout is not None:
-        head.update(dropout_settings(name_or_path, dropout))
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            name_or_path, use_safetensors=True, **_safe(name_or_path), **head
-        )
-    except (OSError, ValueError) as error:
-        raise _failed(name_or_path, error) from None
+        head.update(dropout_settings(name_or_path, rate=dropout))
+    return _load(AutoModelForSequenceClassification, name_or_path, use_safetensors=True, **head)
 
 
 def load_encoder(name_or_path: str) -> torch.nn.Module:
     """The pre-trained encoder alone (no head), for embeddings."""
-    try:
-        return AutoModel.from_pretrained(name_or_path, use_safetensors=True, **_safe(name_or_path))
-    except (OSError, ValueError) as error:
-        raise _failed(name_or_path, error) from None
+    return _load(AutoModel, name_or_path, use_safetensors=True)

@@ -39,7 +39,7 @@ from domaintune.temperature import load_temperature, probabilities
 
 
 def length_batches(
-    tokenizer: PreTrainedTokenizerBase, texts: list[str], batch_size: int, max_length: int
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], *, batch_size: int, max_length: int
 ) -> Iterator[tuple[np.ndarray, BatchEncoding]]:
     """Tokenised batches of texts of similar length (little padding), each with the positions of
     its texts in `texts`, so results can be put back in the input's order."""
@@ -99,12 +99,14 @@ class Predictor:
         self.temperature = load_temperature(folder)
 
     @torch.inference_mode()
-    def predict_logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def predict_logits(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Raw logits, one row per text. Texts are normalised, batched by length, then put back
         in order."""
         texts = normalized(texts, self.normalization)
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        batches = length_batches(self.tokenizer, texts, batch_size, self.max_length)
+        batches = length_batches(
+            self.tokenizer, texts, batch_size=batch_size, max_length=self.max_length
+        )
         total = -(-len(texts) // batch_size)
         for rows, batch in tqdm(
             batches, desc="predicting", unit="batch", total=total, disable=total < 10
@@ -112,12 +114,13 @@ class Predictor:
             logits[rows] = self.model(**batch).logits.float().numpy()
         return logits
 
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def predict_proba(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """Probabilities, one row per text, scaled by the saved temperature when there is one."""
-        return probabilities(self.predict_logits(texts, batch_size), self.temperature)
+        logits = self.predict_logits(texts, batch_size=batch_size)
+        return probabilities(logits, temperature=self.temperature)
 
-    def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
-        probabilities = self.predict_proba(texts, batch_size)
+    def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str]:
+        probabilities = self.predict_proba(texts, batch_size=batch_size)
         return [self.labels[i] for i in probabilities.argmax(axis=1)]
 
 
@@ -178,7 +181,7 @@ def describe_value(value: object) -> str:
     return "null"
 
 
-def column_texts(frame: pd.DataFrame, file: Path, column: str) -> list[str]:
+def column_texts(frame: pd.DataFrame, file: Path, *, column: str) -> list[str]:
     """Every cell of `column` as text; a null, list or object cell is refused, naming its row
     (counted from 1, as the data rows of the file), since there is no text to label."""
     texts = frame[column].map(to_text)
@@ -193,7 +196,7 @@ def column_texts(frame: pd.DataFrame, file: Path, column: str) -> list[str]:
     return texts.tolist()
 
 
-def read_texts(texts: list[str] | None, file: Path | None, text_column: str) -> list[str]:
+def read_texts(texts: list[str] | None, file: Path | None, *, text_column: str) -> list[str]:
     """Texts from --text options, a table file, or standard input (one text per line)."""
     if texts:
         return list(texts)
@@ -206,11 +209,12 @@ def read_texts(texts: list[str] | None, file: Path | None, text_column: str) -> 
             f"{file} has no column '{text_column}' (its columns: {', '.join(map(str, frame.columns))})"
             ": pass --text-column"
         )
-    return column_texts(frame, file, text_column)
+    return column_texts(frame, file, column=text_column)
 
 
 def predict_command(
     model: Path,
+    *,
     texts: list[str] | None,
     file: Path | None,
     text_column: str,
@@ -222,11 +226,11 @@ def predict_command(
     if output_format not in {"csv", "jsonl"}:
         raise UserError(f"--format {output_format}: choose csv or jsonl")
     folder = model / "model" if (model / "model" / "config.json").is_file() else model
-    rows = read_texts(texts, file, text_column)
+    rows = read_texts(texts, file, text_column=text_column)
     if not rows:
         raise UserError("no texts to label: pass --text, --file, or lines on standard input")
     predictor = Predictor(folder)
-    probabilities = predictor.predict_proba(rows, batch_size)
+    probabilities = predictor.predict_proba(rows, batch_size=batch_size)
     table = pd.DataFrame(
         {"text": rows, "label": [predictor.labels[i] for i in probabilities.argmax(1)]}
     )

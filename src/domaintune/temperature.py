@@ -17,7 +17,7 @@ from domaintune.rundir import read_json, write_json
 CALIBRATION_FILE = "calibration.json"
 
 
-def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+def probabilities(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
     """softmax(logits / T), row by row: T > 1 softens over-confident probabilities."""
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
 

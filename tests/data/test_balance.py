@@ -18,7 +18,7 @@ TRAIN = pd.DataFrame({"text": [str(i) for i in range(16)], "label": ["a"] * 12 +
     ],
 )
 def test_balance_methods(method: str, counts: dict[str, int]) -> None:
-    balanced, step = balance(TRAIN, method, seed=0)
+    balanced, step = balance(TRAIN, method=method, seed=0)
     assert balanced["label"].value_counts().to_dict() == counts
     assert step.examples[0] == {"before": {"a": 12, "b": 4}, "after": counts}
     assert set(balanced["text"]) <= set(TRAIN["text"])

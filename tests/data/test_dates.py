@@ -21,18 +21,18 @@ from domaintune.data.dates import normalize_dates
     ],
 )
 def test_every_written_form_becomes_iso(written: str, iso: str) -> None:
-    assert normalize_dates(f"flew on {written}, late", "iso") == f"flew on {iso}, late"
+    assert normalize_dates(f"flew on {written}, late", style="iso") == f"flew on {iso}, late"
 
 
 def test_ambiguous_numeric_dates_follow_the_configured_order() -> None:
-    assert normalize_dates("03/04/2024", "iso", "MDY") == "2024-03-04"
-    assert normalize_dates("03/04/2024", "iso", "DMY") == "2024-04-03"
+    assert normalize_dates("03/04/2024", style="iso", order="MDY") == "2024-03-04"
+    assert normalize_dates("03/04/2024", style="iso", order="DMY") == "2024-04-03"
 
 
 @pytest.mark.parametrize("text", ["3/4 of the seats", "31/02/2024", "version 1.2.2024b", "May I"])
 def test_non_dates_and_impossible_dates_are_left_alone(text: str) -> None:
-    assert normalize_dates(text, "iso") == text
+    assert normalize_dates(text, style="iso") == text
 
 
 def test_token_style_replaces_the_date() -> None:
-    assert normalize_dates("due 2024-01-05 ok", "token") == "due <date> ok"
+    assert normalize_dates("due 2024-01-05 ok", style="token") == "due <date> ok"

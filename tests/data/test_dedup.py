@@ -16,7 +16,9 @@ def frame_with_conflict() -> pd.DataFrame:
 
 
 def test_duplicates_and_conflicts_resolved_by_majority() -> None:
-    kept, (conflicts, duplicates) = drop_duplicates(frame_with_conflict(), PrepareConfig(), 5)
+    kept, (conflicts, duplicates) = drop_duplicates(
+        frame_with_conflict(), PrepareConfig(), examples=5
+    )
     assert sorted(zip(kept["text"], kept["label"])) == [
         ("Late again", "neg"),
         ("seat", "neu"),
@@ -28,7 +30,7 @@ def test_duplicates_and_conflicts_resolved_by_majority() -> None:
 
 def test_conflicts_can_be_dropped() -> None:
     kept, (conflicts, _) = drop_duplicates(
-        frame_with_conflict(), PrepareConfig(conflicts="drop"), 5
+        frame_with_conflict(), PrepareConfig(conflicts="drop"), examples=5
     )
     assert sorted(kept["text"]) == ["seat", "thanks"]
     assert conflicts.removed == 3
@@ -45,7 +47,7 @@ def near_frame() -> pd.DataFrame:
 
 
 def test_near_duplicates_keep_one_row_per_label_of_a_group() -> None:
-    kept, step = drop_near_duplicates(near_frame(), PrepareConfig(), 5)
+    kept, step = drop_near_duplicates(near_frame(), PrepareConfig(), examples=5)
     assert kept["text"].tolist() == ["late again", "late again?", "thanks"]
     assert (
         step.removed == 2 and "4 rows are in groups that carry different labels" in step.description
@@ -54,5 +56,7 @@ def test_near_duplicates_keep_one_row_per_label_of_a_group() -> None:
 
 
 def test_near_duplicates_can_be_kept() -> None:
-    kept, step = drop_near_duplicates(near_frame(), PrepareConfig(drop_near_duplicates=False), 5)
+    kept, step = drop_near_duplicates(
+        near_frame(), PrepareConfig(drop_near_duplicates=False), examples=5
+    )
     assert len(kept) == 5 and step.removed == 0 and step.changed == 2

@@ -18,8 +18,8 @@ def test_signatures_agree_in_proportion_to_jaccard_similarity() -> None:
 
 def test_signatures_do_not_depend_on_chunking_or_neighbours() -> None:
     texts = [BASE, "a", "", "lost bag in denver"]
-    alone = np.vstack([signatures([text], 64) for text in texts])
-    assert (signatures(texts, 64) == alone).all()
+    alone = np.vstack([signatures([text], permutations=64) for text in texts])
+    assert (signatures(texts, permutations=64) == alone).all()
 
 
 def test_groups_join_chains_of_near_duplicates_only() -> None:
@@ -35,5 +35,5 @@ def test_groups_join_chains_of_near_duplicates_only() -> None:
 
 def test_a_bucket_of_many_copies_gives_linear_pairs() -> None:
     texts = [BASE] * 500
-    first, other = similar_pairs(signatures(texts, 64), threshold=0.7)
+    first, other = similar_pairs(signatures(texts, permutations=64), threshold=0.7)
     assert len(first) == 499 and set(first) == {0} and set(other) == set(range(1, 500))

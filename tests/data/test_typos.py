@@ -87,7 +87,7 @@ def test_fix_typos_keeps_case_links_and_handles_and_counts_changes() -> None:
         "all good",
     ]
     frame = pd.DataFrame({"text": texts, "label": ["a", "b", "c"]})
-    fixed, step = fix_typos(frame, ON, "en", examples=5)
+    fixed, step = fix_typos(frame, ON, language="en", examples=5)
     assert fixed["text"].tolist() == [
         "I received nothing from @recieved at https://x.co/recieved",
         "Recieved it",
@@ -100,12 +100,12 @@ def test_off_by_default_and_the_card_says_why() -> None:
     """Off by default, since it fell short of 95% right on hand-labelled data; the step is kept
     in the card so the report says it did not run."""
     frame = pd.DataFrame({"text": ["I recieved it"], "label": ["a"]})
-    fixed, step = fix_typos(frame, PrepareConfig(), "en", examples=5)
+    fixed, step = fix_typos(frame, PrepareConfig(), language="en", examples=5)
     assert fixed["text"].tolist() == ["I recieved it"]
     assert step.name == "typos" and "off by default" in step.description and step.changed == 0
 
 
 def test_other_languages_are_not_corrected() -> None:
     frame = pd.DataFrame({"text": ["recieved"], "label": ["a"]})
-    fixed, step = fix_typos(frame, ON, "de", examples=5)
+    fixed, step = fix_typos(frame, ON, language="de", examples=5)
     assert fixed["text"].tolist() == ["recieved"] and "not run" in step.description

@@ -23,7 +23,7 @@ PREDICTIONS = pd.DataFrame(
 
 
 def test_confident_mistakes_come_first() -> None:
-    mistakes = confident_mistakes(PREDICTIONS, LABELS, 2)
+    mistakes = confident_mistakes(PREDICTIONS, LABELS, count=2)
     assert mistakes["text"].tolist() == ["three words here", "two words"]
     assert mistakes["confidence"].tolist() == [0.8, 0.7]
 
@@ -42,7 +42,10 @@ def test_confused_pairs_count_and_show_examples() -> None:
 
 def test_length_buckets_cover_every_row_shortest_first() -> None:
     buckets = by_length(
-        PREDICTIONS["text"], PREDICTIONS["label"].to_numpy(), PREDICTIONS["predicted"].to_numpy(), 2
+        PREDICTIONS["text"],
+        PREDICTIONS["label"].to_numpy(),
+        PREDICTIONS["predicted"].to_numpy(),
+        buckets=2,
     )
     assert sum(b["rows"] for b in buckets) == 5
     assert buckets[0]["max_words"] < buckets[1]["min_words"]

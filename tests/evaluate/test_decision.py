@@ -27,18 +27,18 @@ def rule(target: str, value: float) -> DecisionRule:
 
 
 def test_abstaining_below_a_threshold_trades_coverage_for_accuracy() -> None:
-    assert abstain_outcome(PROBS, GOLD, 0.0)["accuracy"] == 0.75
-    kept = abstain_outcome(PROBS, GOLD, 0.8)
+    assert abstain_outcome(PROBS, GOLD, threshold=0.0)["accuracy"] == 0.75
+    kept = abstain_outcome(PROBS, GOLD, threshold=0.8)
     assert (kept["coverage"], kept["accuracy"]) == (0.5, 1.0)
     assert kept["to_human_per_1000"] == 500 and kept["wrong_per_1000"] == 0
-    table = abstain_table(PROBS, GOLD, [0.8, 0.5])
+    table = abstain_table(PROBS, GOLD, thresholds=[0.8, 0.5])
     assert [row["threshold"] for row in table] == [0.0, 0.5, 0.8]
 
 
 def test_abstain_threshold_is_the_lowest_that_reaches_the_target() -> None:
-    assert choose_abstain_threshold(PROBS, GOLD, 1.0) == pytest.approx(0.9)
-    assert choose_abstain_threshold(PROBS, GOLD, 0.75) == pytest.approx(0.55)
-    assert choose_abstain_threshold(PROBS[[2]], GOLD[[2]], 0.9) is None
+    assert choose_abstain_threshold(PROBS, GOLD, target_accuracy=1.0) == pytest.approx(0.9)
+    assert choose_abstain_threshold(PROBS, GOLD, target_accuracy=0.75) == pytest.approx(0.55)
+    assert choose_abstain_threshold(PROBS[[2]], GOLD[[2]], target_accuracy=0.9) is None
 
 
 @pytest.mark.parametrize(
@@ -71,8 +71,8 @@ def test_class_rule_outcome_matches_the_hand_computed_one() -> None:
     probs = np.array([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.2, 0.3, 0.5], [0.4, 0.5, 0.1]])
     gold = np.array([0, 0, 2, 1])
     # label 0 at 0.3: rows 0, 1 and 3 flagged; row 2 falls back to its most probable other, 2
-    assert apply_class_rule(probs, 0, 0.3).tolist() == [0, 0, 2, 0]
-    outcome = class_rule_outcome(probs, gold, 0, 0.3)
+    assert apply_class_rule(probs, label_index=0, threshold=0.3).tolist() == [0, 0, 2, 0]
+    outcome = class_rule_outcome(probs, gold, label_index=0, threshold=0.3)
     assert outcome["recall"] == 1.0 and outcome["precision"] == pytest.approx(2 / 3)
     assert (outcome["flagged_share"], outcome["accuracy"]) == (0.75, 0.75)
     assert (outcome["missed_per_1000"], outcome["false_alarms_per_1000"]) == (0, 250)
@@ -93,11 +93,11 @@ def test_a_recall_rule_chosen_on_validation_holds_on_held_out_rows() -> None:
     test, test_gold = scored_rows(2000, seed=1)
     recall = rule("recall", 0.9)
     threshold = choose_class_threshold(validation[:, 1], validation_gold == 1, recall)
-    held_out = class_rule_outcome(test, test_gold, 1, threshold)
+    held_out = class_rule_outcome(test, test_gold, label_index=1, threshold=threshold)
     assert held_out["recall"] == pytest.approx(0.9, abs=0.03)
     assert threshold < 0.5  # reaching 90% recall needs a lower bar than the argmax
     precise = rule("precision", 0.9)
     strict = choose_class_threshold(validation[:, 1], validation_gold == 1, precise)
-    held_out_precise = class_rule_outcome(test, test_gold, 1, strict)
+    held_out_precise = class_rule_outcome(test, test_gold, label_index=1, threshold=strict)
     assert held_out_precise["precision"] == pytest.approx(0.9, abs=0.05)
     assert held_out_precise["recall"] < held_out["recall"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from domaintune.errors import UserError
-from domaintune.evaluate.probe import Encoder, fit_probe, training_sample
+from domaintune.evaluate.probe import Encoder, fit_probe, rows_to_embed
 from tests.helpers import make_rows
 
 
@@ -25,11 +25,19 @@ def test_probe_learns_from_frozen_features_and_caps_training_rows(tiny_model: Pa
     rows = make_rows(300)
     splits = {"train": rows[:200], "validation": rows[200:250], "test": rows[250:]}
     encoder = Encoder(str(tiny_model), max_length=32)
-    predicted, details = fit_probe(encoder, splits, [0.1, 1.0], 120, None, 64, seed=0)
+    predicted, details = fit_probe(
+        encoder,
+        splits,
+        c_grid=[0.1, 1.0],
+        max_train_rows=120,
+        class_weight=None,
+        batch_size=64,
+        seed=0,
+    )
     accuracy = (predicted == splits["test"]["label"].to_numpy()).mean()
     assert accuracy > 0.5  # three classes: chance is 1/3
     assert details["train_rows_embedded"] == 120
-    sample = training_sample(rows, 90, seed=0)
+    sample = rows_to_embed(rows, max_rows=90, seed=0)
     assert sample["label"].value_counts().tolist() == [30, 30, 30]
 
 

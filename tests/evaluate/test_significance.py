@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from domaintune.evaluate.scoring import resample_rows
-from domaintune.evaluate.significance import compare, mcnemar
+from domaintune.evaluate.significance import mcnemar, paired_test
 
 LABELS = ["a", "b"]
 
@@ -31,12 +31,14 @@ def paired(seed: int, model_accuracy: float, baseline_accuracy: float, n: int = 
 
 
 def test_a_clearly_better_model_is_better_and_equal_models_are_not_significant() -> None:
-    rows = resample_rows(400, 500, seed=0)
+    rows = resample_rows(400, samples=500, seed=0)
     gold, model, baseline = paired(0, 0.9, 0.7)
-    result = compare(gold, model, baseline, LABELS, rows, 0.95, 0.2)
+    shared = {"labels": LABELS, "rows": rows, "confidence_level": 0.95}
+    result = paired_test(gold, model, baseline, **shared, point_difference=0.2)
     assert result["verdict"] == "better"
     assert result["paired_bootstrap"]["macro_f1_difference_interval"][0] > 0
-    result = compare(gold, baseline, model, LABELS, rows, 0.95, -0.2)
+    result = paired_test(gold, baseline, model, **shared, point_difference=-0.2)
     assert result["verdict"] == "worse"
     gold, model, baseline = paired(1, 0.8, 0.8)
-    assert compare(gold, model, baseline, LABELS, rows, 0.95, 0.0)["verdict"] == "not significant"
+    result = paired_test(gold, model, baseline, **shared, point_difference=0.0)
+    assert result["verdict"] == "not significant"

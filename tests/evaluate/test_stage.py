@@ -29,7 +29,7 @@ def test_the_tfidf_baseline_takes_the_c_best_on_validation() -> None:
     tried = {
         c: f1_score(
             validation["label"],
-            tfidf_logreg(c, None, options.seed)
+            tfidf_logreg(c, class_weight=None, seed=options.seed)
             .fit(splits["train"]["text"], splits["train"]["label"])
             .predict(validation["text"]),
             average="macro",

@@ -67,7 +67,7 @@ def test_cpu_flags_are_empty_without_cpuinfo(tmp_path: Path) -> None:
 def test_bf16_only_where_the_hardware_has_it(
     cuda: bool, cuda_bf16: bool, flags: set[str], fast: bool
 ) -> None:
-    assert bf16_is_fast(cuda, cuda_bf16, frozenset(flags)) is fast
+    assert bf16_is_fast(cuda=cuda, cuda_bf16=cuda_bf16, flags=frozenset(flags)) is fast
 
 
 def cpu(flags: str, processes: int = 1) -> Machine:

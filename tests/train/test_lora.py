@@ -66,7 +66,7 @@ def test_lora_trains_adapters_and_saves_a_plain_model(
 
 def test_lora_refuses_layers_the_model_lacks(tiny_model: Path) -> None:
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=3)
-    options = build_config({}, ["train.lora_target_modules=[no_such_layer]"]).train
+    train = build_config({}, ["train.lora_target_modules=[no_such_layer]"]).train
     with pytest.raises(UserError, match="lora_target_modules"):
-        with_lora(model, options)
+        with_lora(model, train)
     assert parameter_counts(model)[0] == parameter_counts(model)[1]  # left as it was

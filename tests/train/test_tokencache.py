@@ -31,7 +31,8 @@ def test_choose_max_length(
     lengths: list[int], fixed: int | None, limit: int, expected: tuple[int, str]
 ) -> None:
     """The limit and what set it; a wrong source would make the report misname it."""
-    assert choose_max_length(lengths, 99.0, limit, fixed) == expected
+    chosen = choose_max_length(lengths, percentile=99.0, model_limit=limit, fixed=fixed)
+    assert chosen == expected
 
 
 def test_tokenize_leaves_padding_to_the_collator(tiny_model: Path) -> None:
@@ -54,7 +55,8 @@ def test_only_rows_over_the_limit_are_tokenised_again(tiny_model: Path) -> None:
     frame = pd.DataFrame(
         {"text": ["thanks", "late delayed cancelled lost rude broken"], "label": ["p", "n"]}
     )
-    reused = tokenize(frame, tokenizer, {"n": 0, "p": 1}, 5, tokenizer(frame["text"].tolist()))
+    encoded = tokenizer(frame["text"].tolist())
+    reused = tokenize(frame, tokenizer, {"n": 0, "p": 1}, max_length=5, untruncated=encoded)
     direct = tokenizer(frame["text"].tolist(), truncation=True, max_length=5)
     assert reused["input_ids"] == direct["input_ids"]
     assert reused["length"] == [3, 5]
@@ -73,8 +75,10 @@ def test_splits_are_tokenised_once_per_tokenizer_limit_and_data(
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     labels = {"negative": 0, "neutral": 1, "positive": 2}
 
-    def load(settings: ModelConfig, use_cache: bool = True) -> TokenizedSplits:
-        return load_or_tokenize(run, tokenizer, labels, settings, 64, use_cache, write=True)
+    def load(model: ModelConfig, use_cache: bool = True) -> TokenizedSplits:
+        return load_or_tokenize(
+            run, tokenizer, labels, model, model_limit=64, use_cache=use_cache, write=True
+        )
 
     made = load(config.model)
     again = load(config.model)

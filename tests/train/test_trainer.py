@@ -44,12 +44,13 @@ def test_weighted_loss_weighs_classes() -> None:
 def test_auto_batch_size_is_32_only_where_each_epoch_keeps_100_steps() -> None:
     auto = build_config({}, [])
     assert auto.train.batch_size == "auto"
-    assert resolve_batch_size(auto, 3200, processes=1).train.batch_size == 32
-    assert resolve_batch_size(auto, 3199, processes=1).train.batch_size == 16
-    assert resolve_batch_size(auto, 6399, processes=2).train.batch_size == 16  # per process
+    assert resolve_batch_size(auto, train_rows=3200, processes=1).train.batch_size == 32
+    assert resolve_batch_size(auto, train_rows=3199, processes=1).train.batch_size == 16
+    per_process = resolve_batch_size(auto, train_rows=6399, processes=2)
+    assert per_process.train.batch_size == 16
     assert auto.train.batch_size == "auto"  # resolving makes a new config
     fixed = build_config({}, ["train.batch_size=8"])
-    assert resolve_batch_size(fixed, 10**6, processes=1).train.batch_size == 8
+    assert resolve_batch_size(fixed, train_rows=10**6, processes=1).train.batch_size == 8
 
 
 def test_dropout_setting_reaches_every_dropout_and_none_keeps_the_models(
@@ -192,9 +193,9 @@ def test_training_arguments_follow_the_machine(
     device settings not reaching TrainingArguments, and TrainingArguments refusing bf16 on a CPU
     (it checks for a GPU, not for the CPU's bf16 units)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    options = build_config({}, ["train.batch_size=8", f"train.precision={precision}"]).train
+    train = build_config({}, ["train.batch_size=8", f"train.precision={precision}"]).train
     machine = Machine(cuda=False, cuda_bf16=False, cpu_flags=flags, processes=processes)
-    args = training_arguments(options, tmp_path, machine)
+    args = training_arguments(train, tmp_path, machine=machine)
     assert (args.bf16, args.use_cpu, args.dataloader_pin_memory) == (bf16, use_cpu, False)
     assert args.device.type == "cpu"
 

@@ -48,7 +48,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def set_key(values: dict[str, Any], keys: list[str], value: Any, shown: str) -> None:
+def set_key(values: dict[str, Any], keys: list[str], value: Any, *, shown: str) -> None:
     """Set one dotted key in a nested dict; the key's validity is checked by `Config` afterwards."""
     node = values
     for key in keys[:-1]:
@@ -64,12 +64,13 @@ def set_key(values: dict[str, Any], keys: list[str], value: Any, shown: str) -> 
 def apply_override(values: dict[str, Any], text: str) -> None:
     """Apply one `--set section.key=value`, its value parsed as YAML."""
     keys, value = parse_override(text)
-    set_key(values, keys, value, text)
+    set_key(values, keys, value, shown=text)
 
 
 def build_config(
     values: dict[str, Any],
     overrides: list[str] = (),
+    *,
     source: str = "config",
     settings: Mapping[str, Any] | None = None,
 ) -> Config:
@@ -80,7 +81,7 @@ def build_config(
     """
     values = dict(values)
     for key, value in (settings or {}).items():
-        set_key(values, key.split("."), value, f"{key}={value}")
+        set_key(values, key.split("."), value, shown=f"{key}={value}")
     for override in overrides:
         apply_override(values, override)
     try:
@@ -97,6 +98,7 @@ def build_config(
 def load_config(
     name_or_path: str | None = None,
     overrides: list[str] = (),
+    *,
     settings: Mapping[str, Any] | None = None,
 ) -> Config:
     """Load a ready config or YAML file (the default task when None) and apply settings and

@@ -39,7 +39,7 @@ def vectorizer():
     )
 
 
-def training_sample(rows: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+def stratified_subset(rows: np.ndarray, labels: np.ndarray, *, limit: int, seed: int) -> np.ndarray:
     """At most `limit` of `rows`, stratified by label."""
     if len(rows) <= limit:
         return rows
@@ -48,7 +48,7 @@ def training_sample(rows: np.ndarray, labels: np.ndarray, limit: int, seed: int)
 
 
 def out_of_fold_probabilities(
-    texts: pd.Series, labels: np.ndarray, config: PrepareConfig
+    texts: pd.Series, labels: np.ndarray, prepare: PrepareConfig
 ) -> np.ndarray:
     """Each row's class probabilities from a model trained on the other folds.
 
@@ -57,17 +57,19 @@ def out_of_fold_probabilities(
     """
     texts = texts.to_numpy()
     hashing = vectorizer()
-    sample = training_sample(
-        np.arange(len(texts)), labels, config.audit_max_train_rows, config.seed
+    sample = stratified_subset(
+        np.arange(len(texts)), labels, limit=prepare.audit_max_train_rows, seed=prepare.seed
     )
     tfidf = TfidfTransformer(sublinear_tf=True).fit(hashing.transform(texts[sample]))
     smallest = int(np.bincount(labels).min())
     folds = StratifiedKFold(
-        n_splits=min(config.audit_folds, smallest), shuffle=True, random_state=config.seed
+        n_splits=min(prepare.audit_folds, smallest), shuffle=True, random_state=prepare.seed
     )
     probabilities = np.zeros((len(texts), labels.max() + 1))
     for train, held_out in folds.split(texts, labels):
-        train = training_sample(train, labels, config.audit_max_train_rows, config.seed)
+        train = stratified_subset(
+            train, labels, limit=prepare.audit_max_train_rows, seed=prepare.seed
+        )
         features = tfidf.transform(hashing.transform(texts[train]))
         used = np.flatnonzero(features.getnnz(axis=0))  # 10x faster fits on used columns only
         model = LogisticRegression(C=10.0, max_iter=300)
@@ -80,7 +82,7 @@ def out_of_fold_probabilities(
 
 
 def audit_labels(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, Step, pd.DataFrame]:
     """Flag (or drop, as configured) suspected label errors.
 
@@ -98,9 +100,9 @@ def audit_labels(
 
     classes = np.array(sorted(frame["label"].unique()))
     labels = np.searchsorted(classes, frame["label"].to_numpy())
-    probabilities = out_of_fold_probabilities(frame["text"], labels, config)
+    probabilities = out_of_fold_probabilities(frame["text"], labels, prepare)
     likely = find_label_issues(labels, probabilities, n_jobs=1)
-    doubtful = probabilities[np.arange(len(labels)), labels] < config.audit_probability
+    doubtful = probabilities[np.arange(len(labels)), labels] < prepare.audit_probability
     quality = get_label_quality_scores(labels, probabilities)
     ranked = np.flatnonzero(likely | doubtful)
     ranked = ranked[np.argsort(quality[ranked], kind="stable")]
@@ -109,14 +111,14 @@ def audit_labels(
         label_quality=quality[ranked].round(4),
         likely_error=likely[ranked],
     )
-    drop = config.label_audit == "drop"
+    drop = prepare.label_audit == "drop"
     kept = frame[~likely] if drop else frame
     step = Step(
         "label_audit",
         f"confident learning (cleanlab) on out-of-fold TF-IDF + LR probabilities: "
         f"{int(likely.sum())} labels ({likely.mean():.1%}) are likely wrong"
         + (" and were dropped" if drop else " (kept; prepare.label_audit: drop removes them)")
-        + f"; {int(doubtful.sum())} get less than {config.audit_probability:.0%} for their label",
+        + f"; {int(doubtful.sum())} get less than {prepare.audit_probability:.0%} for their label",
         len(frame),
         len(kept),
         changed=int(likely.sum()),

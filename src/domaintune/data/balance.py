@@ -7,7 +7,7 @@ import pandas as pd
 from domaintune.data.card import Step, class_counts
 
 
-def balance(train: pd.DataFrame, method: str, seed: int) -> tuple[pd.DataFrame, Step]:
+def balance(train: pd.DataFrame, *, method: str, seed: int) -> tuple[pd.DataFrame, Step]:
     """Undersample to the smallest class or oversample to the largest; other methods change no rows.
 
     `class_weights` is applied by training as a weighted loss, so the rows stay as they are.

@@ -43,3 +43,12 @@ def length_summary(texts: pd.Series) -> dict[str, float]:
             summary[f"{name}_p{q}"] = float(values.quantile(q / 100))
         summary[f"{name}_max"] = int(values.max())
     return summary
+
+
+def before_after(before: pd.Series, after: pd.Series, *, examples: int) -> list[dict[str, Any]]:
+    """The first `examples` texts a step changed, each as it was and as it became."""
+    changed = before != after
+    return [
+        {"before": old, "after": new}
+        for old, new in zip(before[changed].head(examples), after[changed].head(examples))
+    ]

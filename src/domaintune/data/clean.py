@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, before_after
 from domaintune.data.dates import normalize_dates
 from domaintune.errors import UserError
 from domaintune.rundir import write_json
@@ -69,7 +69,7 @@ def to_text(value: object) -> str | None:
     return None
 
 
-def coerce_text(frame: pd.DataFrame, examples: int) -> tuple[pd.DataFrame, Step]:
+def coerce_text(frame: pd.DataFrame, *, examples: int) -> tuple[pd.DataFrame, Step]:
     """Keep rows whose text is a string or a number (written out); drop lists, objects, missing."""
     text = frame["text"].map(to_text)
     missing = text.isna()
@@ -111,53 +111,53 @@ def strip_wrapping_quotes(text: str) -> str:
     return text
 
 
-def normalize_text(text: str, config: PrepareConfig) -> str:
-    """The text repaired and normalised as `config` says; idempotent."""
-    if config.unescape_html:
+def normalize_text(text: str, prepare: PrepareConfig) -> str:
+    """The text repaired and normalised as `prepare` says; idempotent."""
+    if prepare.unescape_html:
         text = unescape_html(text)
-    if config.fix_unicode:
+    if prepare.fix_unicode:
         text = ftfy.fix_text(text, unescape_html=False)
-    if config.mask_urls:
+    if prepare.mask_urls:
         text = URL.sub("<url>", text)
-    if config.mask_emails:
+    if prepare.mask_emails:
         text = EMAIL.sub("<email>", text)
-    if config.mask_handles:
+    if prepare.mask_handles:
         text = HANDLE.sub("<user>", text)
-    if config.dates != "keep":
-        text = normalize_dates(text, config.dates, config.date_order)
-    if config.mask_numbers:
+    if prepare.dates != "keep":
+        text = normalize_dates(text, style=prepare.dates, order=prepare.date_order)
+    if prepare.mask_numbers:
         text = mask_numbers(text)
-    if config.lowercase:
+    if prepare.lowercase:
         text = text.lower()
-    if config.normalize_whitespace:
+    if prepare.normalize_whitespace:
         text = WHITESPACE.sub(" ", text).strip()
-    if config.strip_quotes:
+    if prepare.strip_quotes:
         text = strip_wrapping_quotes(text)
     return text
 
 
-def normalization_summary(config: PrepareConfig) -> str:
-    """What `normalize_text` does under `config`, in words, for the data card and the model card."""
+def normalization_summary(prepare: PrepareConfig) -> str:
+    """What `normalize_text` does under `prepare`, in words, for the data card and the model card."""
     return (
         "repaired mojibake, HTML entities, control characters, whitespace and wrapping quotes"
         + {"iso": "; wrote dates as ISO 8601", "token": "; replaced dates by <date>", "keep": ""}[
-            config.dates
+            prepare.dates
         ]
         + "".join(
             f"; masked {what}"
             for what, on in (
-                ("URLs", config.mask_urls),
-                ("e-mail addresses", config.mask_emails),
-                ("user handles", config.mask_handles),
-                ("numbers", config.mask_numbers),
+                ("URLs", prepare.mask_urls),
+                ("e-mail addresses", prepare.mask_emails),
+                ("user handles", prepare.mask_handles),
+                ("numbers", prepare.mask_numbers),
             )
             if on
         )
-        + ("; lowercased" if config.lowercase else "")
+        + ("; lowercased" if prepare.lowercase else "")
     )
 
 
-def save_normalization(folder: Path, config: PrepareConfig) -> Path:
+def save_normalization(folder: Path, prepare: PrepareConfig) -> Path:
     """Write the settings `normalize_text` used in training into a model folder, as JSON data
     (never code), so that prediction can repeat the transformation without the run's config."""
     path = folder / NORMALIZATION_FILE
@@ -165,8 +165,8 @@ def save_normalization(folder: Path, config: PrepareConfig) -> Path:
         path,
         {
             "version": NORMALIZATION_VERSION,
-            "settings": {field: getattr(config, field) for field in NORMALIZATION_FIELDS},
-            "typos_fixed_in_training": config.fix_typos,
+            "settings": {field: getattr(prepare, field) for field in NORMALIZATION_FIELDS},
+            "typos_fixed_in_training": prepare.fix_typos,
         },
     )
     return path
@@ -211,22 +211,18 @@ def _normalization_settings(path: Path, saved: Any) -> PrepareConfig:
 
 
 def normalize(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, Step]:
     """Repair and normalise every text; count what changed."""
     raw = frame["text"]
-    cleaned = raw.map(lambda text: normalize_text(text, config))
+    cleaned = raw.map(lambda text: normalize_text(text, prepare))
     changed = raw != cleaned
-    shown = [
-        {"before": before, "after": after}
-        for before, after in zip(raw[changed].head(examples), cleaned[changed].head(examples))
-    ]
     step = Step(
         "normalize",
-        normalization_summary(config),
+        normalization_summary(prepare),
         len(frame),
         len(frame),
         changed=int(changed.sum()),
-        examples=shown,
+        examples=before_after(raw, cleaned, examples=examples),
     )
     return frame.assign(text=cleaned), step

@@ -56,7 +56,7 @@ DATE_PATTERN = re.compile(
 )
 
 
-def _parts(match: re.Match, order: Literal["MDY", "DMY"]) -> tuple[int, int, int] | None:
+def _parts(match: re.Match, *, order: Literal["MDY", "DMY"]) -> tuple[int, int, int] | None:
     """Year, month and day of a match, or None when the numbers make no calendar sense."""
     groups = match.groupdict()
     if groups["y1"]:
@@ -72,12 +72,12 @@ def _parts(match: re.Match, order: Literal["MDY", "DMY"]) -> tuple[int, int, int
 
 
 def normalize_dates(
-    text: str, style: Literal["iso", "token"], order: Literal["MDY", "DMY"] = "MDY"
+    text: str, *, style: Literal["iso", "token"], order: Literal["MDY", "DMY"] = "MDY"
 ) -> str:
     """Every date with a year as ISO 8601 (`iso`) or as `<date>` (`token`)."""
 
     def replace(match: re.Match) -> str:
-        parts = _parts(match, order)
+        parts = _parts(match, order=order)
         try:
             date = datetime.date(*parts) if parts else None
         except ValueError:

@@ -9,14 +9,14 @@ from domaintune.data.card import Step
 
 
 def drop_duplicates(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, list[Step]]:
     """Keep one row per distinct text; resolve texts that carry different labels (conflicts)."""
     key = frame["text"].str.casefold()
     labels_per_text = frame.groupby(key)["label"].transform("nunique")
     conflicted = labels_per_text > 1
     conflict_rows = frame[conflicted].assign(key=key[conflicted])
-    if config.conflicts == "drop":
+    if prepare.conflicts == "drop":
         resolved = frame[~conflicted]
         how = "dropped every row of a text that carries more than one label"
     else:
@@ -57,7 +57,7 @@ def drop_duplicates(
 
 
 def drop_near_duplicates(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, Step]:
     """Keep the first row of each label in each near-duplicate group; the rest repeat it.
 
@@ -67,7 +67,7 @@ def drop_near_duplicates(
     group = frame["group"]
     size = group.map(group.value_counts())
     repeat = frame.duplicated(["group", "label"], keep="first")
-    drop = repeat if config.drop_near_duplicates else pd.Series(False, index=frame.index)
+    drop = repeat if prepare.drop_near_duplicates else pd.Series(False, index=frame.index)
     labels_per_group = frame.groupby("group")["label"].transform("nunique")
     shown = []
     for _, members in frame[size > 1].groupby("group", sort=False):
@@ -76,11 +76,11 @@ def drop_near_duplicates(
         )
         if len(shown) == examples:
             break
-    action = "dropped" if config.drop_near_duplicates else "kept (and never split apart)"
+    action = "dropped" if prepare.drop_near_duplicates else "kept (and never split apart)"
     step = Step(
         "near_duplicates",
         f"{action} near-duplicates (estimated Jaccard similarity of character 5-grams >= "
-        f"{config.near_duplicate_threshold}) of a text with the same label; "
+        f"{prepare.near_duplicate_threshold}) of a text with the same label; "
         f"{int((labels_per_group > 1).sum())} rows are in groups that carry different labels",
         len(frame),
         int((~drop).sum()),

@@ -36,7 +36,9 @@ def detect_language(words: str) -> tuple[str, float]:
     return str(best["lang"]), float(best["score"])
 
 
-def _step(name: str, description: str, frame: pd.DataFrame, junk: pd.Series, examples: int) -> Step:
+def _step(
+    name: str, description: str, frame: pd.DataFrame, junk: pd.Series, *, examples: int
+) -> Step:
     shown = frame[junk].head(examples)
     return Step(
         name,
@@ -51,7 +53,7 @@ def _step(name: str, description: str, frame: pd.DataFrame, junk: pd.Series, exa
 
 
 def drop_junk(
-    frame: pd.DataFrame, config: PrepareConfig, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, list[Step], str]:
     """Drop empty, too short, too long, mostly non-letter and other-language rows, in that order.
 
@@ -59,31 +61,31 @@ def drop_junk(
     """
     steps = []
     for name, too, description in (
-        ("too_short", lambda n: n < config.min_chars, f"under {config.min_chars} characters"),
-        ("too_long", lambda n: n > config.max_chars, f"over {config.max_chars:,} characters"),
+        ("too_short", lambda n: n < prepare.min_chars, f"under {prepare.min_chars} characters"),
+        ("too_long", lambda n: n > prepare.max_chars, f"over {prepare.max_chars:,} characters"),
     ):
         junk = too(frame["text"].str.len())
-        steps.append(_step(name, f"dropped texts {description}", frame, junk, examples))
+        steps.append(_step(name, f"dropped texts {description}", frame, junk, examples=examples))
         frame = frame[~junk]
-    junk = frame["text"].map(letter_ratio) < config.min_letter_ratio
+    junk = frame["text"].map(letter_ratio) < prepare.min_letter_ratio
     steps.append(
         _step(
             "not_letters",
-            f"dropped texts whose characters are less than {config.min_letter_ratio:.0%} letters",
+            f"dropped texts whose characters are less than {prepare.min_letter_ratio:.0%} letters",
             frame,
             junk,
-            examples,
+            examples=examples,
         )
     )
     frame = frame[~junk]
-    if config.language == "any":
+    if prepare.language == "any":
         return frame, steps, "any"
     words = frame["text"].map(language_words)
-    judged = words.str.count(" ") + 1 >= config.language_min_words
+    judged = words.str.count(" ") + 1 >= prepare.language_min_words
     detected = words[judged].map(detect_language)
     language = detected.map(lambda pair: pair[0])
-    confident = detected.map(lambda pair: pair[1] >= config.language_confidence)
-    expected = config.language
+    confident = detected.map(lambda pair: pair[1] >= prepare.language_confidence)
+    expected = prepare.language
     if expected == "auto":
         counts = Counter(language)
         expected = counts.most_common(1)[0][0] if counts else "any"
@@ -93,8 +95,8 @@ def drop_junk(
     steps.append(
         _step(
             "other_language",
-            f"dropped texts of {config.language_min_words}+ words confidently (p >= "
-            f"{config.language_confidence}) not in the expected language '{expected}'"
+            f"dropped texts of {prepare.language_min_words}+ words confidently (p >= "
+            f"{prepare.language_confidence}) not in the expected language '{expected}'"
             + (
                 f" (found: {', '.join(f'{k} {v}' for k, v in other.most_common(5))})"
                 if other
@@ -102,7 +104,7 @@ def drop_junk(
             ),
             frame,
             junk,
-            examples,
+            examples=examples,
         )
     )
     return frame[~junk], steps, expected

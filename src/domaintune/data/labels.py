@@ -24,9 +24,9 @@ def label_name(value: object) -> str | None:
 
 
 def map_labels(
-    frame: pd.DataFrame, mapping: dict[str, str], examples: int
+    frame: pd.DataFrame, *, mapping: dict[str, str], examples: int
 ) -> tuple[pd.DataFrame, list[Step]]:
-    """Drop rows without a label, then apply the config's mapping (dropping unmapped labels)."""
+    """Drop rows without a label, then apply the configured mapping (dropping unmapped labels)."""
     names = frame["label"].map(label_name)
     missing = names.isna()
     steps = [
@@ -58,7 +58,7 @@ def map_labels(
     return frame, steps
 
 
-def check_classes(frame: pd.DataFrame, config: PrepareConfig, source: str) -> None:
+def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -> None:
     """Refuse data that cannot make a classifier: one class, or a class too small to split."""
     counts = frame["label"].value_counts()
     if len(counts) < 2:
@@ -66,11 +66,11 @@ def check_classes(frame: pd.DataFrame, config: PrepareConfig, source: str) -> No
         raise UserError(
             f"{source} has {only} after cleaning: a classifier needs at least two classes"
         )
-    small = counts[counts < config.min_rows_per_class]
+    small = counts[counts < prepare.min_rows_per_class]
     if not small.empty:
         name, count = small.index[-1], int(small.iloc[-1])
         raise UserError(
             f"{source}: class '{name}' has only {count} row(s) after cleaning, and each class needs "
-            f"{config.min_rows_per_class} to be split into train, validation and test: add rows, "
+            f"{prepare.min_rows_per_class} to be split into train, validation and test: add rows, "
             "merge it into another class with data.label_mapping, or lower prepare.min_rows_per_class"
         )

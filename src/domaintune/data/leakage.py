@@ -18,7 +18,7 @@ HELD_OUT = ("validation", "test")
 
 
 def remove_leakage(
-    splits: dict[str, pd.DataFrame], config: PrepareConfig, examples: int
+    splits: dict[str, pd.DataFrame], prepare: PrepareConfig, *, examples: int
 ) -> tuple[dict[str, pd.DataFrame], Step]:
     """Move (or drop) held-out rows whose near-duplicate group reaches into train."""
     train_groups = set(splits["train"]["group"])
@@ -31,12 +31,12 @@ def remove_leakage(
         kept[name] = part[~leaks].reset_index(drop=True)
         shown += [{"split": name, "text": text} for text in part.loc[leaks, "text"].head(examples)]
     leaked = pd.concat(moved)
-    if config.leakage == "move":
+    if prepare.leakage == "move":
         kept["train"] = pd.concat([splits["train"], leaked], ignore_index=True)
     before = sum(len(part) for part in splits.values())
     step = Step(
         "leakage",
-        f"{'moved to train' if config.leakage == 'move' else 'dropped'} validation and test rows "
+        f"{'moved to train' if prepare.leakage == 'move' else 'dropped'} validation and test rows "
         "that duplicate or near-duplicate a training row",
         before,
         sum(len(part) for part in kept.values()),
@@ -47,14 +47,14 @@ def remove_leakage(
 
 
 def leaking_pairs(
-    splits: dict[str, pd.DataFrame], signature: np.ndarray, threshold: float
+    splits: dict[str, pd.DataFrame], signature: np.ndarray, *, threshold: float
 ) -> dict[str, int]:
     """Near-duplicate pairs between train and each held-out split, found afresh."""
     rows = {name: part["row"].to_numpy() for name, part in splits.items()}
     counts = {}
     for name in HELD_OUT:
         pair_rows = np.concatenate([rows["train"], rows[name]])
-        first, other = similar_pairs(signature[pair_rows], threshold)
+        first, other = similar_pairs(signature[pair_rows], threshold=threshold)
         is_train = np.arange(len(pair_rows)) < len(rows["train"])
         counts[f"train_{name}"] = int((is_train[first] != is_train[other]).sum())
     return counts

@@ -52,7 +52,7 @@ def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return hashed, owner
 
 
-def signatures(texts: Sequence[str], permutations: int, seed: int = 1) -> np.ndarray:
+def signatures(texts: Sequence[str], *, permutations: int, seed: int = 1) -> np.ndarray:
     """One MinHash signature (uint32, `permutations` long) per text."""
     rng = np.random.default_rng(seed)
     multipliers = rng.integers(1, 2**63, size=permutations, dtype=np.uint64) | np.uint64(1)
@@ -69,7 +69,7 @@ def signatures(texts: Sequence[str], permutations: int, seed: int = 1) -> np.nda
     return result
 
 
-def similar_pairs(signature: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def similar_pairs(signature: np.ndarray, *, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (first, other) of texts whose estimated Jaccard similarity reaches `threshold`."""
     count, permutations = signature.shape
     lsh = MinHashLSH(threshold=threshold, num_perm=permutations)
@@ -102,7 +102,8 @@ def components(count: int, first: np.ndarray, other: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def groups(texts: Sequence[str], threshold: float, permutations: int) -> np.ndarray:
+def groups(texts: Sequence[str], *, threshold: float, permutations: int) -> np.ndarray:
     """A near-duplicate group id per text."""
-    first, other = similar_pairs(signatures(texts, permutations), threshold)
+    signature = signatures(texts, permutations=permutations)
+    first, other = similar_pairs(signature, threshold=threshold)
     return components(len(texts), first, other)

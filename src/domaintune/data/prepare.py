@@ -41,18 +41,18 @@ class Prepared:
 
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
-    options, examples = config.prepare, config.report.examples
-    frame, steps = map_labels(frame, config.data.label_mapping, examples)
-    frame, step = coerce_text(frame, examples)
+    prepare, examples = config.prepare, config.report.examples
+    frame, steps = map_labels(frame, mapping=config.data.label_mapping, examples=examples)
+    frame, step = coerce_text(frame, examples=examples)
     steps.append(step)
-    frame, step = normalize(frame, options, examples)
+    frame, step = normalize(frame, prepare, examples=examples)
     steps.append(step)
-    frame, junk_steps, language = drop_junk(frame, options, examples)
+    frame, junk_steps, language = drop_junk(frame, prepare, examples=examples)
     steps += junk_steps
-    frame, step = fix_typos(frame, options, language, examples)
+    frame, step = fix_typos(frame, prepare, language=language, examples=examples)
     steps.append(step)
-    if options.drop_duplicates:
-        frame, duplicate_steps = drop_duplicates(frame, options, examples)
+    if prepare.drop_duplicates:
+        frame, duplicate_steps = drop_duplicates(frame, prepare, examples=examples)
         steps += duplicate_steps
     return frame, steps, language
 
@@ -72,27 +72,27 @@ def prepare_data(config: Config) -> Prepared:
     frame, clean_steps, language = clean(config, frame)
     steps += clean_steps
 
-    signature = signatures(frame["text"].tolist(), options.minhash_permutations)
-    first, other = similar_pairs(signature, options.near_duplicate_threshold)
+    signature = signatures(frame["text"].tolist(), permutations=options.minhash_permutations)
+    first, other = similar_pairs(signature, threshold=options.near_duplicate_threshold)
     frame = frame.assign(row=np.arange(len(frame)), group=components(len(frame), first, other))
-    frame, step = drop_near_duplicates(frame, options, examples)
+    frame, step = drop_near_duplicates(frame, options, examples=examples)
     steps.append(step)
-    check_classes(frame, options, data.source)
+    check_classes(frame, options, source=data.source)
 
     flagged = pd.DataFrame(
         columns=["row", "text", "label", "suggested_label", "label_quality", "likely_error"]
     )
     if options.label_audit != "off":
-        frame, step, flagged = audit_labels(frame, options, examples)
+        frame, step, flagged = audit_labels(frame, options, examples=examples)
         steps.append(step)
-        check_classes(frame, options, data.source)
+        check_classes(frame, options, source=data.source)
     classes_clean = class_counts(frame["label"])
 
     splits = split(frame, options)
-    splits, step = remove_leakage(splits, options, examples)
+    splits, step = remove_leakage(splits, options, examples=examples)
     steps.append(step)
-    leaks = leaking_pairs(splits, signature, options.near_duplicate_threshold)
-    splits["train"], step = balance(splits["train"], options.balance, options.seed)
+    leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
+    splits["train"], step = balance(splits["train"], method=options.balance, seed=options.seed)
     steps.append(step)
 
     split_of_row = (

@@ -23,13 +23,13 @@ FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 """Tried, in order, for a line that is not UTF-8; latin-1 decodes any bytes, so it never fails."""
 
 
-def read_source(config: DataConfig) -> pd.DataFrame:
+def read_source(data: DataConfig) -> pd.DataFrame:
     """The source as a table with at least the configured text and label columns."""
-    source = config.source
+    source = data.source
     if assets.is_builtin(source):
         frame = assets.load_dataset(source)
     elif source.startswith(HUB_PREFIX):
-        frame = read_hub(source.removeprefix(HUB_PREFIX), config.hub_split)
+        frame = read_hub(source.removeprefix(HUB_PREFIX), split=data.hub_split)
     else:
         path = Path(source).expanduser()
         if path.is_dir():
@@ -43,9 +43,9 @@ def read_source(config: DataConfig) -> pd.DataFrame:
             )
     if frame.empty:
         raise UserError(f"{source} has no rows: give a file with a header and at least two classes")
-    missing = [c for c in (config.text_column, config.label_column) if c not in frame.columns]
+    missing = [c for c in (data.text_column, data.label_column) if c not in frame.columns]
     if missing:
-        which = "text" if missing[0] == config.text_column else "label"
+        which = "text" if missing[0] == data.text_column else "label"
         raise UserError(
             f"{source} has no column '{missing[0]}' (its columns: {', '.join(map(str, frame.columns))})"
             f": set data.{which}_column, or --{which}-column"
@@ -105,11 +105,11 @@ def _decode(raw: bytes) -> tuple[str, int]:
     return "".join(lines), fallback
 
 
-def _read_delimited(text: str, sep: str) -> pd.DataFrame:
+def _read_delimited(text: str, *, sep: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
 
 
-def _read_json(text: str, lines: bool) -> pd.DataFrame:
+def _read_json(text: str, *, lines: bool) -> pd.DataFrame:
     if lines:
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -153,7 +153,7 @@ def read_folder(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def read_hub(name: str, split: str) -> pd.DataFrame:
+def read_hub(name: str, *, split: str) -> pd.DataFrame:
     """A Hugging Face Hub data set through `datasets.load_dataset`; needs the Hub."""
     import datasets
 

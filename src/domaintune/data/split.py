@@ -8,17 +8,17 @@ from sklearn.model_selection import train_test_split
 from domaintune.config import PrepareConfig
 
 
-def split(frame: pd.DataFrame, config: PrepareConfig) -> dict[str, pd.DataFrame]:
+def split(frame: pd.DataFrame, prepare: PrepareConfig) -> dict[str, pd.DataFrame]:
     """Three disjoint parts, each with the class mix of the whole."""
-    held_out = config.validation_size + config.test_size
+    held_out = prepare.validation_size + prepare.test_size
     train, rest = train_test_split(
-        frame, test_size=held_out, stratify=frame["label"], random_state=config.seed
+        frame, test_size=held_out, stratify=frame["label"], random_state=prepare.seed
     )
     validation, test = train_test_split(
         rest,
-        test_size=config.test_size / held_out,
+        test_size=prepare.test_size / held_out,
         stratify=rest["label"],
-        random_state=config.seed,
+        random_state=prepare.seed,
     )
     return {
         name: part.reset_index(drop=True)

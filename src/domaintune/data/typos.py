@@ -30,7 +30,7 @@ from importlib import resources
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, before_after
 
 DICTIONARY = "frequency_dictionary_en_82_765.txt"
 TOKEN = re.compile(
@@ -184,23 +184,23 @@ def is_typo_of(word: str, correction: str, web_zipf: float) -> bool:
     )
 
 
-def corrections(counts: Counter, config: PrepareConfig) -> dict[str, str]:
+def corrections(counts: Counter, prepare: PrepareConfig) -> dict[str, str]:
     """Misspelled word -> correction, for the corpus's rare words unknown to English. A word with
     two plausible corrections is left alone: `outtage` may be `outage` or `outrage`."""
     from symspellpy import Verbosity
     from wordfreq import zipf_frequency
 
     known = english_words()
-    index = speller(config.typo_min_dictionary_count)
+    index = speller(prepare.typo_min_dictionary_count)
     fixed = {}
     for word, count in counts.items():
-        if len(word) < config.typo_min_word_length or count >= config.typo_protect_count:
+        if len(word) < prepare.typo_min_word_length or count >= prepare.typo_protect_count:
             continue
         web_zipf = zipf_frequency(word, "en")
         if word in known or web_zipf >= WEB_KNOWN_ZIPF or is_compound(word, known):
             continue
         closest = index.lookup(
-            word, Verbosity.CLOSEST, max_edit_distance=config.typo_max_edit_distance
+            word, Verbosity.CLOSEST, max_edit_distance=prepare.typo_max_edit_distance
         )
         plausible = [match.term for match in closest if is_typo_of(word, match.term, web_zipf)]
         if len(plausible) == 1:
@@ -218,8 +218,8 @@ def apply(text: str, fixed: dict[str, str]) -> str:
     return TOKEN.sub(replace, text)
 
 
-def not_run_because(config: PrepareConfig, language: str) -> str | None:
-    if not config.fix_typos:
+def not_run_because(prepare: PrepareConfig, *, language: str) -> str | None:
+    if not prepare.fix_typos:
         return (
             "off by default (prepare.fix_typos), since about one correction in seven "
             "was wrong on hand-labelled real data"
@@ -230,14 +230,14 @@ def not_run_because(config: PrepareConfig, language: str) -> str | None:
 
 
 def fix_typos(
-    frame: pd.DataFrame, config: PrepareConfig, language: str, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, language: str, examples: int
 ) -> tuple[pd.DataFrame, Step]:
     """Correct likely misspellings; count the words and rows changed, with before/after examples.
     When it does not run, the card still says so and why."""
-    reason = not_run_because(config, language)
+    reason = not_run_because(prepare, language=language)
     if reason:
         return frame, Step("typos", f"not run: {reason}", len(frame), len(frame))
-    fixed = corrections(words(frame["text"]), config)
+    fixed = corrections(words(frame["text"]), prepare)
     texts = frame["text"].map(lambda text: apply(text, fixed)) if fixed else frame["text"]
     changed = texts != frame["text"]
     words_changed = sum(
@@ -246,21 +246,15 @@ def fix_typos(
         for a, b in zip(before.split(), after.split())
         if a != b
     )
-    shown = [
-        {"before": before, "after": after}
-        for before, after in zip(
-            frame["text"][changed].head(examples), texts[changed].head(examples)
-        )
-    ]
     step = Step(
         "typos",
         f"corrected {words_changed} misspelled words ({len(fixed)} distinct, e.g. "
         + ", ".join(f"{k} -> {v}" for k, v in list(fixed.items())[:5])
         + ") with symspellpy; words seen "
-        f"{config.typo_protect_count}+ times in the data are never changed",
+        f"{prepare.typo_protect_count}+ times in the data are never changed",
         len(frame),
         len(frame),
         changed=int(changed.sum()),
-        examples=shown,
+        examples=before_after(frame["text"], texts, examples=examples),
     )
     return frame.assign(text=texts), step

@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from domaintune.evaluate.scoring import scores
+from domaintune.metrics import scores
 
 
 def confidence(predictions: pd.DataFrame, labels: list[str]) -> pd.Series:
     return predictions[[f"p_{label}" for label in labels]].max(axis=1)
 
 
-def confident_mistakes(predictions: pd.DataFrame, labels: list[str], count: int) -> pd.DataFrame:
+def confident_mistakes(predictions: pd.DataFrame, labels: list[str], *, count: int) -> pd.DataFrame:
     wrong = predictions[predictions["label"] != predictions["predicted"]]
     return (
         wrong.assign(confidence=confidence(wrong, labels))
@@ -29,7 +29,7 @@ def confident_mistakes(predictions: pd.DataFrame, labels: list[str], count: int)
 
 
 def confused_pairs(
-    predictions: pd.DataFrame, labels: list[str], pairs: int, examples: int
+    predictions: pd.DataFrame, labels: list[str], *, pairs: int, examples: int
 ) -> list[dict[str, Any]]:
     """The most frequent (true, predicted) mistakes, each with its most confident examples."""
     wrong = predictions[predictions["label"] != predictions["predicted"]]
@@ -54,7 +54,7 @@ def confused_pairs(
 
 
 def by_length(
-    texts: pd.Series, gold: np.ndarray, predicted: np.ndarray, buckets: int
+    texts: pd.Series, gold: np.ndarray, predicted: np.ndarray, *, buckets: int
 ) -> list[dict[str, Any]]:
     """Scores per equal-count bucket of words per text, shortest first."""
     words = texts.str.split().str.len().to_numpy()

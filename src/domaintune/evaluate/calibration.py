@@ -19,7 +19,7 @@ LOG_TEMPERATURE_BOUNDS = (-4.0, 4.0)
 
 
 def negative_log_likelihood(
-    logits: np.ndarray, gold: np.ndarray, temperature: float = 1.0
+    logits: np.ndarray, gold: np.ndarray, *, temperature: float = 1.0
 ) -> float:
     """Mean NLL of the gold label ids under softmax(logits / T)."""
     scaled = log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
@@ -29,17 +29,17 @@ def negative_log_likelihood(
 def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
     """The T minimising NLL on held-out rows; searched over log T so that T stays positive."""
     result = minimize_scalar(
-        lambda log_t: negative_log_likelihood(logits, gold, float(np.exp(log_t))),
+        lambda log_t: negative_log_likelihood(logits, gold, temperature=float(np.exp(log_t))),
         bounds=LOG_TEMPERATURE_BOUNDS,
         method="bounded",
     )
     best = float(np.exp(result.x))
     # The bounded search can stop a hair worse than T = 1; never make the model worse on its data.
     unscaled = negative_log_likelihood(logits, gold)
-    return best if negative_log_likelihood(logits, gold, best) <= unscaled else 1.0
+    return best if negative_log_likelihood(logits, gold, temperature=best) <= unscaled else 1.0
 
 
-def reliability(probs: np.ndarray, gold: np.ndarray, bins: int) -> dict[str, Any]:
+def reliability(probs: np.ndarray, gold: np.ndarray, *, bins: int) -> dict[str, Any]:
     """Expected calibration error over equal-width confidence bins, and each bin's figures.
 
     ECE = sum over bins of (rows in bin / all rows) * |accuracy in bin - mean confidence in bin|.

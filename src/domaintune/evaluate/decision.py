@@ -17,7 +17,7 @@ from sklearn.metrics import precision_recall_curve
 from domaintune.config import DecisionRule
 
 
-def abstain_outcome(probs: np.ndarray, gold: np.ndarray, threshold: float) -> dict[str, float]:
+def abstain_outcome(probs: np.ndarray, gold: np.ndarray, *, threshold: float) -> dict[str, float]:
     """Keep texts whose top probability is at least `threshold`; what that gives on these rows."""
     kept = probs.max(axis=1) >= threshold
     correct = probs.argmax(axis=1) == gold
@@ -33,12 +33,12 @@ def abstain_outcome(probs: np.ndarray, gold: np.ndarray, threshold: float) -> di
     }
 
 
-def abstain_table(probs: np.ndarray, gold: np.ndarray, thresholds: list[float]) -> list[dict]:
-    return [abstain_outcome(probs, gold, t) for t in [0.0, *sorted(thresholds)]]
+def abstain_table(probs: np.ndarray, gold: np.ndarray, *, thresholds: list[float]) -> list[dict]:
+    return [abstain_outcome(probs, gold, threshold=t) for t in [0.0, *sorted(thresholds)]]
 
 
 def choose_abstain_threshold(
-    probs: np.ndarray, gold: np.ndarray, target_accuracy: float
+    probs: np.ndarray, gold: np.ndarray, *, target_accuracy: float
 ) -> float | None:
     """The lowest threshold (most texts kept) whose kept texts reach the target accuracy.
 
@@ -73,7 +73,7 @@ def choose_class_threshold(
     return float(meeting.min()) if len(meeting) else None
 
 
-def apply_class_rule(probs: np.ndarray, label_index: int, threshold: float) -> np.ndarray:
+def apply_class_rule(probs: np.ndarray, *, label_index: int, threshold: float) -> np.ndarray:
     """Label ids: the rule's label when its probability passes, else the most probable other."""
     others = probs.copy()
     others[:, label_index] = -np.inf
@@ -81,10 +81,10 @@ def apply_class_rule(probs: np.ndarray, label_index: int, threshold: float) -> n
 
 
 def class_rule_outcome(
-    probs: np.ndarray, gold: np.ndarray, label_index: int, threshold: float
+    probs: np.ndarray, gold: np.ndarray, *, label_index: int, threshold: float
 ) -> dict[str, Any]:
     """What the class rule does on these rows: recall and precision of its label, and overall."""
-    predicted = apply_class_rule(probs, label_index, threshold)
+    predicted = apply_class_rule(probs, label_index=label_index, threshold=threshold)
     flagged = predicted == label_index
     actual = gold == label_index
     hits = int(np.sum(flagged & actual))

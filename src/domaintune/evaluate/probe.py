@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from domaintune import assets
 from domaintune.errors import UserError
+from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.models import load_encoder, load_tokenizer
 from domaintune.predict import length_batches
 
@@ -26,7 +25,7 @@ from domaintune.predict import length_batches
 class Encoder:
     """A frozen pre-trained encoder that embeds texts by mean-pooling its last hidden states."""
 
-    def __init__(self, name_or_path: str, max_length: int) -> None:
+    def __init__(self, name_or_path: str, *, max_length: int) -> None:
         source = assets.model_path(name_or_path)
         try:
             self.tokenizer = load_tokenizer(source)
@@ -39,10 +38,13 @@ class Encoder:
         self.max_length = max_length
 
     @torch.inference_mode()
-    def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def embed(self, texts: list[str], *, batch_size: int) -> np.ndarray:
         """One vector per text, in the input's order; texts are batched by length."""
         vectors: np.ndarray | None = None
-        for rows, batch in length_batches(self.tokenizer, texts, batch_size, self.max_length):
+        batches = length_batches(
+            self.tokenizer, texts, batch_size=batch_size, max_length=self.max_length
+        )
+        for rows, batch in batches:
             hidden = self.model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
@@ -52,14 +54,13 @@ class Encoder:
         return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
 
 
-def probe_classifier(c: float, class_weight: str | None, seed: int) -> Pipeline:
+def probe_classifier(c: float, *, class_weight: str | None, seed: int) -> Pipeline:
     return make_pipeline(
-        StandardScaler(),
-        LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed),
+        StandardScaler(), logistic_regression(c, class_weight=class_weight, seed=seed)
     )
 
 
-def training_sample(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+def rows_to_embed(train: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFrame:
     """At most `max_rows` training rows, drawn per class in proportion, so embedding stays cheap."""
     if len(train) <= max_rows:
         return train
@@ -70,6 +71,7 @@ def training_sample(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFra
 def fit_probe(
     encoder: Encoder,
     splits: dict[str, pd.DataFrame],
+    *,
     c_grid: list[float],
     max_train_rows: int,
     class_weight: str | None,
@@ -77,27 +79,22 @@ def fit_probe(
     seed: int,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Test predictions of the probe, and how it was chosen (C by validation macro-F1)."""
-    train = training_sample(splits["train"], max_train_rows, seed)
+    train = rows_to_embed(splits["train"], max_rows=max_train_rows, seed=seed)
     features = {
-        name: encoder.embed(frame["text"].tolist(), batch_size)
+        name: encoder.embed(frame["text"].tolist(), batch_size=batch_size)
         for name, frame in (("train", train), *((n, splits[n]) for n in ("validation", "test")))
     }
-    fitted = {
-        c: probe_classifier(c, class_weight, seed).fit(features["train"], train["label"])
-        for c in c_grid
-    }
-    tried = {
-        c: f1_score(
-            splits["validation"]["label"], model.predict(features["validation"]), average="macro"
-        )
-        for c, model in fitted.items()
-    }
-    best_c = max(tried, key=tried.get)
-    return fitted[best_c].predict(features["test"]), {
+    model, best_c, validation_macro_f1 = fit_best_c(
+        lambda c: probe_classifier(c, class_weight=class_weight, seed=seed),
+        c_grid=c_grid,
+        train=(features["train"], train["label"]),
+        validation=(features["validation"], splits["validation"]["label"]),
+    )
+    return model.predict(features["test"]), {
         "description": "logistic regression on the frozen pre-trained model's mean-pooled "
         "embeddings, its regularisation chosen on the validation split",
         "c": best_c,
         "class_weight": class_weight,
         "train_rows_embedded": len(train),
-        "validation_macro_f1": float(tried[best_c]),
+        "validation_macro_f1": validation_macro_f1,
     }

@@ -1,4 +1,4 @@
-"""Scores of predicted labels, and their bootstrap over test rows.
+"""The bootstrap of scores over test rows (the point scores are `domaintune.metrics.scores`).
 
 The bootstrap is vectorised: one `bincount` turns all resamples into confusion matrices at once, so a thousand resamples of a
 large test split take well under a second. The same resampled rows serve every model scored on the
@@ -10,15 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
-
-
-def scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    return {
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(gold, predicted, average="weighted", zero_division=0)),
-    }
 
 
 def scores_from_confusion(matrices: np.ndarray) -> dict[str, np.ndarray]:
@@ -39,13 +30,13 @@ def scores_from_confusion(matrices: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def resample_rows(rows: int, samples: int, seed: int) -> np.ndarray:
+def resample_rows(rows: int, *, samples: int, seed: int) -> np.ndarray:
     """Row indices of `samples` bootstrap resamples, shape (samples, rows)."""
     return np.random.default_rng(seed).integers(0, rows, (samples, rows))
 
 
 def resampled_scores(
-    gold: np.ndarray, predicted: np.ndarray, labels: list[str], rows: np.ndarray
+    gold: np.ndarray, predicted: np.ndarray, *, labels: list[str], rows: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The scores of each resample in `rows` (from `resample_rows`)."""
     k = len(labels)
@@ -57,7 +48,7 @@ def resampled_scores(
     return scores_from_confusion(matrices.reshape(samples, k, k))
 
 
-def percentile_interval(values: np.ndarray, confidence_level: float) -> list[float]:
+def percentile_interval(values: np.ndarray, *, confidence_level: float) -> list[float]:
     tail = (1 - confidence_level) / 2 * 100
     return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
 
@@ -65,12 +56,16 @@ def percentile_interval(values: np.ndarray, confidence_level: float) -> list[flo
 def bootstrap_intervals(
     gold: np.ndarray,
     predicted: np.ndarray,
+    *,
     labels: list[str],
     rows: np.ndarray,
     confidence_level: float,
 ) -> dict[str, Any]:
     """Percentile intervals over the resampled `rows` for the headline scores and each class's F1."""
-    resampled = resampled_scores(gold, predicted, labels, rows)
+    resampled = resampled_scores(gold, predicted, labels=labels, rows=rows)
     samples = {name: resampled[name] for name in ("accuracy", "macro_f1", "weighted_f1")}
     samples |= {f"f1[{label}]": resampled["f1"][:, i] for i, label in enumerate(labels)}
-    return {name: percentile_interval(values, confidence_level) for name, values in samples.items()}
+    return {
+        name: percentile_interval(values, confidence_level=confidence_level)
+        for name, values in samples.items()
+    }

@@ -39,6 +39,7 @@ def paired_bootstrap(
     gold: np.ndarray,
     model: np.ndarray,
     baseline: np.ndarray,
+    *,
     labels: list[str],
     rows: np.ndarray,
     confidence_level: float,
@@ -48,29 +49,35 @@ def paired_bootstrap(
     The p-value is two-sided: twice the share of resamples on the far side of zero.
     """
     difference = (
-        resampled_scores(gold, model, labels, rows)["macro_f1"]
-        - resampled_scores(gold, baseline, labels, rows)["macro_f1"]
+        resampled_scores(gold, model, labels=labels, rows=rows)["macro_f1"]
+        - resampled_scores(gold, baseline, labels=labels, rows=rows)["macro_f1"]
     )
     far_side = min(np.mean(difference <= 0), np.mean(difference >= 0))
     return {
-        "macro_f1_difference_interval": percentile_interval(difference, confidence_level),
+        "macro_f1_difference_interval": percentile_interval(
+            difference, confidence_level=confidence_level
+        ),
         "p_value": float(min(1.0, 2 * far_side)),
     }
 
 
-def compare(
+def paired_test(
     gold: np.ndarray,
     model: np.ndarray,
     baseline: np.ndarray,
+    *,
     labels: list[str],
     rows: np.ndarray,
     confidence_level: float,
     point_difference: float,
 ) -> dict[str, Any]:
-    """Both tests and the verdict: better, worse, or not significantly different."""
+    """Both paired tests of the model against one baseline, and the verdict: better, worse, or
+    not significantly different."""
     alpha = round(1 - confidence_level, 10)
     exact = mcnemar(model == gold, baseline == gold)
-    paired = paired_bootstrap(gold, model, baseline, labels, rows, confidence_level)
+    paired = paired_bootstrap(
+        gold, model, baseline, labels=labels, rows=rows, confidence_level=confidence_level
+    )
     low, high = paired["macro_f1_difference_interval"]
     significant = exact["p_value"] < alpha and (low > 0 or high < 0)
     if significant and low > 0 and exact["only_model"] > exact["only_baseline"]:

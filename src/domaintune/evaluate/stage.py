@@ -15,13 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    average_precision_score,
-    classification_report,
-    confusion_matrix,
-    f1_score,
-)
+from sklearn.metrics import average_precision_score, classification_report, confusion_matrix
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from domaintune.config import Config, EvaluateConfig
@@ -30,23 +24,26 @@ from domaintune.evaluate import calibration, decision, significance
 from domaintune.evaluate.analysis import by_length
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.probe import Encoder, fit_probe
-from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows, scores
+from domaintune.evaluate.regularization import fit_best_c, logistic_regression
+from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
+from domaintune.metrics import scores
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir, read_json, write_json, write_parquet, write_text
 from domaintune.temperature import probabilities, save_temperature
 
 
-def tfidf_logreg(c: float, class_weight: str | None, seed: int) -> Pipeline:
+def tfidf_logreg(c: float, *, class_weight: str | None, seed: int) -> Pipeline:
     return make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode"),
-        LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed),
+        logistic_regression(c, class_weight=class_weight, seed=seed),
     )
 
 
 def fit_baseline(
     name: str,
     splits: dict[str, pd.DataFrame],
-    options: EvaluateConfig,
+    evaluate: EvaluateConfig,
+    *,
     class_weight: str | None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Test predictions of the majority or TF-IDF baseline, and how it was chosen."""
@@ -54,22 +51,18 @@ def fit_baseline(
     if name == "majority":
         model = DummyClassifier(strategy="most_frequent").fit(train["text"], train["label"])
         return model.predict(test["text"]), {"description": "always the most frequent class"}
-    fitted = {
-        c: tfidf_logreg(c, class_weight, options.seed).fit(train["text"], train["label"])
-        for c in options.tfidf_c_grid
-    }
-    tried = {
-        c: f1_score(validation["label"], model.predict(validation["text"]), average="macro")
-        for c, model in fitted.items()
-    }
-    best_c = max(tried, key=tried.get)
-    model = fitted[best_c]
+    model, best_c, validation_macro_f1 = fit_best_c(
+        lambda c: tfidf_logreg(c, class_weight=class_weight, seed=evaluate.seed),
+        c_grid=evaluate.tfidf_c_grid,
+        train=(train["text"], train["label"]),
+        validation=(validation["text"], validation["label"]),
+    )
     return model.predict(test["text"]), {
         "description": "TF-IDF of words and word pairs with logistic regression, "
         "its regularisation chosen on the validation split",
         "c": best_c,
         "class_weight": class_weight,
-        "validation_macro_f1": float(tried[best_c]),
+        "validation_macro_f1": validation_macro_f1,
     }
 
 
@@ -77,6 +70,7 @@ def calibrate(
     run: RunDir,
     logits: dict[str, np.ndarray],
     gold: dict[str, np.ndarray],
+    *,
     bins: int,
 ) -> dict[str, Any]:
     """Fit the temperature on validation, save it beside the model, measure ECE on test."""
@@ -86,12 +80,13 @@ def calibrate(
             logits["validation"], gold["validation"]
         ),
         "validation_nll_after": calibration.negative_log_likelihood(
-            logits["validation"], gold["validation"], temperature
+            logits["validation"], gold["validation"], temperature=temperature
         ),
     }
     save_temperature(run.model, temperature, {"fitted_on": "validation", **nll})
-    before = calibration.reliability(probabilities(logits["test"]), gold["test"], bins)
-    after = calibration.reliability(probabilities(logits["test"], temperature), gold["test"], bins)
+    before = calibration.reliability(probabilities(logits["test"]), gold["test"], bins=bins)
+    scaled = probabilities(logits["test"], temperature=temperature)
+    after = calibration.reliability(scaled, gold["test"], bins=bins)
     return {
         "temperature": temperature,
         "bins": bins,
@@ -104,7 +99,7 @@ def calibrate(
 
 
 def decisions(
-    options: EvaluateConfig,
+    evaluate: EvaluateConfig,
     labels: list[str],
     probs: dict[str, np.ndarray],
     gold: dict[str, np.ndarray],
@@ -112,23 +107,25 @@ def decisions(
     """The abstain table on test, and the configured rules: chosen on validation, run on test."""
     result: dict[str, Any] = {
         "abstain_table": decision.abstain_table(
-            probs["test"], gold["test"], options.abstain_thresholds
+            probs["test"], gold["test"], thresholds=evaluate.abstain_thresholds
         ),
         "abstain": None,
         "class_rule": None,
     }
-    if options.abstain_target_accuracy is not None:
+    if evaluate.abstain_target_accuracy is not None:
         threshold = decision.choose_abstain_threshold(
-            probs["validation"], gold["validation"], options.abstain_target_accuracy
+            probs["validation"],
+            gold["validation"],
+            target_accuracy=evaluate.abstain_target_accuracy,
         )
         result["abstain"] = {
-            "target_accuracy": options.abstain_target_accuracy,
+            "target_accuracy": evaluate.abstain_target_accuracy,
             "reached_on_validation": threshold is not None,
             "test": None
             if threshold is None
-            else decision.abstain_outcome(probs["test"], gold["test"], threshold),
+            else decision.abstain_outcome(probs["test"], gold["test"], threshold=threshold),
         }
-    rule = options.decision
+    rule = evaluate.decision
     if rule is not None:
         index = labels.index(rule.label)
         threshold = decision.choose_class_threshold(
@@ -139,7 +136,9 @@ def decisions(
             "reached_on_validation": threshold is not None,
             "test": None
             if threshold is None
-            else decision.class_rule_outcome(probs["test"], gold["test"], index, threshold),
+            else decision.class_rule_outcome(
+                probs["test"], gold["test"], label_index=index, threshold=threshold
+            ),
         }
     return result
 
@@ -165,19 +164,20 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
     if predictor.labels != labels:
         raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
     logits = {
-        name: predictor.predict_logits(splits[name]["text"].tolist(), options.batch_size)
+        name: predictor.predict_logits(splits[name]["text"].tolist(), batch_size=options.batch_size)
         for name in ("validation", "test")
     }
     gold_ids = {
         name: splits[name]["label"].map(labels.index).to_numpy() for name in ("validation", "test")
     }
-    calibrated = calibrate(run, logits, gold_ids, options.calibration_bins)
+    calibrated = calibrate(run, logits, gold_ids, bins=options.calibration_bins)
     probs = {
-        name: probabilities(values, calibrated["temperature"]) for name, values in logits.items()
+        name: probabilities(values, temperature=calibrated["temperature"])
+        for name, values in logits.items()
     }
     predicted = np.array(labels)[probs["test"].argmax(axis=1)]
 
-    rows = resample_rows(len(test), options.bootstrap_samples, options.seed)
+    rows = resample_rows(len(test), samples=options.bootstrap_samples, seed=options.seed)
     report = classification_report(
         gold, predicted, labels=labels, output_dict=True, zero_division=0
     )
@@ -185,7 +185,9 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
         **scores(gold, predicted),
         "test_rows": len(test),
         "labels": labels,
-        "intervals": bootstrap_intervals(gold, predicted, labels, rows, options.confidence_level),
+        "intervals": bootstrap_intervals(
+            gold, predicted, labels=labels, rows=rows, confidence_level=options.confidence_level
+        ),
         "confidence_level": options.confidence_level,
         "bootstrap_samples": options.bootstrap_samples,
         "per_class": {label: report[label] for label in labels},
@@ -196,41 +198,47 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
         "confusion_matrix": confusion_matrix(gold, predicted, labels=labels).tolist(),
         "calibration": calibrated,
         "decision": decisions(options, labels, probs, gold_ids),
-        "by_length": by_length(test["text"], gold, predicted, options.length_buckets),
+        "by_length": by_length(test["text"], gold, predicted, buckets=options.length_buckets),
         "baselines": {},
         "significance": {},
     }
     class_weight = "balanced" if config.prepare.balance == "class_weights" else None
     for name in options.baselines:
         if name == "linear_probe":
-            encoder = Encoder(config.model.name_or_path, log["max_length"])
+            encoder = Encoder(config.model.name_or_path, max_length=log["max_length"])
             baseline_predicted, details = fit_probe(
                 encoder,
                 splits,
-                options.probe_c_grid,
-                options.probe_max_train_rows,
-                class_weight,
-                options.batch_size,
-                options.seed,
+                c_grid=options.probe_c_grid,
+                max_train_rows=options.probe_max_train_rows,
+                class_weight=class_weight,
+                batch_size=options.batch_size,
+                seed=options.seed,
             )
         else:
-            baseline_predicted, details = fit_baseline(name, splits, options, class_weight)
+            baseline_predicted, details = fit_baseline(
+                name, splits, options, class_weight=class_weight
+            )
         baseline_scores = scores(gold, baseline_predicted)
         metrics["baselines"][name] = {
             **baseline_scores,
             "intervals": bootstrap_intervals(
-                gold, baseline_predicted, labels, rows, options.confidence_level
+                gold,
+                baseline_predicted,
+                labels=labels,
+                rows=rows,
+                confidence_level=options.confidence_level,
             ),
             **details,
         }
-        metrics["significance"][name] = significance.compare(
+        metrics["significance"][name] = significance.paired_test(
             gold,
             predicted,
             baseline_predicted,
-            labels,
-            rows,
-            options.confidence_level,
-            metrics["macro_f1"] - baseline_scores["macro_f1"],
+            labels=labels,
+            rows=rows,
+            confidence_level=options.confidence_level,
+            point_difference=metrics["macro_f1"] - baseline_scores["macro_f1"],
         )
 
     predictions = test[["text", "label"]].assign(predicted=predicted)

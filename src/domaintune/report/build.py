@@ -369,8 +369,8 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "next_steps": next_steps(
             metrics, card, log, found, None if audited is None else len(audited)
         ),
-        "mistakes": confident_mistakes(predictions, labels, shown).to_dict("records"),
-        "pairs": confused_pairs(predictions, labels, CONFUSED_PAIRS, min(shown, 3)),
+        "mistakes": confident_mistakes(predictions, labels, count=shown).to_dict("records"),
+        "pairs": confused_pairs(predictions, labels, pairs=CONFUSED_PAIRS, examples=min(shown, 3)),
         "audited": None if audited is None else audited.head(shown).to_dict("records"),
         "audited_count": None if audited is None else len(audited),
         "plots": draw_plots(run, card, log, metrics, predictions),

@@ -90,7 +90,7 @@ def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def confusion(matrix: list[list[int]], labels: list[str], path: Path, normalise: bool) -> Path:
+def confusion(matrix: list[list[int]], labels: list[str], path: Path, *, normalise: bool) -> Path:
     """Raw counts, or each true class's row as shares: how the test texts of each class were labelled."""
     counts = np.array(matrix)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -143,12 +143,13 @@ def reliability(before: list[dict], after: list[dict], temperature: float, path:
         axis.plot(
             [b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker, label=name
         )
-    axis.set_xlim(0, 1.02)
-    axis.set_ylim(0, 1.02)
-    axis.set_xlabel("mean top probability in bin")
-    axis.set_ylabel("accuracy in bin")
-    axis.set_title("Reliability diagram (test split)")
-    axis.legend(loc="upper left")
+    _unit_square(
+        axis,
+        xlabel="mean top probability in bin",
+        ylabel="accuracy in bin",
+        title="Reliability diagram (test split)",
+        legend="upper left",
+    )
     return _save(figure, path)
 
 
@@ -161,12 +162,13 @@ def precision_recall(predictions: pd.DataFrame, labels: list[str], path: Path) -
             continue
         precision, recall, _ = precision_recall_curve(actual, predictions[f"p_{label}"])
         axis.step(recall, precision, where="post", label=label)
-    axis.set_xlim(0, 1.02)
-    axis.set_ylim(0, 1.02)
-    axis.set_xlabel("recall")
-    axis.set_ylabel("precision")
-    axis.set_title("Precision-recall curves (test split)")
-    axis.legend(loc="lower left")
+    _unit_square(
+        axis,
+        xlabel="recall",
+        ylabel="precision",
+        title="Precision-recall curves (test split)",
+        legend="lower left",
+    )
     return _save(figure, path)
 
 
@@ -188,3 +190,13 @@ def length_buckets(buckets: list[dict], path: Path) -> Path:
     axis.set_title("Test scores by text length")
     axis.legend(loc="lower right")
     return _save(figure, path)
+
+
+def _unit_square(axis: plt.Axes, *, xlabel: str, ylabel: str, title: str, legend: str) -> None:
+    """Axes for two shares (probabilities, rates): each from 0 to just past 1, labelled."""
+    axis.set_xlim(0, 1.02)
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.legend(loc=legend)

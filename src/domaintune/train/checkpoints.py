@@ -50,14 +50,14 @@ def drop_incomplete(run: RunDir) -> None:
     run.clear(*cut_short)
 
 
-def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+def differences(saved: dict[str, Any], current: dict[str, Any], *, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested dicts."""
     keys = sorted(set(saved) | set(current))
     found = []
     for key in keys:
         before, now = saved.get(key), current.get(key)
         if isinstance(before, dict) and isinstance(now, dict):
-            found += differences(before, now, f"{prefix}{key}.")
+            found += differences(before, now, prefix=f"{prefix}{key}.")
         elif before != now:
             found.append(f"{prefix}{key} ({before!r} then, {now!r} now)")
     return found
@@ -83,7 +83,7 @@ def saved_config(run: RunDir) -> dict[str, Any]:
     return saved
 
 
-def resume_point(run: RunDir, config: Config, is_main: bool) -> Path:
+def resume_point(run: RunDir, config: Config, *, is_main: bool) -> Path:
     """The last complete checkpoint, after removing cut-off ones and checking the config."""
     if is_main:
         drop_incomplete(run)

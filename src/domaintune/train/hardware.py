@@ -78,7 +78,7 @@ class DeviceSettings:
         }
 
 
-def bf16_is_fast(cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:
+def bf16_is_fast(*, cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:
     """Whether the device training runs on has bf16 arithmetic (on a GPU, the GPU decides)."""
     if cuda:
         return cuda_bf16
@@ -98,7 +98,7 @@ def resolve_precision(requested: Requested, machine: Machine) -> Precision:
         )
     if requested != "auto":
         return requested
-    fast = bf16_is_fast(machine.cuda, machine.cuda_bf16, machine.cpu_flags)
+    fast = bf16_is_fast(cuda=machine.cuda, cuda_bf16=machine.cuda_bf16, flags=machine.cpu_flags)
     return "bf16" if fast else "fp32"
 
 

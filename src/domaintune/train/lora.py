@@ -12,25 +12,25 @@ from domaintune.config import TrainConfig
 from domaintune.errors import UserError, first_line
 
 
-def with_lora(model: torch.nn.Module, options: TrainConfig) -> torch.nn.Module:
+def with_lora(model: torch.nn.Module, train: TrainConfig) -> torch.nn.Module:
     """`model` with adapters on `lora_target_modules`; only adapters and `lora_modules_to_save` train."""
     try:
         from peft import LoraConfig, TaskType, get_peft_model
     except ImportError:
         raise UserError("train.method=lora needs peft: pip install 'domaintune[lora]'") from None
-    settings = LoraConfig(
+    adapters = LoraConfig(
         task_type=TaskType.SEQ_CLS,
-        r=options.lora_r,
-        lora_alpha=options.lora_alpha,
-        lora_dropout=options.lora_dropout,
-        target_modules=list(options.lora_target_modules),
-        modules_to_save=list(options.lora_modules_to_save),
+        r=train.lora_r,
+        lora_alpha=train.lora_alpha,
+        lora_dropout=train.lora_dropout,
+        target_modules=list(train.lora_target_modules),
+        modules_to_save=list(train.lora_modules_to_save),
     )
     try:
-        return get_peft_model(model, settings)
+        return get_peft_model(model, adapters)
     except ValueError as error:
         raise UserError(
-            f"train.lora_target_modules {options.lora_target_modules} do not fit this model "
+            f"train.lora_target_modules {train.lora_target_modules} do not fit this model "
             f"({first_line(error)}): name its attention layers, e.g. [query, value]"
         ) from None
 

@@ -24,7 +24,8 @@ from domaintune.rundir import RunDir, atomic_path, read_json, write_json
 
 LENGTH_MULTIPLE = 8
 """Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
-SPLITS = ("train", "validation")
+TOKENIZED_SPLITS = ("train", "validation")
+"""The splits training reads; the test split is left to evaluate, which tokenises it itself."""
 FORMAT = 2
 """Bump when what is cached changes, so old caches are not read."""
 
@@ -42,7 +43,7 @@ class TokenizedSplits:
 
 
 def choose_max_length(
-    token_lengths: list[int], percentile: float, model_limit: int, fixed: int | None
+    token_lengths: list[int], *, percentile: float, model_limit: int, fixed: int | None
 ) -> tuple[int, str]:
     """The token limit, and what set it, so that the report can say so truthfully.
 
@@ -66,6 +67,7 @@ def tokenize(
     frame: pd.DataFrame,
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
+    *,
     max_length: int,
     untruncated: dict[str, list] | None = None,
 ) -> Dataset:
@@ -97,19 +99,20 @@ def cache_key(
     run: RunDir,
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
-    settings: ModelConfig,
+    model: ModelConfig,
+    *,
     model_limit: int,
 ) -> str:
     """A hash of every input of the tokenised splits."""
     digest = hashlib.sha256()
-    for name in SPLITS:
+    for name in TOKENIZED_SPLITS:
         digest.update(hashlib.sha256(run.split(name).read_bytes()).digest())
     facts = {
         "format": FORMAT,
         "tokenizer": Hasher.hash(tokenizer),
         "labels": label2id,
-        "max_length": settings.max_length,
-        "percentile": settings.max_length_percentile,
+        "max_length": model.max_length,
+        "percentile": model.max_length_percentile,
         "model_limit": model_limit,
     }
     digest.update(json.dumps(facts, sort_keys=True).encode())
@@ -120,19 +123,25 @@ def build(
     frames: dict[str, pd.DataFrame],
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
-    settings: ModelConfig,
+    model: ModelConfig,
+    *,
     model_limit: int,
 ) -> tuple[DatasetDict, dict[str, int]]:
     """Tokenise the splits; the token limit comes from the training split's lengths."""
-    encoded = {name: tokenizer(frames[name]["text"].tolist()) for name in SPLITS}
+    encoded = {name: tokenizer(frames[name]["text"].tolist()) for name in TOKENIZED_SPLITS}
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
     max_length, set_by = choose_max_length(
-        lengths, settings.max_length_percentile, model_limit, settings.max_length
+        lengths,
+        percentile=model.max_length_percentile,
+        model_limit=model_limit,
+        fixed=model.max_length,
     )
     splits = DatasetDict(
         {
-            name: tokenize(frames[name], tokenizer, label2id, max_length, encoded[name])
-            for name in SPLITS
+            name: tokenize(
+                frames[name], tokenizer, label2id, max_length=max_length, untruncated=encoded[name]
+            )
+            for name in TOKENIZED_SPLITS
         }
     )
     facts = {
@@ -147,19 +156,20 @@ def load_or_tokenize(
     run: RunDir,
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
-    settings: ModelConfig,
+    model: ModelConfig,
+    *,
     model_limit: int,
     use_cache: bool,
     write: bool,
 ) -> TokenizedSplits:
     """The tokenised splits from the run's cache, or made now (and cached when `write`)."""
-    folder = run.tokenized(cache_key(run, tokenizer, label2id, settings, model_limit))
+    folder = run.tokenized(cache_key(run, tokenizer, label2id, model, model_limit=model_limit))
     facts_file = folder / "facts.json"
     if use_cache and facts_file.is_file():
         splits, facts, from_cache = DatasetDict.load_from_disk(folder), read_json(facts_file), True
     else:
-        frames = {name: pd.read_parquet(run.split(name)) for name in SPLITS}
-        splits, facts = build(frames, tokenizer, label2id, settings, model_limit)
+        frames = {name: pd.read_parquet(run.split(name)) for name in TOKENIZED_SPLITS}
+        splits, facts = build(frames, tokenizer, label2id, model, model_limit=model_limit)
         from_cache = False
         if use_cache and write:
             with atomic_path(folder) as temporary:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
     DataCollatorWithPadding,
@@ -31,6 +30,7 @@ from transformers import (
 from domaintune import assets
 from domaintune.config import Config, TrainConfig
 from domaintune.data.clean import load_normalization
+from domaintune.metrics import scores
 from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir, atomic_path, read_json, write_json, write_text
 from domaintune.train.checkpoints import resume_point, start_fresh
@@ -65,14 +65,10 @@ def weighted_loss(weights: torch.Tensor):
 
 
 def classification_metrics(prediction: Any) -> dict[str, float]:
+    """The validation scores of each epoch, as evaluate scores the test split."""
     predicted = np.argmax(prediction.predictions, axis=-1)
-    gold = (
-        prediction.label_ids
-    )  # in the order the Trainer evaluated, which may not be the dataset's
-    return {
-        "accuracy": float(accuracy_score(gold, predicted)),
-        "macro_f1": float(f1_score(gold, predicted, average="macro")),
-    }
+    gold = prediction.label_ids  # in the Trainer's order, which may not be the dataset's
+    return scores(gold, predicted)
 
 
 LARGE_BATCH = 32
@@ -85,7 +81,7 @@ def training_rows(run: RunDir) -> int:
     return sum(read_json(run.card)["splits"]["train"].values())
 
 
-def resolve_batch_size(config: Config, train_rows: int, processes: int) -> Config:
+def resolve_batch_size(config: Config, *, train_rows: int, processes: int) -> Config:
     """`config` with `train.batch_size: auto` made a number, from the size of the training split."""
     if config.train.batch_size != "auto":
         return config
@@ -96,23 +92,23 @@ def resolve_batch_size(config: Config, train_rows: int, processes: int) -> Confi
 
 
 def training_arguments(
-    options: TrainConfig, output_dir: Path, machine: Machine | None = None
+    train: TrainConfig, output_dir: Path, *, machine: Machine | None = None
 ) -> TrainingArguments:
     """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1.
 
     Precision and device come from `machine` (this one when None). Creating the settings also
     joins the process group when launched by torchrun or accelerate.
     """
-    device = device_settings(options.precision, machine or Machine.current())
+    device = device_settings(train.precision, machine or Machine.current())
     return TrainingArguments(
         output_dir=str(output_dir),
-        num_train_epochs=options.epochs,
-        learning_rate=options.learning_rate,
-        per_device_train_batch_size=options.batch_size,
-        per_device_eval_batch_size=options.eval_batch_size,
-        weight_decay=options.weight_decay,
-        warmup_steps=options.warmup_ratio,  # a float below 1 is a share of all steps
-        train_sampling_strategy="group_by_length" if options.group_by_length else "random",
+        num_train_epochs=train.epochs,
+        learning_rate=train.learning_rate,
+        per_device_train_batch_size=train.batch_size,
+        per_device_eval_batch_size=train.eval_batch_size,
+        weight_decay=train.weight_decay,
+        warmup_steps=train.warmup_ratio,  # a float below 1 is a share of all steps
+        train_sampling_strategy="group_by_length" if train.group_by_length else "random",
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=1,
@@ -120,9 +116,9 @@ def training_arguments(
         metric_for_best_model="macro_f1",
         greater_is_better=True,
         logging_strategy="steps",
-        logging_steps=options.logging_steps,
-        seed=options.seed,
-        data_seed=options.seed,
+        logging_steps=train.logging_steps,
+        seed=train.seed,
+        data_seed=train.seed,
         report_to="none",
         optim="adamw_torch_fused",  # one kernel for all parameters: measurably faster on CPU too
         dataloader_num_workers=0,
@@ -150,19 +146,20 @@ def fit(
     config: Config,
     run: RunDir,
     args: TrainingArguments,
+    *,
     callbacks: Sequence[TrainerCallback] = (),
     resume_from: Path | None = None,
 ) -> Fitted:
     """Tokenise (or load the cached tokens), build the Trainer and train on the run's data."""
-    options = config.train
-    set_seed(options.seed)
-    threads = apply_threads(options.threads)
+    train = config.train
+    set_seed(train.seed)
+    threads = apply_threads(train.threads)
     labels: list[str] = read_json(run.card)["labels"]
     label2id = {label: i for i, label in enumerate(labels)}
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
-    model = load_classifier(source, labels=labels, dropout=options.dropout)
-    if options.freeze_embeddings:
+    model = load_classifier(source, labels=labels, dropout=train.dropout)
+    if train.freeze_embeddings:
         freeze_word_embeddings(model)
     with args.main_process_first(local=False, desc="tokenize"):
         data = load_or_tokenize(
@@ -170,12 +167,12 @@ def fit(
             tokenizer,
             label2id,
             config.model,
-            model_length_limit(model, tokenizer),
-            use_cache=options.cache_tokenized,
+            model_limit=model_length_limit(model, tokenizer),
+            use_cache=train.cache_tokenized,
             write=args.process_index == 0,
         )
-    if options.method == "lora":
-        model = with_lora(model, options)
+    if train.method == "lora":
+        model = with_lora(model, train)
 
     class_weights = None
     if config.prepare.balance == "class_weights":
@@ -183,9 +180,9 @@ def fit(
             "balanced", classes=np.arange(len(labels)), y=np.array(data.train["labels"])
         )
     callbacks = list(callbacks)
-    if options.early_stopping_patience > 0:
+    if train.early_stopping_patience > 0:
         callbacks.append(
-            EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience)
+            EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience)
         )
     trainer = MeasuredTrainer(
         model=model,
@@ -216,7 +213,7 @@ def fit(
     )
 
 
-def save_model(fitted: Fitted, folder: Path, is_main: bool = True, *, normalization: Path) -> None:
+def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalization: Path) -> None:
     """A plain Transformers model folder (safetensors, tokenizer, label names), written whole,
     with a copy of `normalization` (prepare's `normalization.json`): the text normalisation the
     training data went through, which prediction repeats.
@@ -287,7 +284,7 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> d
     }
 
 
-def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, Any]:
+def run_train(config: Config, run: RunDir, *, resume: bool = False) -> dict[str, Any]:
     """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json.
 
     With `resume`, continue from the last complete checkpoint. Under torchrun or accelerate every
@@ -298,18 +295,18 @@ def run_train(config: Config, run: RunDir, resume: bool = False) -> dict[str, An
     )
     load_normalization(run.data)  # a damaged file fails here, not after training
     machine = Machine.current()
-    config = resolve_batch_size(config, training_rows(run), machine.processes)
-    args = training_arguments(config.train, run.checkpoints, machine)
+    config = resolve_batch_size(config, train_rows=training_rows(run), processes=machine.processes)
+    args = training_arguments(config.train, run.checkpoints, machine=machine)
     is_main = args.process_index == 0
     resumed_from = None
     with args.main_process_first(local=False, desc="checkpoints"):
         if resume:
-            resumed_from = resume_point(run, config, is_main)
+            resumed_from = resume_point(run, config, is_main=is_main)
         elif is_main:
             start_fresh(run, config)
     fitted = fit(config, run, args, resume_from=resumed_from)
     log = training_log(config, fitted, resumed_from)
-    save_model(fitted, run.model, is_main, normalization=run.normalization)
+    save_model(fitted, run.model, is_main=is_main, normalization=run.normalization)
     if is_main:
         run.clear(run.checkpoints)
         write_json(run.train_log, log)

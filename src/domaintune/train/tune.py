@@ -33,7 +33,7 @@ def import_optuna() -> ModuleType:
     return optuna
 
 
-def with_settings(config: Config, settings: dict[str, Any], name: str | None = None) -> Config:
+def with_settings(config: Config, settings: dict[str, Any], *, name: str | None = None) -> Config:
     """`config` with some train settings replaced (and the task renamed), validated again."""
     values = config.model_dump(mode="json")
     values["train"].update(settings)
@@ -44,13 +44,13 @@ def with_settings(config: Config, settings: dict[str, Any], name: str | None = N
 
 def suggest(trial: Any, config: Config) -> dict[str, Any]:
     """One point of the search space, drawn by the study's sampler."""
-    space = config.tune
+    tune = config.tune
     return {
-        "learning_rate": trial.suggest_float("learning_rate", *space.learning_rate, log=True),
-        "batch_size": trial.suggest_categorical("batch_size", space.batch_size),
-        "epochs": trial.suggest_int("epochs", *space.epochs),
-        "warmup_ratio": trial.suggest_float("warmup_ratio", *space.warmup_ratio),
-        "weight_decay": trial.suggest_float("weight_decay", *space.weight_decay),
+        "learning_rate": trial.suggest_float("learning_rate", *tune.learning_rate, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", tune.batch_size),
+        "epochs": trial.suggest_int("epochs", *tune.epochs),
+        "warmup_ratio": trial.suggest_float("warmup_ratio", *tune.warmup_ratio),
+        "weight_decay": trial.suggest_float("weight_decay", *tune.weight_decay),
     }
 
 
@@ -86,18 +86,18 @@ def trial_record(trial: Any) -> dict[str, Any]:
 
 
 def run_tune(
-    config: Config, run: RunDir, progress: Callable[[str], None] = print
+    config: Config, run: RunDir, *, progress: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run the study; write tune/trials.json after every trial and tune/best.yaml at the end."""
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
     optuna = import_optuna()
-    space = config.tune
+    tune = config.tune
     study = optuna.create_study(
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=space.seed),
+        sampler=optuna.samplers.TPESampler(seed=tune.seed),
         pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=space.pruner_startup_trials,
-            n_warmup_steps=space.pruner_warmup_epochs,
+            n_startup_trials=tune.pruner_startup_trials,
+            n_warmup_steps=tune.pruner_warmup_epochs,
         ),
     )
     run.clear(run.tune)
@@ -108,7 +108,8 @@ def run_tune(
         folder = run.tune / f"trial-{trial.number}"
         try:
             args = training_arguments(trial_config.train, folder)
-            fitted = fit(trial_config, run, args, [PruningCallback(trial, optuna.TrialPruned)])
+            pruning = PruningCallback(trial, optuna.TrialPruned)
+            fitted = fit(trial_config, run, args, callbacks=[pruning])
         finally:
             run.clear(folder)
         trial.set_user_attr("epochs_run", float(fitted.trainer.state.epoch or 0))
@@ -124,7 +125,7 @@ def run_tune(
         progress(f"trial {trial.number}: {trial.state.name.lower()}, macro-F1 {shown} ({settings})")
 
     started = time.perf_counter()
-    study.optimize(objective, n_trials=space.n_trials, timeout=space.timeout_s, callbacks=[record])
+    study.optimize(objective, n_trials=tune.n_trials, timeout=tune.timeout_s, callbacks=[record])
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
         raise UserError(f"no trial finished: see {run.tune / 'trials.json'}")

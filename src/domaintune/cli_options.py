@@ -1,0 +1,96 @@
+"""The arguments and options several commands share, each declared once.
+
+The quick-start options (`--data`, `--text-column`, `--label-column`, `--model`) reach a command
+as one `QuickStart`, added to its signature by `with_quick_start`, so that `config show`,
+`prepare` and `run` take the same flags with the same help without repeating them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from inspect import Parameter, signature
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from domaintune.config import DEFAULT_CONFIG
+
+ConfigArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help=f"A YAML file or ready config name (default: {DEFAULT_CONFIG}).", show_default=False
+    ),
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Run directory (default: runs/<task name>).")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a key: section.key=value (repeatable)."),
+]
+DataOption = Annotated[
+    str | None,
+    typer.Option("--data", help="Quick start: a data file, folder, builtin:NAME or hub:NAME."),
+]
+TextColumnOption = Annotated[
+    str | None, typer.Option("--text-column", help="Column with the text.")
+]
+LabelColumnOption = Annotated[
+    str | None, typer.Option("--label-column", help="Column with the label.")
+]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="builtin:NAME, a local model folder or a Hub id.")
+]
+
+
+@dataclass(frozen=True)
+class QuickStart:
+    """The quick-start flags: a data source, its columns and a model, to run without a config."""
+
+    data: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    model: str | None = None
+
+    def settings(self) -> dict[str, str]:
+        """The flags given, by config key: taken as plain text, never read as YAML."""
+        keys = {
+            "data.source": self.data,
+            "data.text_column": self.text_column,
+            "data.label_column": self.label_column,
+            "model.name_or_path": self.model,
+        }
+        return {key: value for key, value in keys.items() if value is not None}
+
+
+QUICK_START_OPTIONS = {
+    "data": DataOption,
+    "text_column": TextColumnOption,
+    "label_column": LabelColumnOption,
+    "model": ModelOption,
+}
+
+
+def with_quick_start(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` with the quick-start options after its own, handed to it as one `quick`.
+
+    The options are declared here once, for every command that takes them; typer reads the
+    command's parameters, and so its options and help, from the signature made here.
+    """
+    own = signature(command, eval_str=True)
+    options = [
+        Parameter(name, Parameter.KEYWORD_ONLY, default=None, annotation=option)
+        for name, option in QUICK_START_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> None:
+        quick = QuickStart(**{name: values.pop(name) for name in QUICK_START_OPTIONS})
+        command(**values, quick=quick)
+
+    kept = [parameter for name, parameter in own.parameters.items() if name != "quick"]
+    with_options.__signature__ = own.replace(parameters=[*kept, *options])
+    return with_options
