@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 from domaintune.data.dates import normalize_dates
 from domaintune.errors import UserError
 from domaintune.rundir import write_json
@@ -75,7 +75,7 @@ def coerce_text(frame: pd.DataFrame, examples: int) -> tuple[pd.DataFrame, Step]
     missing = text.isna()
     numbers = ~missing & ~frame["text"].map(lambda value: isinstance(value, str))
     step = Step(
-        "not_text",
+        StepName.NOT_TEXT,
         "dropped rows whose text is missing, a list or an object; read numbers as text",
         len(frame),
         int((~missing).sum()),
@@ -222,7 +222,7 @@ def normalize(
         for before, after in zip(raw[changed].head(examples), cleaned[changed].head(examples))
     ]
     step = Step(
-        "normalize",
+        StepName.NORMALIZE,
         normalization_summary(config),
         len(frame),
         len(frame),

@@ -8,7 +8,7 @@ from collections import Counter
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 
 LETTER = re.compile(r"[^\W\d_]")
 NOT_SPACE = re.compile(r"\S")
@@ -36,7 +36,9 @@ def detect_language(words: str) -> tuple[str, float]:
     return str(best["lang"]), float(best["score"])
 
 
-def _step(name: str, description: str, frame: pd.DataFrame, junk: pd.Series, examples: int) -> Step:
+def _step(
+    name: StepName, description: str, frame: pd.DataFrame, junk: pd.Series, examples: int
+) -> Step:
     shown = frame[junk].head(examples)
     return Step(
         name,
@@ -59,8 +61,16 @@ def drop_junk(
     """
     steps = []
     for name, too, description in (
-        ("too_short", lambda n: n < config.min_chars, f"under {config.min_chars} characters"),
-        ("too_long", lambda n: n > config.max_chars, f"over {config.max_chars:,} characters"),
+        (
+            StepName.TOO_SHORT,
+            lambda n: n < config.min_chars,
+            f"under {config.min_chars} characters",
+        ),
+        (
+            StepName.TOO_LONG,
+            lambda n: n > config.max_chars,
+            f"over {config.max_chars:,} characters",
+        ),
     ):
         junk = too(frame["text"].str.len())
         steps.append(_step(name, f"dropped texts {description}", frame, junk, examples))
@@ -68,7 +78,7 @@ def drop_junk(
     junk = frame["text"].map(letter_ratio) < config.min_letter_ratio
     steps.append(
         _step(
-            "not_letters",
+            StepName.NOT_LETTERS,
             f"dropped texts whose characters are less than {config.min_letter_ratio:.0%} letters",
             frame,
             junk,
@@ -92,7 +102,7 @@ def drop_junk(
     other = Counter(language[junk[judged]])
     steps.append(
         _step(
-            "other_language",
+            StepName.OTHER_LANGUAGE,
             f"dropped texts of {config.language_min_words}+ words confidently (p >= "
             f"{config.language_confidence}) not in the expected language '{expected}'"
             + (
