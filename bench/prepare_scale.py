@@ -94,6 +94,7 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
 def child(rows: int) -> dict:
     """Generate, then time `prepare_data` alone; report its peak memory."""
     from domaintune.config import build_config
+    from domaintune.data.card import StepName
     from domaintune.data.prepare import prepare_data
 
     with tempfile.TemporaryDirectory() as folder:
@@ -103,15 +104,14 @@ def child(rows: int) -> dict:
         started = time.perf_counter()
         prepared = prepare_data(config)
         seconds = time.perf_counter() - started
-    steps = {step["name"]: step for step in prepared.card["steps"]}
     return {
         "rows": rows,
         "seconds": round(seconds, 1),
         "rows_per_second": round(rows / seconds),
         "peak_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        "kept": prepared.card["rows_kept"],
-        "exact_duplicates": steps["exact_duplicates"]["removed"],
-        "near_duplicates": steps["near_duplicates"]["removed"],
+        "kept": prepared.card.rows_kept,
+        "exact_duplicates": prepared.card.removed(StepName.EXACT_DUPLICATES),
+        "near_duplicates": prepared.card.removed(StepName.NEAR_DUPLICATES),
     }
 
 

@@ -29,7 +29,8 @@ from domaintune.cli import quiet_libraries
 from domaintune.config import load_config
 from domaintune.data.prepare import run_prepare
 from domaintune.models import load_classifier, load_tokenizer
-from domaintune.rundir import RunDir, read_json
+from domaintune.rundir import RunDir
+from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads
 from domaintune.train.tokencache import LENGTH_MULTIPLE, load_or_tokenize
 from domaintune.train.trainer import freeze_word_embeddings, model_length_limit
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     run = RunDir(options.out)
     if not run.card.is_file():
         run_prepare(config, run)
-    labels: list[str] = read_json(run.card)["labels"]
+    labels = DataCard.read(run.card).labels
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
     set_seed(config.train.seed)

@@ -59,7 +59,8 @@ from domaintune.cli import quiet_libraries
 from domaintune.config import Config, build_config, load_config
 from domaintune.data.prepare import run_prepare
 from domaintune.models import load_classifier, load_tokenizer
-from domaintune.rundir import RunDir, read_json, write_json, write_parquet
+from domaintune.rundir import RunDir, write_json, write_parquet
+from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads, cpu_flags
 from domaintune.train.throughput import MeasuredTrainer, summarize
 from domaintune.train.tokencache import load_or_tokenize, tokenize
@@ -126,7 +127,7 @@ def limited(run: RunDir, rows: int, folder: Path) -> RunDir:
     small.claim(f"{run.root.name}-limit-{rows}")
     for name in ("train", "validation", "test"):
         write_parquet(small.split(name), pd.read_parquet(run.split(name)).head(rows))
-    small.card.write_bytes(run.card.read_bytes())
+    DataCard.read(run.card).write(small.card)
     return small
 
 
@@ -201,7 +202,7 @@ def measured(
 def run_classic(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, Any]:
     """The tutorial recipe, TrainingArguments' defaults but the batch size."""
     source = assets.model_path(config.model.name_or_path)
-    labels: list[str] = read_json(run.card)["labels"]
+    labels = DataCard.read(run.card).labels
     label2id = {label: i for i, label in enumerate(labels)}
     set_seed(config.train.seed)
     tokenizer = load_tokenizer(source)
@@ -246,7 +247,7 @@ def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[st
     config = build_config(config.model_dump(), ["train.cache_tokenized=false"])
     config = resolve_batch_size(config, train_rows=training_rows(run), processes=1)
     source = assets.model_path(config.model.name_or_path)
-    labels: list[str] = read_json(run.card)["labels"]
+    labels = DataCard.read(run.card).labels
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = load_tokenizer(source)
     limit = model_length_limit(load_classifier(source, labels=labels), tokenizer)

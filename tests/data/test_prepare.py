@@ -10,6 +10,7 @@ from domaintune.config import build_config
 from domaintune.data.prepare import run_prepare
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
+from domaintune.runfiles import DataCard
 from tests.helpers import make_rows
 
 
@@ -19,12 +20,12 @@ def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path
     card = run_prepare(config, run)
     parts = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
     assert all(list(part.columns) == ["text", "label"] for part in parts.values())
-    assert sum(len(part) for part in parts.values()) == card["rows_kept"] == 299
-    assert json.loads(run.card.read_text()) == card
+    assert sum(len(part) for part in parts.values()) == card.rows_kept == 299
+    assert DataCard.read(run.card) == card
     assert "@airline great flight & friendly crew" in set().union(
         *(set(p["text"]) for p in parts.values())
     )
-    steps = [step["name"] for step in card["steps"]]
+    steps = [step.name for step in card.steps]
     assert steps == [
         "read",
         "missing_label",
@@ -42,7 +43,7 @@ def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path
         "leakage",
         "balance",
     ]
-    assert card["leakage"]["near_duplicate_pairs_after"] == {"train_validation": 0, "train_test": 0}
+    assert card.leakage.near_duplicate_pairs_after == {"train_validation": 0, "train_test": 0}
     audit = pd.read_parquet(run.label_audit)
     assert list(audit.columns) == [
         "text",
@@ -52,8 +53,8 @@ def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path
         "likely_error",
         "split",
     ]
-    assert card["label_audit"]["flagged"] == len(audit)
-    assert all(step["rows_after"] <= step["rows_before"] for step in card["steps"])
+    assert card.label_audit.flagged == len(audit)
+    assert all(step.rows_after <= step.rows_before for step in card.steps)
     assert run.config.is_file()
 
 
@@ -100,12 +101,12 @@ def test_bad_rows_are_counted_and_explained_never_a_crash(tmp_path: Path) -> Non
         }
     )
     card = run_prepare(config, RunDir(tmp_path / "run"))
-    steps = {step["name"]: step for step in card["steps"]}
-    assert steps["read"]["changed"] == 1 and "not UTF-8" in steps["read"]["description"]
-    assert steps["missing_label"]["removed"] == 1
-    assert steps["map_labels"]["removed"] == 1 and "(9)" in steps["map_labels"]["description"]
-    assert steps["not_text"]["removed"] == 1 and steps["not_text"]["changed"] == 1
-    assert steps["too_long"]["removed"] == 1
+    steps = {step.name: step for step in card.steps}
+    assert steps["read"].changed == 1 and "not UTF-8" in steps["read"].description
+    assert steps["missing_label"].removed == 1
+    assert steps["map_labels"].removed == 1 and "(9)" in steps["map_labels"].description
+    assert steps["not_text"].removed == 1 and steps["not_text"].changed == 1
+    assert steps["too_long"].removed == 1
     texts = set().union(
         *(
             pd.read_parquet(RunDir(tmp_path / "run").split(n))["text"]

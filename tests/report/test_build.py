@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from domaintune.config import load_config
+from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.report.build import (
     BASELINE_NAMES,
@@ -26,58 +28,67 @@ from domaintune.report.build import (
     run_report,
 )
 from domaintune.rundir import RunDir
+from domaintune.runfiles import Metrics, TrainLog
+from tests import runfile_examples as examples
 from tests.helpers import copy_run
 
 LABELS = ["negative", "neutral", "positive"]
 MATRIX = [[90, 8, 2], [20, 25, 5], [3, 4, 43]]
 
 
-def metrics() -> dict:
+def metrics() -> Metrics:
     per_class = {
-        "negative": {"precision": 0.8, "recall": 0.9, "f1-score": 0.85, "support": 100},
-        "neutral": {"precision": 0.68, "recall": 0.5, "f1-score": 0.58, "support": 50},
-        "positive": {"precision": 0.86, "recall": 0.86, "f1-score": 0.86, "support": 50},
+        "negative": {"precision": 0.8, "recall": 0.9, "f1-score": 0.85, "support": 100.0},
+        "neutral": {"precision": 0.68, "recall": 0.5, "f1-score": 0.58, "support": 50.0},
+        "positive": {"precision": 0.86, "recall": 0.86, "f1-score": 0.86, "support": 50.0},
     }
-    return {
-        "labels": LABELS,
-        "accuracy": 0.79,
-        "macro_f1": 0.763,
-        "test_rows": 200,
-        "per_class": per_class,
-        "confusion_matrix": MATRIX,
-        "intervals": {"macro_f1": [0.70, 0.82]},
-        "baselines": {
-            "majority": {"macro_f1": 0.22, "intervals": {"macro_f1": [0.2, 0.24]}},
-            "tfidf_logreg": {"macro_f1": 0.74, "intervals": {"macro_f1": [0.68, 0.80]}},
+    calibration = examples.metrics().calibration.model_dump() | {"ece_after": 0.08}
+    return examples.metrics(
+        accuracy=0.79,
+        macro_f1=0.763,
+        test_rows=200,
+        per_class=per_class,
+        confusion_matrix=MATRIX,
+        baselines={
+            "majority": examples.baseline(0.22, 0.2, 0.24),
+            "tfidf_logreg": examples.baseline(0.74, 0.68, 0.80),
         },
-        "significance": {
-            "majority": {"macro_f1_difference": 0.543, "verdict": "better"},
-            "tfidf_logreg": {"macro_f1_difference": 0.023, "verdict": "not significant"},
+        significance={
+            "majority": examples.comparison(0.543, "better"),
+            "tfidf_logreg": examples.comparison(0.023, "not significant"),
         },
-        "by_length": [
-            {"min_words": 1, "max_words": 9, "rows": 100, "macro_f1": 0.8},
-            {"min_words": 10, "max_words": 60, "rows": 100, "macro_f1": 0.6},
+        by_length=[
+            {"min_words": 1, "max_words": 9, "rows": 100, **dict.fromkeys(SCORES, 0.8)},
+            {"min_words": 10, "max_words": 60, "rows": 100, **dict.fromkeys(SCORES, 0.6)},
         ],
-        "calibration": {"ece_after": 0.08},
-    }
+        calibration=calibration,
+    )
 
 
-CARD = {
-    "classes": {"clean": {"negative": 500, "neutral": 250, "positive": 250}},
-    "splits": {"train": {"negative": 400, "neutral": 200, "positive": 200}},
-    "steps": [{"name": "conflicts", "changed": 6}],
-}
+SCORES = ("accuracy", "macro_f1", "weighted_f1")
+CARD = examples.card(
+    classes={
+        "raw": {"negative": 500, "neutral": 250, "positive": 250},
+        "clean": {"negative": 500, "neutral": 250, "positive": 250},
+    },
+    splits={"train": {"negative": 400, "neutral": 200, "positive": 200}},
+    steps=[examples.step(StepName.CONFLICTS, changed=6)],
+)
 LOG = {
     "truncated_rows": 40,
     "train_rows": 800,
     "stopped_early": False,
     "epochs_run": 3.0,
-    "epochs_planned": 3,
+    "epochs_planned": 3.0,
     "best_epoch": 3.0,
     "max_length": 64,
     "max_length_set_by": "percentile",
     "max_length_percentile": 99.0,
 }
+
+
+def train_log(**changes: Any) -> TrainLog:
+    return examples.train_log(**(LOG | changes))
 
 
 def test_largest_confusion_is_the_biggest_off_diagonal_cell() -> None:
@@ -91,18 +102,18 @@ def test_largest_confusion_is_the_biggest_off_diagonal_cell() -> None:
 
 
 def test_findings_judge_from_the_figures() -> None:
-    found = findings(metrics(), CARD, LOG)
+    found = findings(metrics(), CARD, train_log())
     assert (found["weakest"], found["strongest"]) == ("neutral", "positive")
     assert found["errors_per_1000"] == 210
     verdicts = {c["name"]: c["verdict"] for c in found["comparisons"]}
     assert verdicts == {"majority": "better", "tfidf_logreg": "not significant"}
     assert found["beats_all"] is False
-    assert found["weakest_bucket"]["min_words"] == 10
+    assert found["weakest_bucket"].min_words == 10
 
 
 def test_next_steps_follow_from_this_runs_weaknesses() -> None:
-    found = findings(metrics(), CARD, LOG)
-    steps = " ".join(next_steps(metrics(), CARD, LOG, found, audited=4))
+    found = findings(metrics(), CARD, train_log())
+    steps = " ".join(next_steps(metrics(), CARD, train_log(), found, audited=4))
     assert "'neutral', the weakest class" in steps
     assert "'neutral' that the model calls 'negative' (20 test rows" in steps
     assert "more epochs" in steps  # still improving at the last epoch
@@ -113,7 +124,7 @@ def test_next_steps_follow_from_this_runs_weaknesses() -> None:
     assert "4 of the model's test mistakes are on rows the label audit also doubts" in steps
     assert "Texts of 10-60 words score lowest" in steps
     assert "still off by 0.080 (ECE)" in steps
-    quiet = next_steps(metrics(), CARD, LOG, found, audited=None)
+    quiet = next_steps(metrics(), CARD, train_log(), found, audited=None)
     assert not any("label audit" in step for step in quiet)
 
 
@@ -127,7 +138,7 @@ def test_next_steps_follow_from_this_runs_weaknesses() -> None:
             "still at its best",
         ),
         (
-            {"best_epoch": 2.0, "epochs_run": 5.0, "epochs_planned": 10, "stopped_early": True},
+            {"best_epoch": 2.0, "epochs_run": 5.0, "epochs_planned": 10.0, "stopped_early": True},
             "peaked at epoch 2, and training stopped early at epoch 5 of 10",
             "still at its best",
         ),
@@ -136,7 +147,7 @@ def test_next_steps_follow_from_this_runs_weaknesses() -> None:
 def test_epoch_advice_reads_the_best_epoch(run: dict, said: str, not_said: str) -> None:
     """Catches "still at its best in the last epoch" written from stopped_early alone: a run that
     ran every epoch but peaked before the last must say where it peaked instead."""
-    log = {**LOG, **run}
+    log = train_log(**run)
     steps = " ".join(next_steps(metrics(), CARD, log, findings(metrics(), CARD, log), None))
     assert said in steps
     assert not_said not in steps
@@ -154,14 +165,12 @@ def test_epoch_advice_reads_the_best_epoch(run: dict, said: str, not_said: str) 
 def test_the_token_limit_is_named_by_what_set_it(set_by: str, said: str) -> None:
     """Catches the limit called a percentile when the model, the configuration or the floor set it,
     and a percentile read from anywhere but train_log.json."""
-    log = {**LOG, "max_length_set_by": set_by, "max_length_percentile": 95.0}
+    log = train_log(max_length_set_by=set_by, max_length_percentile=95.0)
     found = findings(metrics(), CARD, log)
     assert found["token_limit"] == said
     cut = next(s for s in next_steps(metrics(), CARD, log, found, None) if "were cut" in s)
     # raising the percentile cannot help when the model's own limit set it
     assert ("max_length_percentile" in cut) == (set_by != "model")
-    old = {key: value for key, value in LOG.items() if key != "max_length_set_by"}
-    assert findings(metrics(), CARD, old)["token_limit"] is None
 
 
 def number(text: str) -> float:
@@ -264,9 +273,9 @@ def test_metrics_from_an_older_evaluate_ask_for_evaluate_again(
 ) -> None:
     run = copy_run(finished_run, tmp_path)
     metrics = json.loads(run.metrics.read_text())
-    del metrics["calibration"]
+    del metrics["schema_version"]
     run.metrics.write_text(json.dumps(metrics))
-    with pytest.raises(UserError, match="run `domaintune evaluate"):
+    with pytest.raises(UserError, match=r"older domaintune .*: re-run `domaintune evaluate"):
         run_report(load_config(str(run.config)), run)
 
 

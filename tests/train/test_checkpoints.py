@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from domaintune.config import Config, build_config
 from domaintune.data.prepare import run_prepare
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
+from domaintune.runfiles import TrainLog
 from domaintune.train.checkpoints import differences, drop_incomplete, is_complete, latest_complete
 from domaintune.train.trainer import run_train
 from tests.helpers import write_tickets
@@ -56,7 +56,7 @@ def test_differences_name_changed_keys() -> None:
     assert differences(saved, now) == ["train.epochs (3 then, 5 now)"]
 
 
-def evaluations(log: dict) -> list[dict]:
+def evaluations(log: TrainLog) -> list[dict]:
     """Per-epoch validation figures, without the timings that differ between runs."""
     return [
         {
@@ -64,7 +64,7 @@ def evaluations(log: dict) -> list[dict]:
             for key, value in entry.items()
             if "runtime" not in key and "per_second" not in key
         }
-        for entry in log["history"]
+        for entry in log.history
         if "eval_loss" in entry
     ]
 
@@ -120,10 +120,10 @@ def test_killed_training_resumes_to_the_same_result(tmp_path: Path, tiny_model: 
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stderr
 
-    second = json.loads(killed.train_log.read_text())
-    assert second["resumed_from"] and first["resumed_from"] is None
+    second = TrainLog.read(killed.train_log)
+    assert second.resumed_from and first.resumed_from is None
     assert evaluations(second) == evaluations(first)
-    assert second["best_validation_macro_f1"] == first["best_validation_macro_f1"]
+    assert second.best_validation_macro_f1 == first.best_validation_macro_f1
     weights = load_file(whole.model / "model.safetensors")
     again = load_file(killed.model / "model.safetensors")
     assert weights.keys() == again.keys()

@@ -38,8 +38,8 @@ def test_lora_trains_adapters_and_saves_a_plain_model(
     run_prepare(config, run)
     fitted = fit(config, run, training_arguments(config.train, run.checkpoints))
     log = training_log(config, fitted, None)
-    assert log["method"] == "lora"
-    assert 0 < log["trainable_parameters"] < log["parameters"] / 2
+    assert log.method == "lora"
+    assert 0 < log.trainable_parameters < log.parameters / 2
 
     texts = pd.read_parquet(run.split("test"))["text"].tolist()[:6]
     adapted = fitted.trainer.model.eval()

@@ -18,6 +18,7 @@ from domaintune.data.prepare import run_prepare
 from domaintune.models import load_classifier
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
+from domaintune.runfiles import TrainLog
 from domaintune.train import hardware
 from domaintune.train.hardware import Machine
 from domaintune.train.trainer import (
@@ -86,8 +87,8 @@ def test_frozen_word_embeddings_stay_as_pretrained_while_the_rest_learns(
     layer = "bert.encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(before[layer], after[layer])
     frozen = before[table].numel() if freeze else 0
-    assert log["trainable_parameters"] == log["parameters"] - frozen
-    assert log["freeze_embeddings"] == freeze and log["dropout"] == 0.0
+    assert log.trainable_parameters == log.parameters - frozen
+    assert log.freeze_embeddings == freeze and log.dropout == 0.0
 
 
 def prepared_run(
@@ -129,14 +130,14 @@ def test_training_learns_and_saves_a_model_with_label_names(
     saved = json.loads((run.model / "config.json").read_text())
     assert saved["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
     assert (run.model / "model.safetensors").is_file()
-    assert log["best_validation_macro_f1"] > 0.7  # chance is 0.33 on three balanced classes
-    assert log["max_length"] % 8 == 0
+    assert log.best_validation_macro_f1 > 0.7  # chance is 0.33 on three balanced classes
+    assert log.max_length % 8 == 0
     assert not run.checkpoints.exists()
     tokenizer_config = json.loads((run.model / "tokenizer_config.json").read_text())
-    assert tokenizer_config["model_max_length"] == log["max_length"]
-    assert json.loads(run.train_log.read_text()) == log
-    assert log["precision"] == "fp32" and log["device"] == "cpu" and log["torch_threads"] == 1
-    assert log["method"] == "full" and log["batch_size"] == 8
+    assert tokenizer_config["model_max_length"] == log.max_length
+    assert TrainLog.read(run.train_log) == log
+    assert log.precision == "fp32" and log.device == "cpu" and log.torch_threads == 1
+    assert log.method == "full" and log.batch_size == 8
 
 
 @pytest.mark.slow
@@ -160,8 +161,8 @@ def test_bf16_trains_on_any_cpu_and_saves_a_loadable_fp32_model(
         tmp_path, tickets_csv, tiny_model, "train.epochs=2", f"train.precision={precision}"
     )
     log = run_train(config, run)
-    assert log["precision"] == "bf16" and log["device"] == "cpu"
-    assert log["best_validation_macro_f1"] is not None  # validation ran under bf16 too
+    assert log.precision == "bf16" and log.device == "cpu"
+    assert log.best_validation_macro_f1 is not None  # validation ran under bf16 too
     weights = load_file(run.model / "model.safetensors")
     assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
     texts = ["thanks great flight", "my bag was lost", "gate change tomorrow"]
@@ -207,13 +208,13 @@ def test_training_counts_rows_real_and_padded_tokens(
     config, run = prepared_run(tmp_path, tickets_csv, tiny_model, "train.epochs=2")
     log = run_train(config, run)
     train = load_from_disk(next(run.cache.glob("tokenized-*")) / "train")
-    assert [epoch["rows"] for epoch in log["throughput_by_epoch"]] == [len(train)] * 2
-    assert [epoch["tokens"] for epoch in log["throughput_by_epoch"]] == [sum(train["length"])] * 2
-    padded = log["throughput_by_epoch"][0]["padded_tokens"]
+    assert [epoch.rows for epoch in log.throughput_by_epoch] == [len(train)] * 2
+    assert [epoch.tokens for epoch in log.throughput_by_epoch] == [sum(train["length"])] * 2
+    padded = log.throughput_by_epoch[0].padded_tokens
     assert padded % 8 == 0 and padded >= sum(train["length"])  # batches padded to a multiple of 8
-    assert log["padded_tokens_per_token"] >= 1
-    assert log["rows_per_second"] > 0 and log["tokens_per_second"] > 0
-    assert log["padded_tokens_per_second"] >= log["tokens_per_second"]
+    assert log.padded_tokens_per_token >= 1
+    assert log.rows_per_second > 0 and log.tokens_per_second > 0
+    assert log.padded_tokens_per_second >= log.tokens_per_second
 
 
 @pytest.mark.slow
@@ -224,17 +225,17 @@ def test_same_config_and_seed_train_the_same_model(
     first = run_train(config, run)
     first_weights = load_file(run.model / "model.safetensors")
     second = run_train(config, run)  # tokens now come from the run's cache
-    assert not first["tokenized_from_cache"] and second["tokenized_from_cache"]
+    assert not first.tokenized_from_cache and second.tokenized_from_cache
     assert validation_figures(second) == validation_figures(first)
     second_weights = load_file(run.model / "model.safetensors")
     assert all(torch.equal(first_weights[name], second_weights[name]) for name in first_weights)
 
 
-def validation_figures(log: dict) -> list[dict]:
+def validation_figures(log: TrainLog) -> list[dict]:
     """Losses and scores per logging step, without timings."""
     return [
         {key: value for key, value in entry.items() if "runtime" not in key and "second" not in key}
-        for entry in log["history"]
+        for entry in log.history
     ]
 
 
@@ -275,5 +276,5 @@ def test_early_stopping_ends_training_when_validation_stops_improving(
         "train.early_stopping_patience=1",
     )
     log = run_train(config, run)
-    assert log["stopped_early"] and log["epochs_run"] == 2
-    assert log["best_epoch"] == 1
+    assert log.stopped_early and log.epochs_run == 2
+    assert log.best_epoch == 1

@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_union
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 
 FEATURES = 2**20
 CHUNK = 50_000
@@ -114,7 +114,7 @@ def audit_labels(
     drop = prepare.label_audit == "drop"
     kept = frame[~likely] if drop else frame
     step = Step(
-        "label_audit",
+        StepName.LABEL_AUDIT,
         f"confident learning (cleanlab) on out-of-fold TF-IDF + LR probabilities: "
         f"{int(likely.sum())} labels ({likely.mean():.1%}) are likely wrong"
         + (" and were dropped" if drop else " (kept; prepare.label_audit: drop removes them)")

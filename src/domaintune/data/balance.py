@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from domaintune.data.card import Step, class_counts
+from domaintune.data.card import Step, StepName, class_counts
 
 
 def balance(train: pd.DataFrame, *, method: str, seed: int) -> tuple[pd.DataFrame, Step]:
@@ -29,7 +29,7 @@ def balance(train: pd.DataFrame, *, method: str, seed: int) -> tuple[pd.DataFram
         "class_weights": "kept the rows; training weighs each class inversely to its frequency",
     }
     step = Step(
-        "balance",
+        StepName.BALANCE,
         descriptions[method],
         int(counts.sum()),
         len(train),

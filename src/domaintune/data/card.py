@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 import pandas as pd
+
+from domaintune.runfiles import CardStep
+
+
+class StepName(str, Enum):
+    """Every preparation step, by the name the card gives it: the steps are made with these, and
+    inspect and the report find steps in the card by them. A member equals its name as a string."""
+
+    READ = "read"
+    MISSING_LABEL = "missing_label"
+    MAP_LABELS = "map_labels"
+    NOT_TEXT = "not_text"
+    NORMALIZE = "normalize"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    NOT_LETTERS = "not_letters"
+    OTHER_LANGUAGE = "other_language"
+    TYPOS = "typos"
+    CONFLICTS = "conflicts"
+    EXACT_DUPLICATES = "exact_duplicates"
+    NEAR_DUPLICATES = "near_duplicates"
+    LABEL_AUDIT = "label_audit"
+    LEAKAGE = "leakage"
+    BALANCE = "balance"
+
+    def __str__(self) -> str:  # as `enum.StrEnum` does, which needs Python 3.11
+        return self.value
 
 
 @dataclass
 class Step:
     """What one preparation step did: rows in and out, rows changed, and a few examples."""
 
-    name: str
+    name: StepName
     description: str
     rows_before: int
     rows_after: int
@@ -23,8 +51,9 @@ class Step:
     def removed(self) -> int:
         return self.rows_before - self.rows_after
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "removed": self.removed}
+    def record(self) -> CardStep:
+        """The step as the data card holds it."""
+        return CardStep(**asdict(self), removed=self.removed)
 
 
 def class_counts(labels: pd.Series) -> dict[str, int]:

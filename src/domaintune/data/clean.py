@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step, before_after
+from domaintune.data.card import Step, StepName, before_after
 from domaintune.data.dates import normalize_dates
 from domaintune.errors import UserError
 from domaintune.rundir import write_json
@@ -75,7 +75,7 @@ def coerce_text(frame: pd.DataFrame, *, examples: int) -> tuple[pd.DataFrame, St
     missing = text.isna()
     numbers = ~missing & ~frame["text"].map(lambda value: isinstance(value, str))
     step = Step(
-        "not_text",
+        StepName.NOT_TEXT,
         "dropped rows whose text is missing, a list or an object; read numbers as text",
         len(frame),
         int((~missing).sum()),
@@ -218,7 +218,7 @@ def normalize(
     cleaned = raw.map(lambda text: normalize_text(text, prepare))
     changed = raw != cleaned
     step = Step(
-        "normalize",
+        StepName.NORMALIZE,
         normalization_summary(prepare),
         len(frame),
         len(frame),

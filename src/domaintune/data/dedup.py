@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 
 
 def drop_duplicates(
@@ -37,7 +37,7 @@ def drop_duplicates(
         .to_dict("records")
     )
     conflicts = Step(
-        "conflicts",
+        StepName.CONFLICTS,
         how,
         len(frame),
         len(resolved),
@@ -47,7 +47,7 @@ def drop_duplicates(
     resolved_key = key[resolved.index]
     repeated = resolved_key.duplicated(keep="first")
     duplicates = Step(
-        "exact_duplicates",
+        StepName.EXACT_DUPLICATES,
         "dropped repeats of a text (ignoring case) after normalisation, keeping the first",
         len(resolved),
         int((~repeated).sum()),
@@ -78,7 +78,7 @@ def drop_near_duplicates(
             break
     action = "dropped" if prepare.drop_near_duplicates else "kept (and never split apart)"
     step = Step(
-        "near_duplicates",
+        StepName.NEAR_DUPLICATES,
         f"{action} near-duplicates (estimated Jaccard similarity of character 5-grams >= "
         f"{prepare.near_duplicate_threshold}) of a text with the same label; "
         f"{int((labels_per_group > 1).sum())} rows are in groups that carry different labels",

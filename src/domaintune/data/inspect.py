@@ -6,10 +6,10 @@ says is exactly what prepare would do; the verdict turns the counts into what to
 
 from __future__ import annotations
 
-from typing import Any
-
 from domaintune.config import Config
+from domaintune.data.card import StepName
 from domaintune.data.prepare import Prepared, prepare_data
+from domaintune.runfiles import DataCard
 
 IMBALANCE_RATIO = 3.0
 """Largest over smallest class from which the verdict calls the data imbalanced."""
@@ -19,23 +19,20 @@ NOISY = 0.05
 """A share of likely label errors from which relabelling is worth more than any setting."""
 
 
-def removed(card: dict[str, Any], *names: str) -> int:
-    return sum(step["removed"] for step in card["steps"] if step["name"] in names)
+JUNK = (StepName.TOO_SHORT, StepName.TOO_LONG, StepName.NOT_LETTERS)
+"""Rows dropped as junk: too short, too long, or mostly not letters."""
 
 
-def changed(card: dict[str, Any], name: str) -> int:
-    return sum(step["changed"] for step in card["steps"] if step["name"] == name)
-
-
-def summary(card: dict[str, Any]) -> list[tuple[str, str]]:
+def summary(card: DataCard) -> list[tuple[str, str]]:
     """The figures a data scientist looks at first, as (check, finding) rows."""
-    classes = card["classes"]["clean"]
+    classes = card.classes.clean
     total = sum(classes.values())
-    lengths = card["lengths"]["train"]
-    audited = next((s["rows_before"] for s in card["steps"] if s["name"] == "label_audit"), 0)
-    audit = card["label_audit"]
+    lengths = card.lengths["train"]
+    audit_step = card.step(StepName.LABEL_AUDIT)
+    audited = audit_step.rows_before if audit_step else 0
+    audit = card.label_audit
     return [
-        ("rows read", f"{card['rows_read']:,}"),
+        ("rows read", f"{card.rows_read:,}"),
         ("rows after cleaning", f"{total:,}"),
         ("classes", ", ".join(f"{k} {v:,} ({v / total:.0%})" for k, v in classes.items())),
         (
@@ -44,44 +41,44 @@ def summary(card: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "length (words)",
-            f"median {lengths['words_p50']:g}, 99th percentile {lengths['words_p99']:g}, max {lengths['words_max']}",
+            f"median {lengths.words_p50:g}, 99th percentile {lengths.words_p99:g}, max {lengths.words_max}",
         ),
-        ("language", card["language"]),
-        ("missing or unusable labels", f"{removed(card, 'missing_label', 'map_labels'):,}"),
-        ("texts that are not text", f"{removed(card, 'not_text'):,}"),
+        ("language", card.language),
         (
-            "junk (short, long, symbols)",
-            f"{removed(card, 'too_short', 'too_long', 'not_letters'):,}",
+            "missing or unusable labels",
+            f"{card.removed(StepName.MISSING_LABEL, StepName.MAP_LABELS):,}",
         ),
-        ("other language", f"{removed(card, 'other_language'):,}"),
-        ("texts repaired (unicode, HTML, dates)", f"{changed(card, 'normalize'):,}"),
-        ("typos corrected (rows)", f"{changed(card, 'typos'):,}"),
-        ("exact duplicates", f"{removed(card, 'exact_duplicates'):,}"),
-        ("label conflicts (same text)", f"{changed(card, 'conflicts'):,}"),
-        ("near-duplicates", f"{changed(card, 'near_duplicates'):,}"),
+        ("texts that are not text", f"{card.removed(StepName.NOT_TEXT):,}"),
+        ("junk (short, long, symbols)", f"{card.removed(*JUNK):,}"),
+        ("other language", f"{card.removed(StepName.OTHER_LANGUAGE):,}"),
+        ("texts repaired (unicode, HTML, dates)", f"{card.changed(StepName.NORMALIZE):,}"),
+        ("typos corrected (rows)", f"{card.changed(StepName.TYPOS):,}"),
+        ("exact duplicates", f"{card.removed(StepName.EXACT_DUPLICATES):,}"),
+        ("label conflicts (same text)", f"{card.changed(StepName.CONFLICTS):,}"),
+        ("near-duplicates", f"{card.changed(StepName.NEAR_DUPLICATES):,}"),
         (
             "suspected label errors",
-            f"{audit.get('likely_errors', 0):,} likely ({audit.get('likely_errors', 0) / max(audited, 1):.1%}), "
-            f"{audit.get('flagged', 0):,} doubtful in all"
-            if audit["mode"] != "off"
+            f"{audit.likely_errors:,} likely ({audit.likely_errors / max(audited, 1):.1%}), "
+            f"{audit.flagged:,} doubtful in all"
+            if audit.mode != "off"
             else "not audited",
         ),
         (
             "held-out rows near-duplicating train",
-            f"{changed(card, 'leakage'):,} (moved or dropped)",
+            f"{card.changed(StepName.LEAKAGE):,} (moved or dropped)",
         ),
     ]
 
 
-def verdict(card: dict[str, Any]) -> list[str]:
+def verdict(card: DataCard) -> list[str]:
     """What to fix, most important first; each line names the count behind it."""
-    classes = card["classes"]["clean"]
+    classes = card.classes.clean
     total = sum(classes.values())
     advice = []
-    audit = card["label_audit"]
-    if audit["mode"] != "off" and audit.get("likely_errors", 0) / max(total, 1) >= NOISY:
+    audit = card.label_audit
+    if audit.mode != "off" and audit.likely_errors / max(total, 1) >= NOISY:
         advice.append(
-            f"{audit['likely_errors']:,} labels ({audit['likely_errors'] / total:.0%}) look wrong: "
+            f"{audit.likely_errors:,} labels ({audit.likely_errors / total:.0%}) look wrong: "
             "review the top of data/label_audit.parquet after `prepare`, or set "
             "prepare.label_audit: drop"
         )
@@ -97,19 +94,19 @@ def verdict(card: dict[str, Any]) -> list[str]:
             f"classes are imbalanced ({ratio:.1f}:1): keep prepare.balance: class_weights (the "
             "default) and judge the model by macro-F1, not accuracy"
         )
-    duplicates = removed(card, "exact_duplicates") + changed(card, "near_duplicates")
-    if duplicates / max(card["rows_read"], 1) >= 0.05:
+    duplicates = card.removed(StepName.EXACT_DUPLICATES) + card.changed(StepName.NEAR_DUPLICATES)
+    if duplicates / max(card.rows_read, 1) >= 0.05:
         advice.append(
-            f"{duplicates:,} duplicates and near-duplicates ({duplicates / card['rows_read']:.0%} "
+            f"{duplicates:,} duplicates and near-duplicates ({duplicates / card.rows_read:.0%} "
             "of rows): prepare removes them; check how the data was collected"
         )
-    conflicts = changed(card, "conflicts")
+    conflicts = card.changed(StepName.CONFLICTS)
     if conflicts:
         advice.append(
             f"{conflicts:,} rows share a text with a different label: the labelling guide may be "
             "ambiguous there"
         )
-    junk = removed(card, "not_text", "too_short", "too_long", "not_letters", "other_language")
+    junk = card.removed(StepName.NOT_TEXT, *JUNK, StepName.OTHER_LANGUAGE)
     if junk:
         advice.append(f"{junk:,} junk or other-language rows will be dropped (see the card)")
     return advice or ["nothing stands out: the data looks ready to train on"]

@@ -8,7 +8,7 @@ from collections import Counter
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 
 LETTER = re.compile(r"[^\W\d_]")
 NOT_SPACE = re.compile(r"\S")
@@ -37,7 +37,7 @@ def detect_language(words: str) -> tuple[str, float]:
 
 
 def _step(
-    name: str, description: str, frame: pd.DataFrame, junk: pd.Series, *, examples: int
+    name: StepName, description: str, frame: pd.DataFrame, junk: pd.Series, *, examples: int
 ) -> Step:
     shown = frame[junk].head(examples)
     return Step(
@@ -61,8 +61,16 @@ def drop_junk(
     """
     steps = []
     for name, too, description in (
-        ("too_short", lambda n: n < prepare.min_chars, f"under {prepare.min_chars} characters"),
-        ("too_long", lambda n: n > prepare.max_chars, f"over {prepare.max_chars:,} characters"),
+        (
+            StepName.TOO_SHORT,
+            lambda n: n < prepare.min_chars,
+            f"under {prepare.min_chars} characters",
+        ),
+        (
+            StepName.TOO_LONG,
+            lambda n: n > prepare.max_chars,
+            f"over {prepare.max_chars:,} characters",
+        ),
     ):
         junk = too(frame["text"].str.len())
         steps.append(_step(name, f"dropped texts {description}", frame, junk, examples=examples))
@@ -70,7 +78,7 @@ def drop_junk(
     junk = frame["text"].map(letter_ratio) < prepare.min_letter_ratio
     steps.append(
         _step(
-            "not_letters",
+            StepName.NOT_LETTERS,
             f"dropped texts whose characters are less than {prepare.min_letter_ratio:.0%} letters",
             frame,
             junk,
@@ -94,7 +102,7 @@ def drop_junk(
     other = Counter(language[junk[judged]])
     steps.append(
         _step(
-            "other_language",
+            StepName.OTHER_LANGUAGE,
             f"dropped texts of {prepare.language_min_words}+ words confidently (p >= "
             f"{prepare.language_confidence}) not in the expected language '{expected}'"
             + (

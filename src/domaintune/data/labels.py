@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 from domaintune.errors import UserError
 
 
@@ -31,7 +31,7 @@ def map_labels(
     missing = names.isna()
     steps = [
         Step(
-            "missing_label",
+            StepName.MISSING_LABEL,
             "dropped rows without a label",
             len(frame),
             int((~missing).sum()),
@@ -45,7 +45,7 @@ def map_labels(
         unmapped_labels = sorted(frame.loc[unmapped, "label"].unique())
         steps.append(
             Step(
-                "map_labels",
+                StepName.MAP_LABELS,
                 "mapped raw labels to names with data.label_mapping; dropped labels it does not list"
                 + (f" ({', '.join(unmapped_labels[:10])})" if unmapped_labels else ""),
                 len(frame),

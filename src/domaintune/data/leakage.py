@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step
+from domaintune.data.card import Step, StepName
 from domaintune.data.minhash import similar_pairs
 
 HELD_OUT = ("validation", "test")
@@ -35,7 +35,7 @@ def remove_leakage(
         kept["train"] = pd.concat([splits["train"], leaked], ignore_index=True)
     before = sum(len(part) for part in splits.values())
     step = Step(
-        "leakage",
+        StepName.LEAKAGE,
         f"{'moved to train' if prepare.leakage == 'move' else 'dropped'} validation and test rows "
         "that duplicate or near-duplicate a training row",
         before,

@@ -8,7 +8,6 @@ never leaves a half-prepared run behind. Each step is counted, with examples, in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ import pandas as pd
 from domaintune.config import Config
 from domaintune.data.audit import audit_labels
 from domaintune.data.balance import balance
-from domaintune.data.card import Step, class_counts, length_summary
+from domaintune.data.card import Step, StepName, class_counts, length_summary
 from domaintune.data.clean import coerce_text, normalize, save_normalization
 from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
 from domaintune.data.junk import drop_junk
@@ -26,7 +25,8 @@ from domaintune.data.minhash import components, signatures, similar_pairs
 from domaintune.data.sources import read_source
 from domaintune.data.split import split
 from domaintune.data.typos import fix_typos
-from domaintune.rundir import RunDir, atomic_path, write_json, write_text
+from domaintune.rundir import RunDir, atomic_path, write_text
+from domaintune.runfiles import DataCard
 
 SPLITS = ("train", "validation", "test")
 
@@ -34,7 +34,7 @@ SPLITS = ("train", "validation", "test")
 @dataclass
 class Prepared:
     splits: dict[str, pd.DataFrame]
-    card: dict[str, Any]
+    card: DataCard
     label_audit: pd.DataFrame
     """Suspected label errors, most suspect first, with the split each row ended in."""
 
@@ -68,7 +68,7 @@ def prepare_data(config: Config) -> Prepared:
     read = f"read {data.source}" + (
         f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else ""
     )
-    steps: list[Step] = [Step("read", read, len(frame), len(frame), changed=not_utf8)]
+    steps: list[Step] = [Step(StepName.READ, read, len(frame), len(frame), changed=not_utf8)]
     frame, clean_steps, language = clean(config, frame)
     steps += clean_steps
 
@@ -102,31 +102,31 @@ def prepare_data(config: Config) -> Prepared:
     )
     label_audit = flagged.assign(split=flagged["row"].map(split_of_row).fillna("dropped"))
     labels = sorted(classes_clean)
-    card = {
-        "source": data.source,
-        "text_column": data.text_column,
-        "label_column": data.label_column,
-        "labels": labels,
-        "language": language,
-        "rows_read": steps[0].rows_before,
-        "rows_kept": int(sum(len(part) for part in splits.values())),
-        "steps": [step.to_dict() for step in steps],
-        "classes": {"raw": classes_raw, "clean": classes_clean},
-        "balance": options.balance,
-        "splits": {name: class_counts(splits[name]["label"]) for name in SPLITS},
-        "lengths": {name: length_summary(splits[name]["text"]) for name in SPLITS},
-        "leakage": {"near_duplicate_pairs_after": leaks},
-        "label_audit": {
+    card = DataCard(
+        source=data.source,
+        text_column=data.text_column,
+        label_column=data.label_column,
+        labels=labels,
+        language=language,
+        rows_read=steps[0].rows_before,
+        rows_kept=int(sum(len(part) for part in splits.values())),
+        steps=[step.record() for step in steps],
+        classes={"raw": classes_raw, "clean": classes_clean},
+        balance=options.balance,
+        splits={name: class_counts(splits[name]["label"]) for name in SPLITS},
+        lengths={name: length_summary(splits[name]["text"]) for name in SPLITS},
+        leakage={"near_duplicate_pairs_after": leaks},
+        label_audit={
             "mode": options.label_audit,
             "flagged": len(label_audit),
             "likely_errors": int(label_audit["likely_error"].sum()),
             "by_split": {str(k): int(v) for k, v in label_audit["split"].value_counts().items()},
         },
-    }
+    )
     return Prepared(splits, card, label_audit.drop(columns="row"))
 
 
-def run_prepare(config: Config, run: RunDir) -> dict[str, Any]:
+def run_prepare(config: Config, run: RunDir) -> DataCard:
     """Prepare the data and write it, the data card and the resolved config into the run.
 
     A folder holding files domaintune did not write is refused before the work, and the run folder
@@ -140,7 +140,7 @@ def run_prepare(config: Config, run: RunDir) -> dict[str, Any]:
         folder.mkdir(parents=True)
         for name, part in prepared.splits.items():
             part[["text", "label"]].to_parquet(folder / f"{name}.parquet", index=False)
-        write_json(folder / "card.json", prepared.card)
+        prepared.card.write(folder / run.card.name)
         save_normalization(folder, config.prepare)
         prepared.label_audit.to_parquet(folder / run.label_audit.name, index=False)
     write_text(run.config, config.to_yaml())

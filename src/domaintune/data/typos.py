@@ -30,7 +30,7 @@ from importlib import resources
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step, before_after
+from domaintune.data.card import Step, StepName, before_after
 
 DICTIONARY = "frequency_dictionary_en_82_765.txt"
 TOKEN = re.compile(
@@ -236,7 +236,7 @@ def fix_typos(
     When it does not run, the card still says so and why."""
     reason = not_run_because(prepare, language=language)
     if reason:
-        return frame, Step("typos", f"not run: {reason}", len(frame), len(frame))
+        return frame, Step(StepName.TYPOS, f"not run: {reason}", len(frame), len(frame))
     fixed = corrections(words(frame["text"]), prepare)
     texts = frame["text"].map(lambda text: apply(text, fixed)) if fixed else frame["text"]
     changed = texts != frame["text"]
@@ -247,7 +247,7 @@ def fix_typos(
         if a != b
     )
     step = Step(
-        "typos",
+        StepName.TYPOS,
         f"corrected {words_changed} misspelled words ({len(fixed)} distinct, e.g. "
         + ", ".join(f"{k} -> {v}" for k, v in list(fixed.items())[:5])
         + ") with symspellpy; words seen "

@@ -16,6 +16,7 @@ from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.clean import load_normalization, normalization_summary
 from domaintune.rundir import write_text
+from domaintune.runfiles import DataCard, Metrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("evaluate/templates")
@@ -29,7 +30,7 @@ def base_model(name_or_path: str) -> str | None:
     return None if Path(name_or_path).exists() else name_or_path
 
 
-def front_matter(config: Config, card: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+def front_matter(config: Config, card: DataCard, metrics: Metrics) -> dict[str, Any]:
     base = base_model(config.model.name_or_path)
     return {
         "library_name": "transformers",
@@ -43,15 +44,15 @@ def front_matter(config: Config, card: dict[str, Any], metrics: dict[str, Any]) 
                     {
                         "task": {"type": "text-classification", "name": "Text Classification"},
                         "dataset": {
-                            "name": card["source"],
-                            "type": card["source"],
+                            "name": card.source,
+                            "type": card.source,
                             "split": "test",
                         },
                         "metrics": [
-                            {"type": "accuracy", "value": metrics["accuracy"], "name": "Accuracy"},
+                            {"type": "accuracy", "value": metrics.accuracy, "name": "Accuracy"},
                             {
                                 "type": "f1",
-                                "value": metrics["macro_f1"],
+                                "value": metrics.macro_f1,
                                 "name": "Macro F1",
                                 "args": {"average": "macro"},
                             },
@@ -66,14 +67,14 @@ def front_matter(config: Config, card: dict[str, Any], metrics: dict[str, Any]) 
 def write_model_card(
     path: Path,
     config: Config,
-    card: dict[str, Any],
-    log: dict[str, Any],
-    metrics: dict[str, Any],
+    card: DataCard,
+    log: TrainLog,
+    metrics: Metrics,
 ) -> Path:
     header = yaml.safe_dump(
         front_matter(config, card, metrics), sort_keys=False, allow_unicode=True
     )
-    per_class = metrics["per_class"]
+    per_class = metrics.per_class
     normalization = load_normalization(path.parent)  # what prediction repeats, from the folder
     body = ENVIRONMENT.get_template("model_card.md.j2").render(
         config=config,
@@ -81,7 +82,7 @@ def write_model_card(
         log=log,
         m=metrics,
         normalization=None if normalization is None else normalization_summary(normalization),
-        weakest=min(metrics["labels"], key=lambda label: per_class[label]["f1-score"]),
+        weakest=min(metrics.labels, key=lambda label: per_class[label].f1_score),
     )
     write_text(path, f"---\n{header}---\n\n{body}")
     return path

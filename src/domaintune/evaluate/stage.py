@@ -28,7 +28,17 @@ from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
 from domaintune.predict import Predictor
-from domaintune.rundir import RunDir, read_json, write_json, write_parquet, write_text
+from domaintune.rundir import RunDir, write_parquet, write_text
+from domaintune.runfiles import (
+    AbstainRule,
+    Baseline,
+    Calibration,
+    ClassRule,
+    DataCard,
+    Decisions,
+    Metrics,
+    TrainLog,
+)
 from domaintune.temperature import probabilities, save_temperature
 
 
@@ -72,7 +82,7 @@ def calibrate(
     gold: dict[str, np.ndarray],
     *,
     bins: int,
-) -> dict[str, Any]:
+) -> Calibration:
     """Fit the temperature on validation, save it beside the model, measure ECE on test."""
     temperature = calibration.fit_temperature(logits["validation"], gold["validation"])
     nll = {
@@ -87,15 +97,15 @@ def calibrate(
     before = calibration.reliability(probabilities(logits["test"]), gold["test"], bins=bins)
     scaled = probabilities(logits["test"], temperature=temperature)
     after = calibration.reliability(scaled, gold["test"], bins=bins)
-    return {
-        "temperature": temperature,
-        "bins": bins,
-        "ece_before": before["ece"],
-        "ece_after": after["ece"],
+    return Calibration(
+        temperature=temperature,
+        bins=bins,
+        ece_before=before["ece"],
+        ece_after=after["ece"],
         **nll,
-        "reliability_before": before["bins"],
-        "reliability_after": after["bins"],
-    }
+        reliability_before=before["bins"],
+        reliability_after=after["bins"],
+    )
 
 
 def decisions(
@@ -103,53 +113,54 @@ def decisions(
     labels: list[str],
     probs: dict[str, np.ndarray],
     gold: dict[str, np.ndarray],
-) -> dict[str, Any]:
+) -> Decisions:
     """The abstain table on test, and the configured rules: chosen on validation, run on test."""
-    result: dict[str, Any] = {
-        "abstain_table": decision.abstain_table(
-            probs["test"], gold["test"], thresholds=evaluate.abstain_thresholds
-        ),
-        "abstain": None,
-        "class_rule": None,
-    }
+    abstain: AbstainRule | None = None
+    class_rule: ClassRule | None = None
     if evaluate.abstain_target_accuracy is not None:
         threshold = decision.choose_abstain_threshold(
             probs["validation"],
             gold["validation"],
             target_accuracy=evaluate.abstain_target_accuracy,
         )
-        result["abstain"] = {
-            "target_accuracy": evaluate.abstain_target_accuracy,
-            "reached_on_validation": threshold is not None,
-            "test": None
+        abstain = AbstainRule(
+            target_accuracy=evaluate.abstain_target_accuracy,
+            reached_on_validation=threshold is not None,
+            test=None
             if threshold is None
             else decision.abstain_outcome(probs["test"], gold["test"], threshold=threshold),
-        }
+        )
     rule = evaluate.decision
     if rule is not None:
         index = labels.index(rule.label)
         threshold = decision.choose_class_threshold(
             probs["validation"][:, index], gold["validation"] == index, rule
         )
-        result["class_rule"] = {
+        class_rule = ClassRule(
             **rule.model_dump(),
-            "reached_on_validation": threshold is not None,
-            "test": None
+            reached_on_validation=threshold is not None,
+            test=None
             if threshold is None
             else decision.class_rule_outcome(
                 probs["test"], gold["test"], label_index=index, threshold=threshold
             ),
-        }
-    return result
+        )
+    return Decisions(
+        abstain_table=decision.abstain_table(
+            probs["test"], gold["test"], thresholds=evaluate.abstain_thresholds
+        ),
+        abstain=abstain,
+        class_rule=class_rule,
+    )
 
 
-def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
+def run_evaluate(config: Config, run: RunDir) -> Metrics:
     """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card."""
     run.require(run.split("test"), run.card, stage="prepare")
     run.require(run.model, run.train_log, stage="train")
     options = config.evaluate
-    card, log = read_json(run.card), read_json(run.train_log)
-    labels: list[str] = card["labels"]
+    card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
+    labels = card.labels
     if options.decision is not None and options.decision.label not in labels:
         raise UserError(
             f"evaluate.decision.label '{options.decision.label}' is not a label of this data "
@@ -172,7 +183,7 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
     }
     calibrated = calibrate(run, logits, gold_ids, bins=options.calibration_bins)
     probs = {
-        name: probabilities(values, temperature=calibrated["temperature"])
+        name: probabilities(values, temperature=calibrated.temperature)
         for name, values in logits.items()
     }
     predicted = np.array(labels)[probs["test"].argmax(axis=1)]
@@ -181,31 +192,13 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
     report = classification_report(
         gold, predicted, labels=labels, output_dict=True, zero_division=0
     )
-    metrics: dict[str, Any] = {
-        **scores(gold, predicted),
-        "test_rows": len(test),
-        "labels": labels,
-        "intervals": bootstrap_intervals(
-            gold, predicted, labels=labels, rows=rows, confidence_level=options.confidence_level
-        ),
-        "confidence_level": options.confidence_level,
-        "bootstrap_samples": options.bootstrap_samples,
-        "per_class": {label: report[label] for label in labels},
-        "average_precision": {
-            label: float(average_precision_score(gold_ids["test"] == i, probs["test"][:, i]))
-            for i, label in enumerate(labels)
-        },
-        "confusion_matrix": confusion_matrix(gold, predicted, labels=labels).tolist(),
-        "calibration": calibrated,
-        "decision": decisions(options, labels, probs, gold_ids),
-        "by_length": by_length(test["text"], gold, predicted, buckets=options.length_buckets),
-        "baselines": {},
-        "significance": {},
-    }
+    model_scores = scores(gold, predicted)
+    baselines: dict[str, Baseline] = {}
+    tests: dict[str, dict[str, Any]] = {}  # the paired tests, read into `Metrics` below
     class_weight = "balanced" if config.prepare.balance == "class_weights" else None
     for name in options.baselines:
         if name == "linear_probe":
-            encoder = Encoder(config.model.name_or_path, max_length=log["max_length"])
+            encoder = Encoder(config.model.name_or_path, max_length=log.max_length)
             baseline_predicted, details = fit_probe(
                 encoder,
                 splits,
@@ -220,9 +213,9 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
                 name, splits, options, class_weight=class_weight
             )
         baseline_scores = scores(gold, baseline_predicted)
-        metrics["baselines"][name] = {
+        baselines[name] = Baseline(
             **baseline_scores,
-            "intervals": bootstrap_intervals(
+            intervals=bootstrap_intervals(
                 gold,
                 baseline_predicted,
                 labels=labels,
@@ -230,22 +223,43 @@ def run_evaluate(config: Config, run: RunDir) -> dict[str, Any]:
                 confidence_level=options.confidence_level,
             ),
             **details,
-        }
-        metrics["significance"][name] = significance.paired_test(
+        )
+        tests[name] = significance.paired_test(
             gold,
             predicted,
             baseline_predicted,
             labels=labels,
             rows=rows,
             confidence_level=options.confidence_level,
-            point_difference=metrics["macro_f1"] - baseline_scores["macro_f1"],
+            point_difference=model_scores["macro_f1"] - baseline_scores["macro_f1"],
         )
 
     predictions = test[["text", "label"]].assign(predicted=predicted)
     for index, label in enumerate(labels):
         predictions[f"p_{label}"] = probs["test"][:, index]
+    metrics = Metrics(
+        **model_scores,
+        test_rows=len(test),
+        labels=labels,
+        intervals=bootstrap_intervals(
+            gold, predicted, labels=labels, rows=rows, confidence_level=options.confidence_level
+        ),
+        confidence_level=options.confidence_level,
+        bootstrap_samples=options.bootstrap_samples,
+        per_class={label: report[label] for label in labels},
+        average_precision={
+            label: float(average_precision_score(gold_ids["test"] == i, probs["test"][:, i]))
+            for i, label in enumerate(labels)
+        },
+        confusion_matrix=confusion_matrix(gold, predicted, labels=labels).tolist(),
+        calibration=calibrated,
+        decision=decisions(options, labels, probs, gold_ids),
+        by_length=by_length(test["text"], gold, predicted, buckets=options.length_buckets),
+        baselines=baselines,
+        significance=tests,
+    )
     write_parquet(run.predictions, predictions)
-    write_json(run.metrics, metrics)
+    metrics.write(run.metrics)
     write_model_card(run.model_card, config, card, log, metrics)
     write_text(run.config, config.to_yaml())  # the settings these figures were measured with
     return metrics

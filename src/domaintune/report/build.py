@@ -20,10 +20,12 @@ from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
 from domaintune.config import Config
+from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.report import plots
-from domaintune.rundir import RunDir, read_json, write_text
+from domaintune.rundir import RunDir, write_text
+from domaintune.runfiles import DataCard, Metrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("report/templates")
@@ -39,6 +41,9 @@ BASELINE_NAMES = {
     "linear_probe": "linear probe on the frozen pre-trained model",
 }
 AUDIT_COLUMNS = {"split", "text", "label", "suggested_label", "label_quality"}
+EXAMPLES_APART = (StepName.BALANCE, StepName.LABEL_AUDIT)
+"""Steps whose examples are not listed with the others': balancing's are class counts, and the
+label audit's have a table of their own."""
 CONFUSED_PAIRS = 3
 """How many of the most frequent (true, predicted) mistakes the error analysis shows."""
 TRUNCATED_SHARE = 0.01
@@ -93,58 +98,54 @@ def largest_confusion(matrix: list[list[int]], labels: list[str]) -> dict[str, A
     }
 
 
-def findings(metrics: dict[str, Any], card: dict[str, Any], log: dict[str, Any]) -> dict[str, Any]:
+def findings(metrics: Metrics, card: DataCard, log: TrainLog) -> dict[str, Any]:
     """The judgements the report makes, each computed from the run's figures."""
-    labels = metrics["labels"]
-    per_class = metrics["per_class"]
-    ranked = sorted(labels, key=lambda label: per_class[label]["f1-score"])
+    labels = metrics.labels
+    per_class = metrics.per_class
+    ranked = sorted(labels, key=lambda label: per_class[label].f1_score)
     comparisons = [
         {
             "name": name,
-            "gain": test["macro_f1_difference"],
-            "verdict": test["verdict"],
-            "significant": test["verdict"] != "not significant",
+            "gain": test.macro_f1_difference,
+            "verdict": test.verdict,
+            "significant": test.verdict != "not significant",
         }
-        for name, test in metrics["significance"].items()
+        for name, test in metrics.significance.items()
     ]
-    errors = 1 - metrics["accuracy"]
-    buckets = metrics["by_length"]
-    weakest_bucket = min(buckets, key=lambda b: b["macro_f1"]) if len(buckets) > 1 else None
+    errors = 1 - metrics.accuracy
+    buckets = metrics.by_length
+    weakest_bucket = min(buckets, key=lambda b: b.macro_f1) if len(buckets) > 1 else None
     return {
         "weakest": ranked[0],
         "strongest": ranked[-1],
-        "confusion": largest_confusion(metrics["confusion_matrix"], labels),
+        "confusion": largest_confusion(metrics.confusion_matrix, labels),
         "comparisons": comparisons,
         "beats_all": bool(comparisons) and all(c["verdict"] == "better" for c in comparisons),
         "errors_per_1000": round(1000 * errors),
-        "test_share": {
-            label: per_class[label]["support"] / metrics["test_rows"] for label in labels
-        },
-        "smallest_class": min(card["classes"]["clean"], key=card["classes"]["clean"].get),
-        "truncated_share": log["truncated_rows"] / max(log["train_rows"], 1),
+        "test_share": {label: per_class[label].support / metrics.test_rows for label in labels},
+        "smallest_class": min(card.classes.clean, key=card.classes.clean.get),
+        "truncated_share": log.truncated_rows / max(log.train_rows, 1),
         "token_limit": token_limit(log),
         "weakest_bucket": weakest_bucket,
     }
 
 
-def token_limit(log: dict[str, Any]) -> str | None:
-    """What set the token limit, in words; None for a train_log.json that does not record it.
+def token_limit(log: TrainLog) -> str:
+    """What set the token limit, in words.
 
     Read from the log, not the config: the limit may have come from the data, the configuration,
     the model or the floor, and only train knew which.
     """
-    set_by = log.get("max_length_set_by")
-    if set_by is None:
-        return None
-    return TOKEN_LIMIT_SOURCES[set_by].format_map(log)
+    words = TOKEN_LIMIT_SOURCES[log.max_length_set_by]
+    return words.format(max_length_percentile=log.max_length_percentile)
 
 
-def epochs_step(log: dict[str, Any]) -> str | None:
+def epochs_step(log: TrainLog) -> str | None:
     """What the epoch of the best validation score says about the number of epochs.
 
     None when train logged no validation score.
     """
-    best, run, planned = log.get("best_epoch"), log["epochs_run"], log["epochs_planned"]
+    best, run, planned = log.best_epoch, log.epochs_run, log.epochs_planned
     if best is None:
         return None
     if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE):
@@ -152,7 +153,7 @@ def epochs_step(log: dict[str, Any]) -> str | None:
             f"Validation macro-F1 was still at its best in the last epoch ({run:g} of "
             f"{planned:g}): try more epochs (`--set train.epochs=...`)."
         )
-    if log["stopped_early"]:
+    if log.stopped_early:
         return (
             f"Validation macro-F1 peaked at epoch {best:g}, and training stopped early at epoch "
             f"{run:g} of {planned:g}: more epochs would not help; more data or another learning "
@@ -165,10 +166,10 @@ def epochs_step(log: dict[str, Any]) -> str | None:
     )
 
 
-def truncation_step(log: dict[str, Any], share: float) -> str:
+def truncation_step(log: TrainLog, share: float) -> str:
     """Advice on texts cut at the token limit, which depends on what set the limit."""
-    cut = f"{percent(share)} of training texts were cut at {log['max_length']} tokens"
-    if log.get("max_length_set_by") == "model":
+    cut = f"{percent(share)} of training texts were cut at {log.max_length} tokens"
+    if log.max_length_set_by == "model":
         return (
             f"{cut}, the most the model accepts: if their ends matter, split long texts or use a "
             "model with a longer context."
@@ -177,9 +178,9 @@ def truncation_step(log: dict[str, Any], share: float) -> str:
 
 
 def next_steps(
-    metrics: dict[str, Any],
-    card: dict[str, Any],
-    log: dict[str, Any],
+    metrics: Metrics,
+    card: DataCard,
+    log: TrainLog,
     found: dict[str, Any],
     audited: int | None,
 ) -> list[str]:
@@ -188,8 +189,8 @@ def next_steps(
     `audited` is how many test mistakes the label audit also doubted (None: no audit was run).
     """
     weakest = found["weakest"]
-    weakest_f1 = metrics["per_class"][weakest]["f1-score"]
-    train_rows = card["splits"]["train"].get(weakest, 0)
+    weakest_f1 = metrics.per_class[weakest].f1_score
+    train_rows = card.splits["train"].get(weakest, 0)
     steps = [
         f"Collect more examples of '{weakest}', the weakest class (test F1 {weakest_f1:.3f}, "
         f"{train_rows} training rows): it limits macro-F1 more than any other class."
@@ -219,76 +220,76 @@ def next_steps(
             f"{audited} of the model's test mistakes are on rows the label audit also doubts: "
             "have their labels checked; fixing label noise raises the reachable score."
         )
-    audit = card.get("label_audit", {})
-    if audit.get("likely_errors") and audit.get("mode") == "flag":
-        audited_rows = next(s["rows_before"] for s in card["steps"] if s["name"] == "label_audit")
+    audit, audit_step = card.label_audit, card.step(StepName.LABEL_AUDIT)
+    if audit.likely_errors and audit.mode == "flag" and audit_step:
         steps.append(
-            f"The label audit counts {audit['likely_errors']} labels "
-            f"({percent(audit['likely_errors'] / audited_rows)}) as likely wrong: relabel the top "
-            "of data/label_audit.parquet, or try `--set prepare.label_audit=drop`, and compare runs."
+            f"The label audit counts {audit.likely_errors} labels "
+            f"({percent(audit.likely_errors / audit_step.rows_before)}) as likely wrong: relabel "
+            "the top of data/label_audit.parquet, or try `--set prepare.label_audit=drop`, and "
+            "compare runs."
         )
-    conflicts = next((s for s in card["steps"] if s["name"] == "conflicts"), None)
-    if conflicts and conflicts["changed"]:
+    conflicts = card.step(StepName.CONFLICTS)
+    if conflicts and conflicts.changed:
         steps.append(
-            f"{conflicts['changed']} rows shared their text with a row of another label: "
+            f"{conflicts.changed} rows shared their text with a row of another label: "
             "label noise of this kind caps the reachable score; audit the labels."
         )
     bucket = found["weakest_bucket"]
-    if bucket and metrics["macro_f1"] - bucket["macro_f1"] > LENGTH_GAP:
+    if bucket and metrics.macro_f1 - bucket.macro_f1 > LENGTH_GAP:
         steps.append(
-            f"Texts of {bucket['min_words']}-{bucket['max_words']} words score lowest (macro-F1 "
-            f"{bucket['macro_f1']:.3f} against {metrics['macro_f1']:.3f} overall): add training "
+            f"Texts of {bucket.min_words}-{bucket.max_words} words score lowest (macro-F1 "
+            f"{bucket.macro_f1:.3f} against {metrics.macro_f1:.3f} overall): add training "
             "examples of that length."
         )
-    if metrics["calibration"]["ece_after"] > CALIBRATION_GAP:
+    if metrics.calibration.ece_after > CALIBRATION_GAP:
         steps.append(
-            f"Probabilities are still off by {metrics['calibration']['ece_after']:.3f} (ECE) after "
+            f"Probabilities are still off by {metrics.calibration.ece_after:.3f} (ECE) after "
             "temperature scaling: do not read them as exact risks; a larger validation split helps."
         )
     return steps
 
 
 def draw_plots(
-    run: RunDir, card: dict, log: dict, metrics: dict, predictions: pd.DataFrame
+    run: RunDir, card: DataCard, log: TrainLog, metrics: Metrics, predictions: pd.DataFrame
 ) -> dict[str, str]:
     splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
-    labels, folder, calibrated = metrics["labels"], run.plots, metrics["calibration"]
+    labels, folder, calibrated = metrics.labels, run.plots, metrics.calibration
     drawn = {
         "class_balance": plots.class_balance(card, folder / "class_balance.png"),
         "text_lengths": plots.text_lengths(splits, folder / "text_lengths.png"),
-        "learning_curves": plots.learning_curves(log["history"], folder / "learning_curves.png"),
+        "learning_curves": plots.learning_curves(log.history, folder / "learning_curves.png"),
         "confusion_counts": plots.confusion(
-            metrics["confusion_matrix"], labels, folder / "confusion_counts.png", normalise=False
+            metrics.confusion_matrix, labels, folder / "confusion_counts.png", normalise=False
         ),
         "confusion_shares": plots.confusion(
-            metrics["confusion_matrix"], labels, folder / "confusion_shares.png", normalise=True
+            metrics.confusion_matrix, labels, folder / "confusion_shares.png", normalise=True
         ),
         "per_class_f1": plots.per_class_f1(
             labels,
-            [metrics["per_class"][label]["f1-score"] for label in labels],
-            [metrics["intervals"][f"f1[{label}]"] for label in labels],
+            [metrics.per_class[label].f1_score for label in labels],
+            [metrics.intervals.f1[label] for label in labels],
             folder / "per_class_f1.png",
         ),
         "reliability": plots.reliability(
-            calibrated["reliability_before"],
-            calibrated["reliability_after"],
-            calibrated["temperature"],
+            calibrated.reliability_before,
+            calibrated.reliability_after,
+            calibrated.temperature,
             folder / "reliability.png",
         ),
         "precision_recall": plots.precision_recall(
             predictions, labels, folder / "precision_recall.png"
         ),
-        "length_buckets": plots.length_buckets(metrics["by_length"], folder / "length_buckets.png"),
+        "length_buckets": plots.length_buckets(metrics.by_length, folder / "length_buckets.png"),
     }
     return {name: path.relative_to(run.root).as_posix() for name, path in drawn.items()}
 
 
-def read_audit(run: RunDir, card: dict[str, Any]) -> pd.DataFrame | None:
+def read_audit(run: RunDir, card: DataCard) -> pd.DataFrame | None:
     """The prepare stage's label audit, or None when it did not run one.
 
     With `label_audit: off` prepare still writes an empty audit file: the card says whether it ran.
     """
-    if card.get("label_audit", {}).get("mode", "off") == "off" or not run.label_audit.is_file():
+    if card.label_audit.mode == "off" or not run.label_audit.is_file():
         return None
     audit = pd.read_parquet(run.label_audit)
     missing = AUDIT_COLUMNS - set(audit.columns)
@@ -349,20 +350,18 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     run.require(run.train_log, stage="train")
     run.require(run.metrics, run.predictions, stage="evaluate")
     run.clear_from("report")
-    card, log, metrics = read_json(run.card), read_json(run.train_log), read_json(run.metrics)
-    if "calibration" not in metrics:
-        raise UserError(
-            f"{run.metrics} was written by an older domaintune: run "
-            f"`domaintune evaluate --out {run.root}` again"
-        )
+    card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
+    metrics = Metrics.read(run.metrics)
     predictions = pd.read_parquet(run.predictions)
-    labels, shown = metrics["labels"], config.report.examples
+    labels, shown = metrics.labels, config.report.examples
     audited = audited_mistakes(predictions, read_audit(run, card))
     found = findings(metrics, card, log)
     context = {
         "config": config,
         "title": config.report.title or config.task.name,
         "card": card,
+        "example_steps": [s for s in card.steps if s.examples and s.name not in EXAMPLES_APART],
+        "audit_step": card.step(StepName.LABEL_AUDIT),
         "log": log,
         "metrics": metrics,
         "found": found,

@@ -12,60 +12,55 @@ from typing import Any
 
 from rich.table import Table
 
-from domaintune.rundir import RunDir, read_json
+from domaintune.rundir import RunDir
+from domaintune.runfiles import Interval, Metrics
 
 COLUMNS = ("run", "model", "test rows", "accuracy", "macro-F1", "ECE", "fine-tuned vs this")
 """ECE: the fine-tuned model's calibration error after temperature scaling. The last column is the
 paired tests' verdict for the run's fine-tuned model against that baseline."""
 
 
-def load_metrics(folders: list[Path]) -> dict[str, dict[str, Any]]:
+def load_metrics(folders: list[Path]) -> dict[str, Metrics]:
     """metrics.json of each run, keyed by the run's folder as given; missing ones are errors."""
-    found = {}
-    for folder in folders:
-        run = RunDir(folder)
-        run.require(run.metrics, stage="evaluate")
-        found[str(folder)] = read_json(run.metrics)
-    return found
+    return {str(folder): Metrics.read(RunDir(folder).metrics) for folder in folders}
 
 
-def rows(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def rows(runs: dict[str, Metrics]) -> list[dict[str, Any]]:
     """One row for each run's fine-tuned model and one for each of its baselines."""
     table = []
     for name, metrics in runs.items():
-        verdicts = metrics.get("significance", {})
         table.append(
             {
                 "run": name,
                 "model": "fine-tuned",
-                "test_rows": metrics["test_rows"],
-                "accuracy": metrics["accuracy"],
-                "accuracy_interval": metrics["intervals"]["accuracy"],
-                "macro_f1": metrics["macro_f1"],
-                "macro_f1_interval": metrics["intervals"]["macro_f1"],
-                "ece_after": metrics.get("calibration", {}).get("ece_after"),
+                "test_rows": metrics.test_rows,
+                "accuracy": metrics.accuracy,
+                "accuracy_interval": metrics.intervals.accuracy,
+                "macro_f1": metrics.macro_f1,
+                "macro_f1_interval": metrics.intervals.macro_f1,
+                "ece_after": metrics.calibration.ece_after,
                 "verdict": "",
             }
         )
-        for baseline, scores in metrics["baselines"].items():
+        for baseline, scores in metrics.baselines.items():
             table.append(
                 {
                     "run": name,
                     "model": f"baseline: {baseline}",
-                    "test_rows": metrics["test_rows"],
-                    "accuracy": scores["accuracy"],
-                    "accuracy_interval": scores["intervals"]["accuracy"],
-                    "macro_f1": scores["macro_f1"],
-                    "macro_f1_interval": scores["intervals"]["macro_f1"],
+                    "test_rows": metrics.test_rows,
+                    "accuracy": scores.accuracy,
+                    "accuracy_interval": scores.intervals.accuracy,
+                    "macro_f1": scores.macro_f1,
+                    "macro_f1_interval": scores.intervals.macro_f1,
                     "ece_after": None,
-                    "verdict": verdicts.get(baseline, {}).get("verdict", ""),
+                    "verdict": metrics.significance[baseline].verdict,
                 }
             )
     return table
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    def with_interval(value: float, interval: list[float]) -> str:
+    def with_interval(value: float, interval: Interval) -> str:
         return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
     return [

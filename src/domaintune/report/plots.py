@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve
 
 from domaintune.rundir import atomic_path
+from domaintune.runfiles import DataCard, Interval, LengthBucket, ReliabilityBin
 
 DPI = 110
 
@@ -26,13 +27,13 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def class_balance(card: dict[str, Any], path: Path) -> Path:
+def class_balance(card: DataCard, path: Path) -> Path:
     """Rows per class as read, after cleaning, and in the training split as trained on."""
-    labels = card["labels"]
+    labels = card.labels
     stages = {
-        "as read": card["classes"]["raw"],
-        "after cleaning": card["classes"]["clean"],
-        "training split": card["splits"]["train"],
+        "as read": card.classes.raw,
+        "after cleaning": card.classes.clean,
+        "training split": card.splits["train"],
     }
     figure, axis = plt.subplots(figsize=(7, 3.6))
     width = 0.8 / len(stages)
@@ -112,9 +113,7 @@ def confusion(matrix: list[list[int]], labels: list[str], path: Path, *, normali
     return _save(figure, path)
 
 
-def per_class_f1(
-    labels: list[str], f1: list[float], intervals: list[list[float]], path: Path
-) -> Path:
+def per_class_f1(labels: list[str], f1: list[float], intervals: list[Interval], path: Path) -> Path:
     """Each class's test F1 with its bootstrap interval: which classes are surely weak."""
     values = np.array(f1)
     errors = np.abs(np.array(intervals).T - values)
@@ -129,7 +128,9 @@ def per_class_f1(
     return _save(figure, path)
 
 
-def reliability(before: list[dict], after: list[dict], temperature: float, path: Path) -> Path:
+def reliability(
+    before: list[ReliabilityBin], after: list[ReliabilityBin], temperature: float, path: Path
+) -> Path:
     """Mean confidence against accuracy per confidence bin, before and after temperature scaling.
 
     A calibrated model's points lie on the diagonal; the marker area shows how many rows a bin has.
@@ -140,9 +141,7 @@ def reliability(before: list[dict], after: list[dict], temperature: float, path:
         ("before scaling", before, "o-"),
         (f"after scaling (T = {temperature:.2f})", after, "s-"),
     ):
-        axis.plot(
-            [b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker, label=name
-        )
+        axis.plot([b.confidence for b in bins], [b.accuracy for b in bins], marker, label=name)
     _unit_square(
         axis,
         xlabel="mean top probability in bin",
@@ -172,18 +171,18 @@ def precision_recall(predictions: pd.DataFrame, labels: list[str], path: Path) -
     return _save(figure, path)
 
 
-def length_buckets(buckets: list[dict], path: Path) -> Path:
+def length_buckets(buckets: list[LengthBucket], path: Path) -> Path:
     """Accuracy and macro-F1 by words per text, with how many test rows each bucket holds."""
     names = [
-        f"{b['min_words']}"
-        + (f"-{b['max_words']}" if b["max_words"] != b["min_words"] else "")
-        + f"\n({b['rows']} rows)"
+        f"{b.min_words}"
+        + (f"-{b.max_words}" if b.max_words != b.min_words else "")
+        + f"\n({b.rows} rows)"
         for b in buckets
     ]
     positions = np.arange(len(buckets))
     figure, axis = plt.subplots(figsize=(7, 3.6))
-    axis.bar(positions - 0.2, [b["accuracy"] for b in buckets], 0.4, label="accuracy")
-    axis.bar(positions + 0.2, [b["macro_f1"] for b in buckets], 0.4, label="macro-F1")
+    axis.bar(positions - 0.2, [b.accuracy for b in buckets], 0.4, label="accuracy")
+    axis.bar(positions + 0.2, [b.macro_f1 for b in buckets], 0.4, label="macro-F1")
     axis.set_xticks(positions, names)
     axis.set_ylim(0, 1.05)
     axis.set_xlabel("words per text")

@@ -32,7 +32,8 @@ from domaintune.config import Config, TrainConfig
 from domaintune.data.clean import load_normalization
 from domaintune.metrics import scores
 from domaintune.models import load_classifier, load_tokenizer
-from domaintune.rundir import RunDir, atomic_path, read_json, write_json, write_text
+from domaintune.rundir import RunDir, atomic_path, write_text
+from domaintune.runfiles import DataCard, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.hardware import Machine, apply_threads, device_settings
 from domaintune.train.lora import merged, parameter_counts, with_lora
@@ -78,7 +79,7 @@ MIN_STEPS_PER_EPOCH = 100
 
 def training_rows(run: RunDir) -> int:
     """Rows of the prepared training split, as the data card counts them."""
-    return sum(read_json(run.card)["splits"]["train"].values())
+    return sum(DataCard.read(run.card).splits["train"].values())
 
 
 def resolve_batch_size(config: Config, *, train_rows: int, processes: int) -> Config:
@@ -154,7 +155,7 @@ def fit(
     train = config.train
     set_seed(train.seed)
     threads = apply_threads(train.threads)
-    labels: list[str] = read_json(run.card)["labels"]
+    labels = DataCard.read(run.card).labels
     label2id = {label: i for i, label in enumerate(labels)}
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
@@ -235,7 +236,7 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
         shutil.copyfile(normalization, temporary / normalization.name)
 
 
-def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> dict[str, Any]:
+def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> TrainLog:
     """What train_log.json says: data, settings, best validation score, time and throughput."""
     options, trainer = config.train, fitted.trainer
     history = trainer.state.log_history
@@ -243,48 +244,48 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> d
     best = max(evaluations, key=lambda entry: entry["eval_macro_f1"]) if evaluations else {}
     epochs_run = float(trainer.state.epoch or 0)
     trainable, parameters = fitted.parameters
-    return {
-        "model": config.model.name_or_path,
-        "method": options.method,
-        "batch_size": options.batch_size,
-        "learning_rate": options.learning_rate,
-        "weight_decay": options.weight_decay,
-        "warmup_ratio": options.warmup_ratio,
-        "seed": options.seed,
-        "group_by_length": options.group_by_length,
-        "dropout": options.dropout,
-        "freeze_embeddings": options.freeze_embeddings,
-        "parameters": parameters,
-        "trainable_parameters": trainable,
-        "labels": fitted.labels,
-        "max_length": fitted.data.max_length,
-        "max_length_set_by": fitted.data.max_length_set_by,
-        "max_length_percentile": config.model.max_length_percentile,
-        "truncated_rows": fitted.data.truncated_rows,
-        "train_rows": len(fitted.data.train),
-        "validation_rows": len(fitted.data.validation),
-        "tokenized_from_cache": fitted.data.from_cache,
-        "class_weights": None
+    return TrainLog(
+        model=config.model.name_or_path,
+        method=options.method,
+        batch_size=options.batch_size,
+        learning_rate=options.learning_rate,
+        weight_decay=options.weight_decay,
+        warmup_ratio=options.warmup_ratio,
+        seed=options.seed,
+        group_by_length=options.group_by_length,
+        dropout=options.dropout,
+        freeze_embeddings=options.freeze_embeddings,
+        parameters=parameters,
+        trainable_parameters=trainable,
+        labels=fitted.labels,
+        max_length=fitted.data.max_length,
+        max_length_set_by=fitted.data.max_length_set_by,
+        max_length_percentile=config.model.max_length_percentile,
+        truncated_rows=fitted.data.truncated_rows,
+        train_rows=len(fitted.data.train),
+        validation_rows=len(fitted.data.validation),
+        tokenized_from_cache=fitted.data.from_cache,
+        class_weights=None
         if fitted.class_weights is None
         else dict(zip(fitted.labels, map(float, fitted.class_weights))),
-        "epochs_planned": options.epochs,
-        "epochs_run": epochs_run,
-        "steps": int(trainer.state.global_step),
-        "best_epoch": best.get("epoch"),
-        "best_validation_macro_f1": best.get("eval_macro_f1"),
-        "stopped_early": epochs_run < options.epochs - 1e-6,
-        "resumed_from": None if resumed_from is None else resumed_from.name,
-        "train_seconds": round(fitted.seconds, 1),
+        epochs_planned=options.epochs,
+        epochs_run=epochs_run,
+        steps=int(trainer.state.global_step),
+        best_epoch=best.get("epoch"),
+        best_validation_macro_f1=best.get("eval_macro_f1"),
+        stopped_early=epochs_run < options.epochs - 1e-6,
+        resumed_from=None if resumed_from is None else resumed_from.name,
+        train_seconds=round(fitted.seconds, 1),
         **summarize(trainer.throughput.epochs),
-        "precision": "bf16" if trainer.args.bf16 else "fp32",
-        "device": str(trainer.args.device),
-        "processes": trainer.args.world_size,
-        "torch_threads": fitted.threads,
-        "history": history,
-    }
+        precision="bf16" if trainer.args.bf16 else "fp32",
+        device=str(trainer.args.device),
+        processes=trainer.args.world_size,
+        torch_threads=fitted.threads,
+        history=history,
+    )
 
 
-def run_train(config: Config, run: RunDir, *, resume: bool = False) -> dict[str, Any]:
+def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json.
 
     With `resume`, continue from the last complete checkpoint. Under torchrun or accelerate every
@@ -309,6 +310,6 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> dict[str,
     save_model(fitted, run.model, is_main=is_main, normalization=run.normalization)
     if is_main:
         run.clear(run.checkpoints)
-        write_json(run.train_log, log)
+        log.write(run.train_log)
         write_text(run.config, config.to_yaml())  # the settings this model was trained with
     return log

@@ -1,0 +1,399 @@
+"""The files stages hand on: data/card.json, train_log.json and metrics.json, as typed models.
+
+Each file is written and read only through its model, so later stages read attributes, not keys
+found by hand. A file records its model's `schema_version`; a reader refuses any other version or
+shape with one line naming the file and the stage to run again, where an older file would fail
+later on whichever key it lacks. A field with a default (details only some baselines have) is
+written only when set, so the JSON holds exactly what the stage produced.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.functional_serializers import model_serializer
+from pydantic.functional_validators import model_validator
+
+from domaintune.errors import UserError
+from domaintune.rundir import corrupt, read_json, remedy, write_json, writer
+
+Interval = tuple[float, float]
+"""A confidence interval: (low, high)."""
+File = TypeVar("File", bound="RunFile")
+
+
+class Record(BaseModel):
+    """A part of a run file: every field it declares and no other, so a file of another shape
+    fails when read, not when a later line looks for a key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunFile(Record):
+    """A file one stage writes for the later ones, with the schema version it was written in."""
+
+    schema_version: ClassVar[int]
+    """The version this code writes and reads; raise it when a field is added, removed or changes
+    meaning, so files of the old shape are refused with what to re-run."""
+
+    @classmethod
+    def read(cls: type[File], path: Path) -> File:
+        """The file at `path`; missing, corrupt, of another version or shape: a `UserError`."""
+        if not path.is_file():
+            require(path)
+        raw = read_json(path)
+        if not isinstance(raw, dict):
+            raise corrupt(path, "not a JSON object")
+        check_version(path, raw.pop("schema_version", None), cls.schema_version)
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            raise corrupt(path, f"not the shape domaintune writes: {problem(error)}") from None
+
+    def write(self, path: Path) -> None:
+        """Atomically: the schema version, then the fields as the stage set them."""
+        fields = self.model_dump(by_alias=True, exclude_unset=True)
+        write_json(path, {"schema_version": self.schema_version, **fields})
+
+
+def require(path: Path) -> None:
+    """Fail as `RunDir.require` does for a missing input: with the stage that writes it."""
+    found = writer(path)
+    if found is None:
+        raise UserError(f"{path} is missing")
+    run, stage = found
+    run.require(path, stage=stage)
+
+
+def check_version(path: Path, found: Any, expected: int) -> None:
+    if found is not None and type(found) is not int:
+        raise corrupt(path, f"schema_version {found!r} is not a whole number")
+    if found == expected:
+        return
+    age = "a newer" if found is not None and found > expected else "an older"
+    written = "no schema version" if found is None else f"schema version {found}"
+    raise UserError(
+        f"{path} was written by {age} domaintune ({written}; this one reads version {expected}): "
+        f"{remedy(path)}"
+    )
+
+
+def problem(error: ValidationError) -> str:
+    """The first thing wrong with a file, on one line: where, and what."""
+    first, more = error.errors()[0], error.error_count() - 1
+    where = ".".join(str(part) for part in first["loc"]) or "the top level"
+    return f"{where}: {first['msg']}" + (f" (and {more} more)" if more else "")
+
+
+class CardStep(Record):
+    """One preparation step, as `data.card.Step` records it; its examples' fields vary by step."""
+
+    name: str
+    description: str
+    rows_before: int
+    rows_after: int
+    changed: int
+    examples: list[dict[str, Any]]
+    removed: int
+
+
+class ClassCounts(Record):
+    """Rows per label, largest first."""
+
+    raw: dict[str, int]
+    clean: dict[str, int]
+    """After cleaning, before the split and balancing."""
+
+
+class TextLengths(Record):
+    """Characters and words per text in one split."""
+
+    chars_mean: float
+    chars_p50: float
+    chars_p95: float
+    chars_p99: float
+    chars_max: int
+    words_mean: float
+    words_p50: float
+    words_p95: float
+    words_p99: float
+    words_max: int
+
+
+class Leakage(Record):
+    near_duplicate_pairs_after: dict[str, int]
+    """Near-duplicate pairs between train and each held-out split ("train_test"), after the split."""
+
+
+class LabelAuditSummary(Record):
+    mode: str
+    flagged: int
+    """Rows whose label the cheap model's prediction disagrees with."""
+    likely_errors: int
+    by_split: dict[str, int]
+    """Flagged rows per split they ended in ("dropped" for those that did not)."""
+
+
+class DataCard(RunFile):
+    """data/card.json, by prepare: what it read, each step it took, and the splits it wrote."""
+
+    schema_version: ClassVar[int] = 1
+    source: str
+    text_column: str
+    label_column: str
+    labels: list[str]
+    language: str
+    rows_read: int
+    rows_kept: int
+    steps: list[CardStep]
+    classes: ClassCounts
+    balance: str
+    splits: dict[str, dict[str, int]]
+    lengths: dict[str, TextLengths]
+    leakage: Leakage
+    label_audit: LabelAuditSummary
+
+    def step(self, name: str) -> CardStep | None:
+        """The step called `name`, if prepare took it (the label audit can be off)."""
+        return next((step for step in self.steps if step.name == name), None)
+
+    def removed(self, *names: str) -> int:
+        return sum(step.removed for step in self.steps if step.name in names)
+
+    def changed(self, *names: str) -> int:
+        return sum(step.changed for step in self.steps if step.name in names)
+
+
+class EpochThroughput(Record):
+    epoch: float
+    seconds: float
+    rows: int
+    tokens: int
+    padded_tokens: int
+
+
+class TrainLog(RunFile):
+    """train_log.json, by train: the settings used, what the data gave, the best epoch, time."""
+
+    schema_version: ClassVar[int] = 1
+    model: str
+    method: str
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    seed: int
+    group_by_length: bool
+    dropout: float | None
+    freeze_embeddings: bool
+    parameters: int
+    trainable_parameters: int
+    labels: list[str]
+    max_length: int
+    max_length_set_by: str
+    """What set max_length: "percentile", "configured", "model" or "floor"."""
+    max_length_percentile: float
+    truncated_rows: int
+    train_rows: int
+    validation_rows: int
+    tokenized_from_cache: bool
+    class_weights: dict[str, float] | None
+    epochs_planned: float
+    epochs_run: float
+    steps: int
+    best_epoch: float | None
+    """None when train logged no validation score."""
+    best_validation_macro_f1: float | None
+    stopped_early: bool
+    resumed_from: str | None
+    train_seconds: float
+    step_seconds: float
+    rows_per_second: float | None
+    tokens_per_second: float | None
+    padded_tokens_per_second: float | None
+    padded_tokens_per_token: float | None
+    throughput_by_epoch: list[EpochThroughput]
+    precision: str
+    device: str
+    processes: int
+    torch_threads: int
+    history: list[dict[str, Any]]
+    """The Trainer's log_history as it gave it: its keys depend on the Trainer's version."""
+
+
+PER_CLASS_F1 = re.compile(r"f1\[(.*)\]")
+"""How the file names a class's F1 interval: `f1[label]`."""
+
+
+class Intervals(Record):
+    """Bootstrap intervals of the headline scores and of each class's F1."""
+
+    accuracy: Interval
+    macro_f1: Interval
+    weighted_f1: Interval
+    f1: dict[str, Interval]
+    """By label; in the file, beside the others as `f1[label]`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def gather_class_f1(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "f1" in data:
+            return data
+        matches = {key: PER_CLASS_F1.fullmatch(key) for key in data}
+        rest = {key: value for key, value in data.items() if matches[key] is None}
+        f1 = {found[1]: data[key] for key, found in matches.items() if found is not None}
+        return {**rest, "f1": f1}
+
+    @model_serializer(mode="wrap")
+    def spread_class_f1(self, handler: Any) -> dict[str, Any]:
+        fields = handler(self)
+        f1 = fields.pop("f1")
+        return {**fields, **{f"f1[{label}]": value for label, value in f1.items()}}
+
+
+class ClassReport(Record):
+    """scikit-learn's classification report for one label."""
+
+    precision: float
+    recall: float
+    f1_score: float = Field(alias="f1-score")
+    support: float
+
+
+class ReliabilityBin(Record):
+    lower: float
+    upper: float
+    rows: int
+    confidence: float
+    accuracy: float
+
+
+class Calibration(Record):
+    temperature: float
+    """Fitted on the validation split; predict divides the logits by it."""
+    bins: int
+    ece_before: float
+    ece_after: float
+    validation_nll_before: float
+    validation_nll_after: float
+    reliability_before: list[ReliabilityBin]
+    """Only the bins that hold rows."""
+    reliability_after: list[ReliabilityBin]
+
+
+class AbstainOutcome(Record):
+    """What sending texts below a top probability of `threshold` to a person gives on test."""
+
+    threshold: float
+    coverage: float
+    accuracy: float
+    error_rate: float
+    wrong_per_1000: float
+    to_human_per_1000: float
+
+
+class AbstainRule(Record):
+    target_accuracy: float
+    reached_on_validation: bool
+    test: AbstainOutcome | None
+    """None when no threshold reached the target on validation."""
+
+
+class ClassRuleOutcome(Record):
+    threshold: float
+    flagged_share: float
+    recall: float
+    precision: float
+    accuracy: float
+    error_rate: float
+    missed_per_1000: float
+    false_alarms_per_1000: float
+
+
+class ClassRule(Record):
+    """The configured `evaluate.decision` and what it gave on test."""
+
+    label: str
+    target: str
+    value: float
+    reached_on_validation: bool
+    test: ClassRuleOutcome | None
+
+
+class Decisions(Record):
+    abstain_table: list[AbstainOutcome]
+    abstain: AbstainRule | None
+    """None when no abstain rule is configured."""
+    class_rule: ClassRule | None
+
+
+class LengthBucket(Record):
+    min_words: int
+    max_words: int
+    rows: int
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+
+
+class Baseline(Record):
+    """A baseline's test scores, and how it was chosen: the details depend on the baseline."""
+
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    intervals: Intervals
+    description: str
+    c: float | None = None
+    class_weight: str | None = None
+    train_rows_embedded: int | None = None
+    validation_macro_f1: float | None = None
+
+
+class McNemar(Record):
+    only_model: int
+    only_baseline: int
+    p_value: float
+    mid_p_value: float
+
+
+class PairedBootstrap(Record):
+    macro_f1_difference_interval: Interval
+    p_value: float
+
+
+class Comparison(Record):
+    """The paired tests of the fine-tuned model against one baseline, and their verdict."""
+
+    alpha: float
+    macro_f1_difference: float
+    mcnemar: McNemar
+    paired_bootstrap: PairedBootstrap
+    verdict: str
+    """One of "better", "worse" or "not significant"."""
+
+
+class Metrics(RunFile):
+    """metrics.json, by evaluate: the model's test scores and all measured around them."""
+
+    schema_version: ClassVar[int] = 1
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    test_rows: int
+    labels: list[str]
+    intervals: Intervals
+    confidence_level: float
+    bootstrap_samples: int
+    per_class: dict[str, ClassReport]
+    average_precision: dict[str, float]
+    confusion_matrix: list[list[int]]
+    """Rows: true label, columns: predicted, both in the order of `labels`."""
+    calibration: Calibration
+    decision: Decisions
+    by_length: list[LengthBucket]
+    baselines: dict[str, Baseline]
+    significance: dict[str, Comparison]
