@@ -26,7 +26,7 @@ def softmax_by_hand(row: np.ndarray) -> np.ndarray:
 def test_probabilities_are_softmax_of_logits_over_t_row_by_row() -> None:
     """Catches a softmax over the wrong axis, or T multiplied instead of divided."""
     for temperature in (0.5, 1.0, 2.0):
-        result = probabilities(LOGITS, temperature)
+        result = probabilities(LOGITS, temperature=temperature)
         assert result.sum(axis=1) == pytest.approx(np.ones(len(LOGITS)))
         for row, logits in zip(result, LOGITS):
             assert row == pytest.approx(softmax_by_hand(logits / temperature))
@@ -34,7 +34,7 @@ def test_probabilities_are_softmax_of_logits_over_t_row_by_row() -> None:
 
 def test_a_temperature_softens_or_sharpens_but_keeps_the_predicted_label() -> None:
     unscaled = probabilities(LOGITS)
-    softer, sharper = probabilities(LOGITS, 3.0), probabilities(LOGITS, 0.3)
+    softer, sharper = probabilities(LOGITS, temperature=3.0), probabilities(LOGITS, temperature=0.3)
     for scaled in (softer, sharper):
         assert (scaled.argmax(axis=1) == LOGITS.argmax(axis=1)).all()
     assert (softer.max(axis=1) < unscaled.max(axis=1)).all()
