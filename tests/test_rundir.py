@@ -3,10 +3,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from domaintune.errors import UserError
-from domaintune.rundir import MARKER, RunDir, atomic_path, read_json, write_json
+from domaintune.rundir import (
+    MARKER,
+    RunDir,
+    atomic_path,
+    read_json,
+    read_parquet,
+    write_json,
+    write_parquet,
+)
 from tests.helpers import snapshot
 
 
@@ -169,3 +178,19 @@ def test_a_corrupt_json_file_outside_a_run_says_to_write_it_again(tmp_path: Path
     path.write_text("{")
     with pytest.raises(UserError, match=r"other\.json is corrupt \(not JSON: .*\): delete it"):
         read_json(path)
+
+
+def test_a_damaged_parquet_table_of_a_run_names_the_stage_to_run_again(tmp_path: Path) -> None:
+    """Catches pyarrow's traceback when a split was cut short: one UserError naming the file and
+    the stage that writes it, while a table that is fine reads back as written."""
+    run = RunDir(tmp_path / "run")
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
+    write_parquet(run.split("test"), frame)
+    pd.testing.assert_frame_equal(read_parquet(run.split("test")), frame)
+    run.split("test").write_bytes(run.split("test").read_bytes()[:30])
+    with pytest.raises(UserError) as caught:
+        read_parquet(run.split("test"))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{run.split('test')} is corrupt (not a Parquet table: ")
+    assert message.endswith(f"re-run `domaintune prepare --out {run.root}`")

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from domaintune.errors import UserError
+from domaintune.errors import UserError, first_line
 
 STAGES = ("prepare", "train", "evaluate", "report")
 MARKER = ".domaintune"
@@ -279,6 +279,16 @@ def remedy(path: Path) -> str:
         return "delete it and run the step that wrote it again"
     run, stage = found
     return f"re-run `domaintune {stage} --out {run.root}`"
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A table of the run; a damaged one is a `UserError` saying what to re-run."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise corrupt(path, f"not a Parquet table: {first_line(error)}") from None
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

@@ -28,7 +28,7 @@ from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
 from domaintune.predict import Predictor
-from domaintune.rundir import RunDir, write_parquet, write_text
+from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
 from domaintune.runfiles import (
     AbstainRule,
     Baseline,
@@ -167,7 +167,7 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
             f"({', '.join(labels)})"
         )
     run.clear_from("evaluate")  # also removes an earlier temperature, so the logits below are raw
-    splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    splits = {name: read_parquet(run.split(name)) for name in ("train", "validation", "test")}
     test = splits["test"]
     gold = test["label"].to_numpy()
 

@@ -24,7 +24,7 @@ from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.report import plots
-from domaintune.rundir import RunDir, write_text
+from domaintune.rundir import RunDir, read_parquet, write_text
 from domaintune.runfiles import DataCard, Metrics, TrainLog
 from domaintune.templating import environment
 
@@ -252,7 +252,7 @@ def next_steps(
 def draw_plots(
     run: RunDir, card: DataCard, log: TrainLog, metrics: Metrics, predictions: pd.DataFrame
 ) -> dict[str, str]:
-    splits = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    splits = {name: read_parquet(run.split(name)) for name in ("train", "validation", "test")}
     labels, folder, calibrated = metrics.labels, run.plots, metrics.calibration
     drawn = {
         "class_balance": plots.class_balance(card, folder / "class_balance.png"),
@@ -291,7 +291,7 @@ def read_audit(run: RunDir, card: DataCard) -> pd.DataFrame | None:
     """
     if card.label_audit.mode == "off" or not run.label_audit.is_file():
         return None
-    audit = pd.read_parquet(run.label_audit)
+    audit = read_parquet(run.label_audit)
     missing = AUDIT_COLUMNS - set(audit.columns)
     if missing:
         raise UserError(
@@ -352,7 +352,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     run.clear_from("report")
     card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
     metrics = Metrics.read(run.metrics)
-    predictions = pd.read_parquet(run.predictions)
+    predictions = read_parquet(run.predictions)
     labels, shown = metrics.labels, config.report.examples
     audited = audited_mistakes(predictions, read_audit(run, card))
     found = findings(metrics, card, log)

@@ -20,7 +20,7 @@ from datasets.fingerprint import Hasher
 from transformers import PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
-from domaintune.rundir import RunDir, atomic_path, read_json, write_json
+from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
 LENGTH_MULTIPLE = 8
 """Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
@@ -168,7 +168,7 @@ def load_or_tokenize(
     if use_cache and facts_file.is_file():
         splits, facts, from_cache = DatasetDict.load_from_disk(folder), read_json(facts_file), True
     else:
-        frames = {name: pd.read_parquet(run.split(name)) for name in TOKENIZED_SPLITS}
+        frames = {name: read_parquet(run.split(name)) for name in TOKENIZED_SPLITS}
         splits, facts = build(frames, tokenizer, label2id, model, model_limit=model_limit)
         from_cache = False
         if use_cache and write:
