@@ -242,20 +242,12 @@ def quick_prepare(data: Path | str, tiny_model: Path, *more: str) -> list[str]:
 
 
 def only_error_line(result: subprocess.CompletedProcess) -> str:
-    """The single line on stderr, which must be an `error:` line after exit status 2."""
+    """The single line on stderr, which must be an `error:` line after exit status 2 (progress,
+    stage headers included, goes to stdout)."""
     assert result.returncode == 2, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
     return lines[0]
-
-
-def last_error_line(result: subprocess.CompletedProcess) -> str:
-    """The `error:` line a stage ends with (after its header), with no traceback before it."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
-    return errors[0]
 
 
 def home_like(tmp_path: Path) -> tuple[Path, str]:
@@ -346,7 +338,7 @@ def test_an_error_holding_brackets_is_printed_as_written(
     """Catches Rich markup in error lines: `[usd]` vanished as a style, `[/]` raised MarkupError."""
     args = quick_prepare(tickets_csv, tiny_model, "--out", "runs/x")
     args[args.index("text")] = column
-    line = last_error_line(domaintune(*args, cwd=tmp_path))
+    line = only_error_line(domaintune(*args, cwd=tmp_path))
     assert f"has no column '{column}' (its columns: text, label)" in line
     assert not (tmp_path / "runs").exists()
 
@@ -383,7 +375,7 @@ def test_a_corrupt_json_file_in_the_run_folder_says_what_to_run_again(
     else:
         corrupt.write_bytes(b"\x00\x17 not a log")
     damaged = snapshot(run.root)
-    line = last_error_line(domaintune(command, "--out", "runs/t", cwd=tmp_path))
+    line = only_error_line(domaintune(command, "--out", "runs/t", cwd=tmp_path))
     assert line.startswith(f"error: {Path('runs/t') / relative} is corrupt (not JSON: ")
     assert line.endswith(f"re-run `domaintune {writer} --out runs/t`")
     assert snapshot(run.root) == damaged, "a failed stage must not change the run"

@@ -40,7 +40,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show the resolved config.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-console = Console(stderr=True, markup=False)
+console = Console(markup=False)
+"""Progress and where outputs went, on stdout; stderr carries only errors, so a bad input shows
+as exactly one `error:` line there."""
+errors = Console(stderr=True, markup=False)
 
 
 def resolve(
@@ -347,7 +350,7 @@ COMMAND_LINE_ERRORS = (click.ClickException, typer.exceptions.TyperException)
 def print_error(message: str) -> None:
     """`error:` in red, then the message as written, on one line: it is never read as markup."""
     line = Text.assemble(("error:", "bold red"), " ", message.replace("\n", " "))
-    console.print(line, soft_wrap=True, highlight=False)
+    errors.print(line, soft_wrap=True, highlight=False)
 
 
 def main() -> None:
@@ -364,7 +367,7 @@ def main() -> None:
         print_error(f"{error.format_message()}{help_hint}")
         sys.exit(error.exit_code)
     except (click.exceptions.Abort, typer.Abort):
-        console.print("aborted")
+        errors.print("aborted")
         sys.exit(130)
 
 

@@ -118,7 +118,7 @@ def test_killed_training_resumes_to_the_same_result(tmp_path: Path, tiny_model: 
         [*CLI, "train", "--resume", "--out", str(killed.root)], capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resumed from" in resumed.stderr
+    assert "resumed from" in resumed.stdout
 
     second = TrainLog.read(killed.train_log)
     assert second.resumed_from and first.resumed_from is None

@@ -252,7 +252,7 @@ def test_torchrun_trains_on_two_processes_and_writes_once(
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]  # torchrun: every process exited 0
-    assert result.stderr.count("train done") == 1  # only the first process speaks
+    assert result.stdout.count("train done") == 1  # only the first process speaks
     log = json.loads(run.train_log.read_text())
     assert log["processes"] == 2
     assert log["steps"] == 2 * math.ceil(log["train_rows"] / (2 * 8))  # each process half the rows

@@ -60,7 +60,7 @@ def test_tune_searches_and_writes_a_config_that_run_accepts(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     tune = tmp_path / "run/tune"
-    assert f"domaintune run {Path('run/tune/best.yaml')}" in result.stderr.replace("\n", " ")
+    assert f"domaintune run {Path('run/tune/best.yaml')}" in result.stdout.replace("\n", " ")
 
     trials = json.loads((tune / "trials.json").read_text())
     assert [trial["number"] for trial in trials] == [0, 1, 2]
