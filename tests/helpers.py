@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from domaintune.config import Config, build_config
 from domaintune.rundir import RunDir
 
 WORDS = {
@@ -66,32 +67,33 @@ def write_tickets(folder: Path) -> Path:
     return path
 
 
-def fast_settings(tiny_model: Path) -> list[str]:
-    """CLI options that make a run fast: the tiny model, a small bootstrap.
+FAST_TRAINING = [
+    "train.epochs=8",
+    "train.early_stopping_patience=0",
+    "train.learning_rate=0.001",
+    "train.batch_size=8",
+    "train.freeze_embeddings=false",
+    "train.threads=1",
+]
+"""Overrides that make a tiny-model training fast and still learn. A randomly initialised model
+sits on a plateau for a few epochs before it learns, so early stopping is off: it would end these
+runs on the plateau. Its word embeddings are random, not pre-trained, so they are trained rather
+than frozen. One thread: a model this small gains nothing from more, and on a shared machine
+threads waiting on each other made it 6x slower."""
 
-    A randomly initialised model sits on a plateau for a few epochs before it learns, so early
-    stopping is off here: it would end these runs on the plateau. Its word embeddings are random,
-    not pre-trained, so they are trained rather than frozen. One thread: a model this small gains
-    nothing from more, and on a shared machine threads waiting on each other made it 6x slower.
-    """
-    return [
-        "--model",
-        str(tiny_model),
-        "--set",
-        "train.epochs=8",
-        "--set",
-        "train.early_stopping_patience=0",
-        "--set",
-        "train.learning_rate=0.001",
-        "--set",
-        "train.batch_size=8",
-        "--set",
-        "train.freeze_embeddings=false",
-        "--set",
-        "train.threads=1",
-        "--set",
-        "evaluate.bootstrap_samples=200",
-    ]
+
+def fast_config(data: Path, tiny_model: Path, *overrides: str) -> Config:
+    """The config of a fast tiny-model run on `data`; `overrides` come after FAST_TRAINING."""
+    return build_config(
+        {"data": {"source": str(data)}, "model": {"name_or_path": str(tiny_model)}},
+        [*FAST_TRAINING, *overrides],
+    )
+
+
+def fast_settings(tiny_model: Path) -> list[str]:
+    """CLI options for a fast run: the tiny model, FAST_TRAINING and a small bootstrap."""
+    overrides = [*FAST_TRAINING, "evaluate.bootstrap_samples=200"]
+    return ["--model", str(tiny_model), *(part for key in overrides for part in ("--set", key))]
 
 
 def domaintune(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -27,6 +27,7 @@ from domaintune.train.trainer import (
     training_arguments,
     weighted_loss,
 )
+from tests.helpers import fast_config
 
 BF16_CPU = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
 AVX2_CPU = frozenset({"avx2", "fma"})
@@ -94,18 +95,7 @@ def test_frozen_word_embeddings_stay_as_pretrained_while_the_rest_learns(
 def prepared_run(
     folder: Path, tickets_csv: Path, tiny_model: Path, *overrides: str
 ) -> tuple[Config, RunDir]:
-    config = build_config(
-        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
-        [
-            "train.epochs=8",
-            "train.learning_rate=0.001",
-            "train.batch_size=8",
-            "train.early_stopping_patience=0",
-            "train.freeze_embeddings=false",  # the tiny model's embeddings are random
-            "train.threads=1",
-            *overrides,
-        ],
-    )
+    config = fast_config(tickets_csv, tiny_model, *overrides)
     run = RunDir(folder / "run")
     run_prepare(config, run)
     return config, run

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,6 +11,7 @@ import yaml
 from domaintune.config import build_config, load_config
 from domaintune.errors import UserError
 from domaintune.train.tune import PruningCallback
+from tests.helpers import domaintune
 
 
 def test_a_trial_below_the_median_is_pruned() -> None:
@@ -50,14 +49,7 @@ def test_tune_searches_and_writes_a_config_that_run_accepts(
     }
     path = tmp_path / "tickets.yaml"
     path.write_text(yaml.safe_dump(config))
-    cli = [sys.executable, "-c", "from domaintune.cli import main; main()"]
-    result = subprocess.run(
-        [*cli, "tune", str(path), "--out", "run"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = domaintune("tune", str(path), "--out", "run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     tune = tmp_path / "run/tune"
     assert f"domaintune run {Path('run/tune/best.yaml')}" in result.stdout.replace("\n", " ")
@@ -100,14 +92,7 @@ def test_tune_refuses_a_warmup_bound_of_1_in_one_line_before_writing(
     config = {"data": {"source": str(tickets_csv)}, "tune": {"warmup_ratio": [0.1, 1.0]}}
     path = tmp_path / "tickets.yaml"
     path.write_text(yaml.safe_dump(config))
-    cli = [sys.executable, "-c", "from domaintune.cli import main; main()"]
-    result = subprocess.run(
-        [*cli, "tune", str(path), "--out", "run"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = domaintune("tune", str(path), "--out", "run", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
