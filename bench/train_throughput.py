@@ -58,10 +58,11 @@ from domaintune import assets
 from domaintune.cli import quiet_libraries
 from domaintune.config import Config, build_config, load_config
 from domaintune.data.prepare import run_prepare
+from domaintune.machine import cpu_flags
 from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir, write_json, write_parquet
 from domaintune.runfiles import DataCard
-from domaintune.train.hardware import apply_threads, cpu_flags
+from domaintune.train.hardware import apply_threads
 from domaintune.train.throughput import MeasuredTrainer, summarize
 from domaintune.train.tokencache import load_or_tokenize, tokenize
 from domaintune.train.trainer import (

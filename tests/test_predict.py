@@ -13,7 +13,8 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 from domaintune.config import load_config
 from domaintune.data.clean import NORMALIZATION_FIELDS, NORMALIZATION_FILE, NORMALIZATION_VERSION
 from domaintune.errors import UserError
-from domaintune.predict import Predictor, pipeline, read_texts
+from domaintune.predict import Predictor, pipeline
+from domaintune.predict.files import read_texts
 from domaintune.rundir import RunDir
 from domaintune.temperature import save_temperature
 from tests.helpers import domaintune

@@ -294,7 +294,7 @@ def predict(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
 ) -> None:
     """Label texts: from --text, a file, or standard input (one text per line)."""
-    from domaintune.predict import predict_command
+    from domaintune.predict.files import predict_command
 
     predict_command(
         model,

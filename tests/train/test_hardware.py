@@ -15,59 +15,9 @@ from domaintune.train import hardware
 from domaintune.train.hardware import (
     DeviceSettings,
     Machine,
-    bf16_is_fast,
-    cpu_flags,
     device_settings,
 )
-
-SAPPHIRE_RAPIDS = "fpu sse2 avx2 fma avx512f avx512bw avx512_bf16 amx_bf16 amx_tile amx_int8"
-ZEN4 = "fpu sse2 avx2 fma avx512f avx512bw avx512_bf16"
-HASWELL = "fpu sse2 avx avx2 fma"
-
-
-def cpuinfo_text(flags: str, processors: int = 2) -> str:
-    """A /proc/cpuinfo as Linux writes it on x86: one block per logical processor."""
-    block = "processor\t: {n}\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\nflags\t\t: {flags}\n"
-    return "\n".join(block.format(n=n, flags=flags) for n in range(processors))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (cpuinfo_text(SAPPHIRE_RAPIDS), set(SAPPHIRE_RAPIDS.split())),
-        (cpuinfo_text(HASWELL), set(HASWELL.split())),
-        ("processor\t: 0\nFeatures\t: fp asimd bf16\n", set()),  # ARM names them otherwise
-        ("", set()),
-    ],
-    ids=["amx", "avx2-only", "arm", "empty"],
-)
-def test_cpu_flags_are_read_from_cpuinfo(text: str, expected: set[str], tmp_path: Path) -> None:
-    """Catches a parser that misses the flags line, splits it wrongly or reads a field's name."""
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(text)
-    assert cpu_flags(cpuinfo) == expected
-
-
-def test_cpu_flags_are_empty_without_cpuinfo(tmp_path: Path) -> None:
-    """macOS and Windows have no /proc/cpuinfo: catches a crash there instead of plain fp32."""
-    assert cpu_flags(tmp_path / "missing") == frozenset()
-
-
-@pytest.mark.parametrize(
-    ("cuda", "cuda_bf16", "flags", "fast"),
-    [
-        (False, False, {"avx2", "fma"}, False),  # AVX2 only, like the machine this was tuned on
-        (False, False, {"avx2", "avx512f", "avx512bw"}, False),  # AVX-512 without bf16 units
-        (False, False, {"avx512f", "avx512_bf16"}, True),
-        (False, False, {"amx_bf16", "amx_tile"}, True),
-        (True, True, set(), True),
-        (True, False, {"amx_bf16"}, False),  # training runs on the GPU, which lacks bf16
-    ],
-)
-def test_bf16_only_where_the_hardware_has_it(
-    cuda: bool, cuda_bf16: bool, flags: set[str], fast: bool
-) -> None:
-    assert bf16_is_fast(cuda=cuda, cuda_bf16=cuda_bf16, flags=frozenset(flags)) is fast
+from tests.test_machine import HASWELL, SAPPHIRE_RAPIDS, ZEN4
 
 
 def cpu(flags: str, processes: int = 1) -> Machine:

@@ -19,7 +19,7 @@ from domaintune import assets
 from domaintune.errors import UserError
 from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.models import load_encoder, load_tokenizer
-from domaintune.predict import length_batches
+from domaintune.predict.predictor import length_batches
 
 
 class Encoder:
@@ -44,7 +44,8 @@ class Encoder:
         batches = length_batches(
             self.tokenizer, texts, batch_size=batch_size, max_length=self.max_length
         )
-        for rows, batch in batches:
+        for rows, encoded in batches:
+            batch = {key: torch.from_numpy(value) for key, value in encoded.items()}
             hidden = self.model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)

@@ -8,36 +8,23 @@ Everything the Trainer's device settings depend on is read once into a `Machine`
 `device_settings` is a pure function of it, so tests can state any machine (a GPU with or without
 bf16, a CPU with or without bf16 units, several processes) on whatever machine they run on.
 
-Only training runs in bf16 (autocast): the weights it keeps and saves stay fp32, and predict and
-evaluate run in fp32 on every machine, so a model scores the same wherever it is used.
+Training runs in bf16 by autocast: the weights it keeps and saves stay fp32. Evaluate scores in
+fp32 on every machine, so a model's figures are the same wherever they are measured.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
 
 from domaintune.errors import UserError
 from domaintune.launch import world_size
+from domaintune.machine import bf16_is_fast, cpu_flags
 
 Precision = Literal["fp32", "bf16"]
 Requested = Literal["auto", "fp32", "bf16"]
-FAST_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-"""/proc/cpuinfo flags of CPUs with bf16 arithmetic units (AVX512_BF16, Intel AMX)."""
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU's feature flags; empty where /proc/cpuinfo is missing (macOS, Windows)."""
-    try:
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return frozenset()
 
 
 @dataclass(frozen=True)
@@ -76,13 +63,6 @@ class DeviceSettings:
             "use_cpu": self.use_cpu,
             "dataloader_pin_memory": self.pin_memory,
         }
-
-
-def bf16_is_fast(*, cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:
-    """Whether the device training runs on has bf16 arithmetic (on a GPU, the GPU decides)."""
-    if cuda:
-        return cuda_bf16
-    return bool(FAST_BF16_CPU_FLAGS & flags)
 
 
 def resolve_precision(requested: Requested, machine: Machine) -> Precision:

@@ -1,0 +1,119 @@
+"""Load a saved model and predict: labels and a probability per label, in the input's order.
+
+Texts are read as training read them: when the model folder holds `normalization.json` (written
+with the model by the train stage), each text is normalised with those settings before tokenising,
+so raw text gets the model the test split was scored with. When it holds `calibration.json`
+(written by the evaluate stage), the logits are divided by its temperature before the softmax, so
+the probabilities are calibrated.
+
+Weights are read from safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when
+loaded, so a folder without safetensors is refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+from transformers import BatchEncoding, PreTrainedTokenizerBase
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+
+from domaintune.config import PrepareConfig
+from domaintune.data.clean import load_normalization, normalize_text
+from domaintune.errors import UserError
+from domaintune.models import load_model_config, load_tokenizer
+from domaintune.predict.backends import Backend, Precision, TorchBackend
+from domaintune.temperature import load_temperature, probabilities
+
+
+def length_batches(
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], *, batch_size: int, max_length: int
+) -> Iterator[tuple[np.ndarray, BatchEncoding]]:
+    """Tokenised batches (numpy arrays) of texts of similar length (little padding), each with the
+    positions of its texts in `texts`, so results can be put back in the input's order."""
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    for start in range(0, len(texts), batch_size):
+        rows = order[start : start + batch_size]
+        batch = tokenizer(
+            [texts[i] for i in rows],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="np",
+        )
+        yield rows, batch
+
+
+def normalized(texts: list[str], normalization: PrepareConfig | None) -> list[str]:
+    """Texts as training saw them; as given when the model saved no normalisation."""
+    if normalization is None:
+        return list(texts)
+    return [normalize_text(text, normalization) for text in texts]
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse, before loading anything, a folder that is not a model or has no safetensors weights."""
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{folder} is not a model folder (no config.json): give runs/NAME/model")
+    if not any((folder / name).is_file() for name in (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)):
+        pickled = sorted(path.name for path in folder.glob("*.bin"))
+        found = f" (it holds {', '.join(pickled)})" if pickled else ""
+        raise UserError(
+            f"{folder} has no safetensors weights ({SAFE_WEIGHTS_NAME}){found}: domaintune loads "
+            "only safetensors, never pickled weights, which can run code when loaded; save the "
+            "model with save_pretrained() from Transformers, which writes safetensors"
+        )
+
+
+def model_folder(path: str | Path) -> Path:
+    """The model folder of a run directory, or `path` itself when it is a model folder."""
+    path = Path(path)
+    return path / "model" if (path / "model" / "config.json").is_file() else path
+
+
+class Predictor:
+    """A fine-tuned classifier from a folder written by `domaintune train` (or any HF classifier),
+    or the run directory holding it.
+
+    Every text is normalised as the folder's `normalization.json` says before tokenising. Texts
+    already normalised, such as the prepared splits evaluate scores, pass through unchanged.
+    """
+
+    def __init__(self, path: str | Path, *, precision: Precision = "fp32") -> None:
+        folder = model_folder(path)
+        check_model_folder(folder)
+        self.folder = folder
+        self.normalization = load_normalization(folder)
+        self.tokenizer = load_tokenizer(str(folder))
+        config = load_model_config(str(folder))
+        self.labels = [config.id2label[i] for i in range(len(config.id2label))]
+        limit = getattr(config, "max_position_embeddings", 512)
+        self.max_length = min(self.tokenizer.model_max_length, limit)  # training's, saved with it
+        self.temperature = load_temperature(folder)
+        self.backend: Backend = TorchBackend(folder, precision=precision)
+
+    def predict_logits(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """Raw logits, one row per text. Texts are normalised, batched by length, then put back
+        in order."""
+        texts = normalized(texts, self.normalization)
+        logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        batches = length_batches(
+            self.tokenizer, texts, batch_size=batch_size, max_length=self.max_length
+        )
+        total = -(-len(texts) // batch_size)
+        for rows, batch in tqdm(
+            batches, desc="predicting", unit="batch", total=total, disable=total < 10
+        ):
+            logits[rows] = self.backend.logits(dict(batch))
+        return logits
+
+    def predict_proba(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """Probabilities, one row per text, scaled by the saved temperature when there is one."""
+        logits = self.predict_logits(texts, batch_size=batch_size)
+        return probabilities(logits, temperature=self.temperature)
+
+    def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str]:
+        probabilities = self.predict_proba(texts, batch_size=batch_size)
+        return [self.labels[i] for i in probabilities.argmax(axis=1)]
