@@ -123,6 +123,12 @@ class RunDir:
         return self.model / "calibration.json"
 
     @property
+    def decision_rules(self) -> Path:
+        """The decision rules evaluate chose on validation, beside the weights so that every
+        prediction applies them."""
+        return self.model / "decision.json"
+
+    @property
     def model_card(self) -> Path:
         """The Hugging Face model card, written by evaluate: it holds the test figures."""
         return self.model / "README.md"
@@ -178,7 +184,13 @@ class RunDir:
         return {
             "prepare": [self.data, self.cache, self.tune],
             "train": [self.model, self.checkpoints, self.train_log],
-            "evaluate": [self.metrics, self.predictions, self.calibration, self.model_card],
+            "evaluate": [
+                self.metrics,
+                self.predictions,
+                self.calibration,
+                self.decision_rules,
+                self.model_card,
+            ],
             "report": [self.report_md, self.report_html, self.plots],
         }[stage]
 

@@ -397,3 +397,24 @@ class Metrics(RunFile):
     by_length: list[LengthBucket]
     baselines: dict[str, Baseline]
     significance: dict[str, Comparison]
+
+
+class SavedClassRule(Record):
+    """A class rule as prediction applies it: `label` whenever its probability reaches
+    `threshold`, the threshold chosen on validation to reach `value` of `target`."""
+
+    label: str
+    threshold: float
+    target: str
+    value: float
+
+
+class DecisionRules(RunFile):
+    """model/decision.json, by evaluate: the rules chosen on validation that every prediction
+    applies (predict, serve, the Python API). A rule configured but not reachable on validation
+    is absent, so it is never applied with a threshold that was not chosen."""
+
+    schema_version: ClassVar[int] = 1
+    abstain_below: float | None = None
+    """Send a text to a person when its top probability is below this."""
+    class_rule: SavedClassRule | None = None

@@ -7,11 +7,11 @@ from domaintune.config import DecisionRule
 from domaintune.evaluate.decision import (
     abstain_outcome,
     abstain_table,
-    apply_class_rule,
     choose_abstain_threshold,
     choose_class_threshold,
     class_rule_outcome,
 )
+from domaintune.predict.rules import apply_class_rule
 
 # four rows: confident and right, confident and right, unsure and wrong, unsure and right
 PROBS = np.array([[0.95, 0.05], [0.1, 0.9], [0.6, 0.4], [0.45, 0.55]])

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from domaintune.config import DecisionRule
+from domaintune.predict.rules import apply_class_rule
 
 
 def abstain_outcome(probs: np.ndarray, gold: np.ndarray, *, threshold: float) -> dict[str, float]:
@@ -71,13 +72,6 @@ def choose_class_threshold(
         return float(meeting.max()) if len(meeting) else None
     meeting = thresholds[precision >= rule.value]
     return float(meeting.min()) if len(meeting) else None
-
-
-def apply_class_rule(probs: np.ndarray, *, label_index: int, threshold: float) -> np.ndarray:
-    """Label ids: the rule's label when its probability passes, else the most probable other."""
-    others = probs.copy()
-    others[:, label_index] = -np.inf
-    return np.where(probs[:, label_index] >= threshold, label_index, others.argmax(axis=1))
 
 
 def class_rule_outcome(

@@ -35,8 +35,10 @@ from domaintune.runfiles import (
     Calibration,
     ClassRule,
     DataCard,
+    DecisionRules,
     Decisions,
     Metrics,
+    SavedClassRule,
     TrainLog,
 )
 from domaintune.temperature import probabilities, save_temperature
@@ -113,10 +115,12 @@ def decisions(
     labels: list[str],
     probs: dict[str, np.ndarray],
     gold: dict[str, np.ndarray],
-) -> Decisions:
-    """The abstain table on test, and the configured rules: chosen on validation, run on test."""
+) -> tuple[Decisions, DecisionRules]:
+    """The abstain table on test, and the configured rules: chosen on validation, run on test.
+    Also the rules as every later prediction applies them (those reached on validation)."""
     abstain: AbstainRule | None = None
     class_rule: ClassRule | None = None
+    saved = DecisionRules()
     if evaluate.abstain_target_accuracy is not None:
         threshold = decision.choose_abstain_threshold(
             probs["validation"],
@@ -130,6 +134,7 @@ def decisions(
             if threshold is None
             else decision.abstain_outcome(probs["test"], gold["test"], threshold=threshold),
         )
+        saved.abstain_below = threshold
     rule = evaluate.decision
     if rule is not None:
         index = labels.index(rule.label)
@@ -145,13 +150,16 @@ def decisions(
                 probs["test"], gold["test"], label_index=index, threshold=threshold
             ),
         )
-    return Decisions(
+        if threshold is not None:
+            saved.class_rule = SavedClassRule(**rule.model_dump(), threshold=threshold)
+    measured = Decisions(
         abstain_table=decision.abstain_table(
             probs["test"], gold["test"], thresholds=evaluate.abstain_thresholds
         ),
         abstain=abstain,
         class_rule=class_rule,
     )
+    return measured, saved
 
 
 def run_evaluate(config: Config, run: RunDir) -> Metrics:
@@ -234,6 +242,8 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
             point_difference=model_scores["macro_f1"] - baseline_scores["macro_f1"],
         )
 
+    measured_decisions, rules = decisions(options, labels, probs, gold_ids)
+    rules.write(run.decision_rules)
     predictions = test[["text", "label"]].assign(predicted=predicted)
     for index, label in enumerate(labels):
         predictions[f"p_{label}"] = probs["test"][:, index]
@@ -253,7 +263,7 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
         },
         confusion_matrix=confusion_matrix(gold, predicted, labels=labels).tolist(),
         calibration=calibrated,
-        decision=decisions(options, labels, probs, gold_ids),
+        decision=measured_decisions,
         by_length=by_length(test["text"], gold, predicted, buckets=options.length_buckets),
         baselines=baselines,
         significance=tests,

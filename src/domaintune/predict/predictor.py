@@ -4,7 +4,8 @@ Texts are read as training read them: when the model folder holds `normalization
 with the model by the train stage), each text is normalised with those settings before tokenising,
 so raw text gets the model the test split was scored with. When it holds `calibration.json`
 (written by the evaluate stage), the logits are divided by its temperature before the softmax, so
-the probabilities are calibrated.
+the probabilities are calibrated. When it holds `decision.json` (also by evaluate), its rules
+(a class rule, an abstain threshold; chosen on validation) decide each text as evaluate scored them.
 
 Weights are read from safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when
 loaded, so a folder without safetensors is refused, never unpickled.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
@@ -25,6 +27,7 @@ from domaintune.data.clean import load_normalization, normalize_text
 from domaintune.errors import UserError
 from domaintune.models import load_model_config, load_tokenizer
 from domaintune.predict.backends import Backend, Precision, TorchBackend
+from domaintune.predict.rules import decide, load_rules
 from domaintune.temperature import load_temperature, probabilities
 
 
@@ -92,6 +95,7 @@ class Predictor:
         limit = getattr(config, "max_position_embeddings", 512)
         self.max_length = min(self.tokenizer.model_max_length, limit)  # training's, saved with it
         self.temperature = load_temperature(folder)
+        self.rules = load_rules(folder)
         self.backend: Backend = TorchBackend(folder, precision=precision)
 
     def predict_logits(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
@@ -115,5 +119,12 @@ class Predictor:
         return probabilities(logits, temperature=self.temperature)
 
     def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str]:
-        probabilities = self.predict_proba(texts, batch_size=batch_size)
-        return [self.labels[i] for i in probabilities.argmax(axis=1)]
+        """The label of each text, with the run's class rule applied (see `decide`)."""
+        return self.decide(texts, batch_size=batch_size)["label"].tolist()
+
+    def decide(self, texts: list[str], *, batch_size: int = 64) -> pd.DataFrame:
+        """One row per text, in order: `label` (with the run's class rule applied), `confidence`
+        (the top calibrated probability), `decision` (`model`, `class_rule` or `abstain`: send
+        it to a person) and `p_<label>`, a calibrated probability per label."""
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        return decide(probs, self.labels, self.rules)

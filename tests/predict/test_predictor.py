@@ -16,6 +16,7 @@ from domaintune.errors import UserError
 from domaintune.predict import Predictor, pipeline
 from domaintune.predict.files import read_texts
 from domaintune.rundir import RunDir
+from domaintune.runfiles import Metrics
 from domaintune.temperature import save_temperature
 from tests.helpers import domaintune
 
@@ -215,3 +216,21 @@ def test_predict_on_a_folder_without_weights_exits_2_with_one_line(
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no safetensors weights" in lines[0]
+
+
+def test_predictor_decides_test_texts_as_evaluate_scored_its_rules(finished_run: RunDir) -> None:
+    """Catches predict and evaluate disagreeing on the rules: the saved class rule and abstain
+    threshold, applied by the one prediction path, must give evaluate's test outcomes."""
+    metrics = Metrics.read(finished_run.metrics)
+    test = pd.read_parquet(finished_run.split("test"))
+    decided = Predictor(finished_run.root).decide(test["text"].tolist())
+    rule = metrics.decision.class_rule
+    assert rule is not None and rule.test is not None
+    flagged = decided["decision"] == "class_rule"
+    assert flagged.mean() == pytest.approx(rule.test.flagged_share)
+    assert (decided["label"] == test["label"]).mean() == pytest.approx(rule.test.accuracy)
+    abstain = metrics.decision.abstain
+    if abstain is not None and abstain.test is not None:
+        sent_away = decided["decision"] == "abstain"
+        kept_by_model = decided["confidence"] >= abstain.test.threshold
+        assert (sent_away == (~kept_by_model & ~flagged)).all()
