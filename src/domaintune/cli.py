@@ -286,14 +286,77 @@ def predict(
         list[str] | None, typer.Option("--text", help="A text to label (repeatable).")
     ] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="A CSV/TSV/JSONL/Parquet file, or '-' for stdin.")
+        Path | None,
+        typer.Option(
+            "--file",
+            help="A CSV/TSV/JSONL/Parquet file of any size (read, labelled and written in "
+            "chunks), or '-' for stdin (one text per line).",
+        ),
     ] = None,
     text_column: Annotated[str, typer.Option("--text-column")] = "text",
-    output: Annotated[Path | None, typer.Option("--output", help="Write here, not stdout.")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "jsonl",
+    keep_columns: Annotated[
+        str | None,
+        typer.Option(
+            "--keep-columns",
+            help="The file's columns to write beside each text and its predictions, "
+            "comma-separated (e.g. id,date); default: all; '' keeps none. One named like an "
+            "output column (label, confidence, decision, p_<label>, text) is written as "
+            "input_<name>.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Write here, not stdout; replaced only once all is written. A folder with "
+            "--engine ray.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv, tsv, jsonl or parquet; default: --output's suffix, else jsonl "
+            "(parquet with --engine ray).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size",
+            help="Rows read, labelled and written at a time: memory grows with it, not with "
+            "the file.",
+        ),
+    ] = 10_000,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local, or ray: label --file on a Ray cluster (pip install "
+            "'domaintune[distributed]'), writing a folder of part files.",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="With --engine ray: the cluster (auto, ray://HOST:10001); default: a Ray "
+            "started on this machine.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="With --engine ray: copies of the model labelling at once (a CPU each); "
+            "default: as many as the cluster has room for.",
+        ),
+    ] = None,
 ) -> None:
-    """Label texts: from --text, a file, or standard input (one text per line)."""
+    """Label texts: from --text, a file, or standard input (one text per line). Each output row
+    holds the text, the file's other columns, the label, its confidence, the decision (model,
+    class_rule, or abstain: send to a person) and a probability per label."""
     from domaintune.predict.files import predict_command
 
     predict_command(
@@ -301,9 +364,14 @@ def predict(
         texts=text,
         file=file,
         text_column=text_column,
+        keep_columns=keep_columns,
         output=output,
         output_format=output_format,
         batch_size=batch_size,
+        chunk_rows=chunk_size,
+        engine=engine,
+        address=address,
+        workers=workers,
     )
 
 

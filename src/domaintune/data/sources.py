@@ -65,7 +65,7 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        text, fallback = _decode(path.read_bytes())
+        text, fallback = decode_lines(path.read_bytes())
         if suffix in {".csv", ".tsv"}:
             frame = _read_delimited(text, sep="\t" if suffix == ".tsv" else ",")
         else:
@@ -81,7 +81,7 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from None
 
 
-def _decode(raw: bytes) -> tuple[str, int]:
+def decode_lines(raw: bytes) -> tuple[str, int]:
     """Text of a file whose lines may mix encodings (files pasted together from several systems):
     each line is read as UTF-8 when it is, else as cp1252. Returns the text and how many lines
     needed the fallback."""

@@ -1,18 +1,47 @@
-"""`domaintune predict`: texts from options, a table file or standard input; labels out."""
+"""`domaintune predict`: texts from options, a table file or standard input; labels out.
+
+A file is read, labelled and written a chunk at a time (`--chunk-size` rows; see `stream.py`), so
+memory stays the same whatever the file's size. Before the model is loaded, the file is read once
+to check every text: a row without a text is reported (its number counted over the whole file)
+before anything is labelled or written, not hours into a long file. The output is written to a
+temporary file beside `--output` and renamed over it at the end, so an error or an interruption
+never leaves a half-written file.
+
+Each output row is the input's row with its predictions: `text` (the text as given, whatever its
+column is called), the input's other columns (all of them by default; `--keep-columns` picks), then
+`label`, `confidence`, `decision` and `p_<label>` (see `Predictor.decide`). A kept column named like
+one of those is written as `input_<name>`, with a note saying so. `label_chunk` makes these rows
+for every engine, here and on Ray (`distributed.py`).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from domaintune.data.clean import to_text
-from domaintune.data.sources import read_table
 from domaintune.errors import UserError
 from domaintune.predict.predictor import Predictor
-from domaintune.rundir import write_text
+from domaintune.predict.stream import TableFile, TableWriter, open_table, output_format
+from domaintune.rundir import atomic_path
+
+TEXT = "text"
+"""The output column holding each text, as given."""
+DECISION_COLUMNS = ("label", "confidence", "decision")
+RENAMED = "input_"
+"""The prefix of a kept input column whose name an output column has."""
+CHUNK_ROWS = 10_000
+"""Rows read, labelled and written at a time, unless --chunk-size says otherwise."""
+ENGINES = ("local", "ray")
 
 
 def describe_value(value: object) -> str:
@@ -26,35 +55,203 @@ def describe_value(value: object) -> str:
     return "null"
 
 
-def column_texts(frame: pd.DataFrame, file: Path, *, column: str) -> list[str]:
-    """Every cell of `column` as text; a null, list or object cell is refused, naming its row
-    (counted from 1, as the data rows of the file), since there is no text to label."""
+def not_a_text(source: str, *, column: str, row: int | None, value: object, more: int) -> UserError:
+    """The error for a cell with no text to label: where it is (row counted from 1, as the data
+    rows of the file) and what it holds."""
+    where = f"row {row}" if row is not None else "a row"
+    others = f" (and {more} more rows)" if more else ""
+    return UserError(
+        f"{source}: {where}{others} has {describe_value(value)} in column '{column}', not a "
+        "text: give every row a text, or remove the rows without one"
+    )
+
+
+def missing_texts(frame: pd.DataFrame, column: str) -> tuple[pd.Series, np.ndarray]:
+    """Every cell of `column` as text (numbers written out), and the positions of those that have
+    none (null, a list, an object, a boolean)."""
     texts = frame[column].map(to_text)
-    missing = np.flatnonzero(texts.isna().to_numpy())
+    return texts, np.flatnonzero(texts.isna().to_numpy())
+
+
+def column_texts(
+    frame: pd.DataFrame, source: str | Path, *, column: str, start: int | None = 0
+) -> list[str]:
+    """Every cell of `column` as text; a cell without one is refused, naming its row: `start` is
+    how many rows of the file came before this frame (None where that is not known)."""
+    texts, missing = missing_texts(frame, column)
     if len(missing):
         first = int(missing[0])
-        more = f" (and {len(missing) - 1} more rows)" if len(missing) > 1 else ""
-        raise UserError(
-            f"{file}: row {first + 1}{more} has {describe_value(frame[column].iloc[first])} in "
-            f"column '{column}', not a text: give every row a text, or remove the rows without one"
-        )
+        row = None if start is None else start + first + 1
+        raise not_a_text(
+            str(source), column=column, row=row, value=frame[column].iloc[first],
+            more=len(missing) - 1,
+        )  # fmt: skip
     return texts.tolist()
 
 
-def read_texts(texts: list[str] | None, file: Path | None, *, text_column: str) -> list[str]:
-    """Texts from --text options, a table file, or standard input (one text per line)."""
-    if texts:
-        return list(texts)
-    if file is None or str(file) == "-":
-        lines = [line.rstrip("\n") for line in sys.stdin]
-        return [line for line in lines if line.strip()]
-    frame = read_table(file)
-    if text_column not in frame.columns:
+def check_texts(table: TableFile, *, column: str, chunk_rows: int) -> int:
+    """Read the text column of the whole file, in chunks; refuse it (naming the first row without
+    a text and counting the others) if any row has none. Returns the number of rows."""
+    rows, first, more = 0, None, 0
+    with tqdm(
+        total=table.rows, desc="checking", unit="rows", leave=False, disable=None, file=sys.stderr
+    ) as bar:
+        for frame in table.chunks(rows=chunk_rows, columns=[column]):
+            _, missing = missing_texts(frame, column)
+            if len(missing) and first is None:
+                first = (rows + int(missing[0]) + 1, frame[column].iloc[int(missing[0])])
+                more = len(missing) - 1
+            elif len(missing):
+                more += len(missing)
+            rows += len(frame)
+            bar.update(len(frame))
+    if first is not None:
+        row, value = first
+        raise not_a_text(str(table.path), column=column, row=row, value=value, more=more)
+    return rows
+
+
+def kept_columns(
+    columns: list[str], keep: list[str] | None, *, source: str | Path, text_column: str
+) -> list[str]:
+    """The input columns written beside the predictions: `keep` (in the file's order), or all
+    of them when it is None; the text column is written as `text` in any case."""
+    others = [c for c in columns if c != text_column]
+    if keep is None:
+        return others
+    unknown = [c for c in keep if c not in columns]
+    if unknown:
         raise UserError(
-            f"{file} has no column '{text_column}' (its columns: {', '.join(map(str, frame.columns))})"
+            f"--keep-columns: {source} has no column '{unknown[0]}' (its columns: "
+            f"{', '.join(columns)})"
+        )
+    return [c for c in others if c in keep]
+
+
+def parse_keep_columns(value: str | None) -> list[str] | None:
+    """`--keep-columns id,date` as a list; None (keep all) without it; `''` keeps none."""
+    if value is None:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def output_names(kept: list[str], labels: list[str], *, source: str | Path) -> dict[str, str]:
+    """New names for the kept columns whose names output columns have (`label` -> `input_label`);
+    refused when the new name is taken as well."""
+    taken = {TEXT, *DECISION_COLUMNS, *(f"p_{label}" for label in labels)}
+    renames = {}
+    for column in kept:
+        if column in taken:
+            renamed = f"{RENAMED}{column}"
+            if renamed in taken or renamed in kept:
+                raise UserError(
+                    f"{source}: its column '{column}' has the name of an output column, and "
+                    f"'{renamed}' is taken too: rename one, or leave it out with --keep-columns"
+                )
+            renames[column] = renamed
+    return renames
+
+
+def label_chunk(
+    predictor: Predictor,
+    frame: pd.DataFrame,
+    *,
+    source: str | Path,
+    text_column: str,
+    kept: list[str],
+    renames: dict[str, str],
+    start: int | None,
+    batch_size: int,
+) -> pd.DataFrame:
+    """The output rows of a chunk of input rows: the text, the kept columns, the predictions."""
+    texts = column_texts(frame, source, column=text_column, start=start)
+    decided = predictor.decide(texts, batch_size=batch_size, progress=False)
+    table = frame[kept].rename(columns=renames).reset_index(drop=True)
+    table.insert(0, TEXT, texts)
+    return pd.concat([table, decided.reset_index(drop=True)], axis=1)
+
+
+@dataclass
+class Source:
+    """Where texts come from: rows in chunks, each holding `text_column` and the `kept` columns."""
+
+    name: str
+    text_column: str
+    kept: list[str]
+    total: int | None
+    chunks: Callable[[], Iterator[pd.DataFrame]]
+
+
+def stdin_chunks(chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Standard input, one text per non-blank line, `chunk_rows` lines at a time."""
+    lines = (line.rstrip("\n") for line in sys.stdin)
+    texts = (line for line in lines if line.strip())
+    while chunk := list(islice(texts, chunk_rows)):
+        yield pd.DataFrame({TEXT: chunk})
+
+
+def open_source(
+    texts: list[str] | None,
+    file: Path | None,
+    *,
+    text_column: str,
+    keep_columns: list[str] | None,
+    chunk_rows: int,
+) -> Source:
+    """Texts from --text options, a table file (checked whole first), or standard input."""
+    if texts or file is None or str(file) == "-":
+        kept = kept_columns([TEXT], keep_columns, source="the input", text_column=TEXT)
+        if texts:
+            frame = pd.DataFrame({TEXT: list(texts)})
+            return Source("--text", TEXT, kept, len(frame), lambda: iter([frame]))
+        return Source("standard input", TEXT, kept, None, lambda: stdin_chunks(chunk_rows))
+    table = open_table(file)
+    if text_column not in table.columns:
+        raise UserError(
+            f"{file} has no column '{text_column}' (its columns: {', '.join(table.columns)})"
             ": pass --text-column"
         )
-    return column_texts(frame, file, column=text_column)
+    kept = kept_columns(table.columns, keep_columns, source=file, text_column=text_column)
+    total = check_texts(table, column=text_column, chunk_rows=chunk_rows)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        return table.chunks(rows=chunk_rows, columns=[text_column, *kept])
+
+    return Source(str(file), text_column, kept, total, chunks)
+
+
+def read_texts(texts: list[str] | None, file: Path | None, *, text_column: str) -> list[str]:
+    """All texts from --text options, a table file, or standard input (one text per line)."""
+    source = open_source(
+        texts, file, text_column=text_column, keep_columns=[], chunk_rows=CHUNK_ROWS
+    )
+    return [
+        text
+        for frame in source.chunks()
+        for text in column_texts(frame, source.name, column=source.text_column, start=None)
+    ]
+
+
+@contextmanager
+def open_output(output: Path | None, *, file_format: str) -> Iterator[TableWriter]:
+    """A writer to standard output, or to a temporary file renamed to `output` once all is
+    written; on an error the temporary file is removed and `output` left as it was."""
+    if output is None:
+        writer = TableWriter(sys.stdout, file_format=file_format)
+        yield writer
+        writer.close()
+        return
+    with atomic_path(output) as temporary:
+        writer = TableWriter(temporary, file_format=file_format)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def progress_stream(output: Path | None) -> TextIO:
+    """Progress goes to stdout, as every command's, unless the predictions go there."""
+    return sys.stdout if output is not None else sys.stderr
 
 
 def predict_command(
@@ -63,29 +260,94 @@ def predict_command(
     texts: list[str] | None,
     file: Path | None,
     text_column: str,
+    keep_columns: str | None = None,
     output: Path | None,
-    output_format: str,
+    output_format: str | None,
     batch_size: int,
+    chunk_rows: int = CHUNK_ROWS,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> None:
-    """Label texts and write one row per text: text, label, and a probability per label."""
-    if output_format not in {"csv", "jsonl"}:
-        raise UserError(f"--format {output_format}: choose csv or jsonl")
-    rows = read_texts(texts, file, text_column=text_column)
-    if not rows:
+    """Label texts and write one row per text: the text, the input's other columns, the label,
+    confidence, decision and a probability per label."""
+    if engine not in ENGINES:
+        raise UserError(f"--engine {engine}: choose {' or '.join(ENGINES)}")
+    if batch_size < 1 or chunk_rows < 1:
+        raise UserError("--batch-size and --chunk-size must be at least 1")
+    keep = parse_keep_columns(keep_columns)
+    if engine == "ray":
+        from domaintune.predict.distributed import predict_on_ray
+
+        predict_on_ray(
+            model,
+            file=file,
+            text_column=text_column,
+            keep_columns=keep,
+            output=output,
+            output_format=output_format,
+            batch_size=batch_size,
+            chunk_rows=chunk_rows,
+            address=address,
+            workers=workers,
+        )
+        return
+    if address is not None or workers is not None:
+        raise UserError("--address and --workers are for --engine ray")
+    file_format = output_format_checked(output, output_format, file=file)
+    source = open_source(
+        texts, file, text_column=text_column, keep_columns=keep, chunk_rows=chunk_rows
+    )
+    frames = source.chunks()
+    first = next(frames, None)
+    if first is None:
         raise UserError("no texts to label: pass --text, --file, or lines on standard input")
     predictor = Predictor(model)
-    probabilities = predictor.predict_proba(rows, batch_size=batch_size)
-    table = pd.DataFrame(
-        {"text": rows, "label": [predictor.labels[i] for i in probabilities.argmax(1)]}
-    )
-    for index, label in enumerate(predictor.labels):
-        table[f"p_{label}"] = probabilities[:, index].round(6)
-    if output_format == "csv":
-        content = table.to_csv(index=False)
-    else:
-        content = table.to_json(orient="records", lines=True, force_ascii=False)
+    renames = output_names(source.kept, predictor.labels, source=source.name)
+    messages = progress_stream(output)
+    for column, renamed in renames.items():
+        print(f"note: the input column '{column}' is written as '{renamed}'", file=messages)
+    done = 0
+    interactive = messages.isatty()
+    with (
+        open_output(output, file_format=file_format) as writer,
+        tqdm(
+            total=source.total,
+            desc="labelling",
+            unit="rows",
+            file=messages,
+            disable=None if output is None else False,  # never into piped predictions
+            mininterval=0.5 if interactive else 30,
+        ) as bar,
+    ):
+        for frame in chain([first], frames):
+            table = label_chunk(
+                predictor,
+                frame,
+                source=source.name,
+                text_column=source.text_column,
+                kept=source.kept,
+                renames=renames,
+                start=done,
+                batch_size=batch_size,
+            )
+            writer.write(table)
+            done += len(frame)
+            bar.update(len(frame))
+    if output is not None:
+        print(f"wrote {done} predictions to {output}", file=messages)
+
+
+def output_format_checked(output: Path | None, given: str | None, *, file: Path | None) -> str:
+    """The output format; refuses, before anything is read, Parquet bytes on standard output and
+    an --output that is the input file or a folder."""
+    file_format = output_format(output, given)
     if output is None:
-        sys.stdout.write(content)
-    else:
-        write_text(output, content)
-        print(f"wrote {len(table)} predictions to {output}", file=sys.stderr)
+        if file_format == "parquet":
+            raise UserError("--format parquet writes a binary file: give --output FILE.parquet")
+        return file_format
+    if output.is_dir():
+        raise UserError(f"--output {output} is a folder: give a file name")
+    if file is not None and str(file) != "-" and output.resolve() == file.resolve():
+        raise UserError(f"--output {output} is the input file: give another path")
+    return file_format

@@ -98,9 +98,12 @@ class Predictor:
         self.rules = load_rules(folder)
         self.backend: Backend = TorchBackend(folder, precision=precision)
 
-    def predict_logits(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+    def predict_logits(
+        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+    ) -> np.ndarray:
         """Raw logits, one row per text. Texts are normalised, batched by length, then put back
-        in order."""
+        in order. `progress`: a bar of batches (when there are 10 or more); off where the caller
+        shows its own."""
         texts = normalized(texts, self.normalization)
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         batches = length_batches(
@@ -108,23 +111,31 @@ class Predictor:
         )
         total = -(-len(texts) // batch_size)
         for rows, batch in tqdm(
-            batches, desc="predicting", unit="batch", total=total, disable=total < 10
+            batches,
+            desc="predicting",
+            unit="batch",
+            total=total,
+            disable=total < 10 or not progress,
         ):
             logits[rows] = self.backend.logits(dict(batch))
         return logits
 
-    def predict_proba(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+    def predict_proba(
+        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+    ) -> np.ndarray:
         """Probabilities, one row per text, scaled by the saved temperature when there is one."""
-        logits = self.predict_logits(texts, batch_size=batch_size)
+        logits = self.predict_logits(texts, batch_size=batch_size, progress=progress)
         return probabilities(logits, temperature=self.temperature)
 
     def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str]:
         """The label of each text, with the run's class rule applied (see `decide`)."""
         return self.decide(texts, batch_size=batch_size)["label"].tolist()
 
-    def decide(self, texts: list[str], *, batch_size: int = 64) -> pd.DataFrame:
+    def decide(
+        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+    ) -> pd.DataFrame:
         """One row per text, in order: `label` (with the run's class rule applied), `confidence`
         (the top calibrated probability), `decision` (`model`, `class_rule` or `abstain`: send
         it to a person) and `p_<label>`, a calibrated probability per label."""
-        probs = self.predict_proba(texts, batch_size=batch_size)
+        probs = self.predict_proba(texts, batch_size=batch_size, progress=progress)
         return decide(probs, self.labels, self.rules)
