@@ -96,9 +96,11 @@ def test_invalid_json_names_its_line_past_the_first_chunk(tmp_path: Path) -> Non
 
 def test_a_parquet_file_gives_its_row_count_and_batches(tmp_path: Path) -> None:
     """Catches a Parquet file read whole (one chunk) or without the row count its metadata holds,
-    which the progress bar shows."""
+    which the progress bar shows, and the index pandas wrote taken for a column of the user's."""
     path = tmp_path / "t.parquet"
-    pd.DataFrame({"id": range(10), "text": [f"t{i}" for i in range(10)]}).to_parquet(path)
+    frame = pd.DataFrame({"id": range(10), "text": [f"t{i}" for i in range(10)]})
+    frame.index = [f"x{i}" for i in range(10)]  # stored as the column __index_level_0__
+    frame.to_parquet(path)
     table = open_table(path)
     assert table.rows == 10 and table.columns == ["id", "text"]
     sizes = [len(chunk) for chunk in table.chunks(rows=4, columns=["text"])]

@@ -126,14 +126,15 @@ class ParquetTable:
     def __init__(self, path: Path) -> None:
         self.path = path
         with reading(path), pq.ParquetFile(path) as file:
-            # as pandas names them: an index pandas stored as a column is not one of them
-            self.columns = [str(c) for c in file.schema_arrow.empty_table().to_pandas().columns]
+            # a named index pandas stored (`set_index("id")`) is a column like the others
+            names = file.schema_arrow.names
+            self.columns = [name for name in names if not name.startswith("__index_level_")]
             self.rows: int | None = file.metadata.num_rows
 
     def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
         with reading(self.path), pq.ParquetFile(self.path) as file:
             for batch in file.iter_batches(batch_size=rows, columns=columns):
-                yield batch.to_pandas()
+                yield batch.to_pandas(ignore_metadata=True)
 
 
 class CsvTable:
