@@ -334,7 +334,7 @@ def predict(
         typer.Option(
             "--engine",
             help="local, or ray: label --file on a Ray cluster (pip install "
-            "'domaintune[distributed]'), writing a folder of part files.",
+            "'domaintune\\[distributed]'), writing a folder of part files.",  # \[: not markup
         ),
     ] = "local",
     address: Annotated[
