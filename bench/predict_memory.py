@@ -3,9 +3,9 @@
 
 Makes files of N rows (an id and a text: the run's test texts repeated, each copy a little
 different) and labels each with the real CLI in a subprocess, printing per size: seconds, rows/s,
-the peak resident memory of the process (the kernel's max RSS, the figure `/usr/bin/time -v`
-prints as "Maximum resident set size"), and its resident memory sampled at 10%, 50% and 90% of the
-run, which stays level once the model is loaded if memory does not grow with the rows read.
+the peak resident memory of the process (`/usr/bin/time -v`'s "Maximum resident set size"), and
+its resident memory sampled every half second: at 10%, 50% and 90% of the run, and the most of
+any sample. It stays level once the model is loaded if memory does not grow with the rows read.
 
     python bench/predict_memory.py                       # 5,000 and 20,000 rows (~5 min on 2 cores)
     python bench/predict_memory.py --rows 20000 100000   # sizes of your choice
@@ -22,12 +22,14 @@ hardest case for a streaming reader.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ["", " please", " thanks", " !!", " again", " today"]
 
 
-def make_file(path: Path, rows: int, *, texts: list[str], file_format: str) -> None:
+def make_file(path: Path, rows: int, texts: list[str], file_format: str) -> None:
     """`rows` rows of an id and a text; copy k of test text i ends with one of a few words, so
     texts repeat with small differences, as real streams of messages do."""
     ids = [f"row-{i:07}" for i in range(rows)]
@@ -78,19 +80,29 @@ def tiny_model(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
-def rss_kib(pid: int) -> int | None:
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (KiB); 0 once it has ended."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
+        return 0
+    own = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+    return own + sum(rss_kib(int(child)) for child in children)
 
 
 def measure(command: list[str], *, env: dict[str, str]) -> tuple[float, int, list[int]]:
-    """Seconds, peak RSS (KiB, from wait4's rusage) and RSS samples (KiB, every 0.5 s)."""
+    """Seconds, peak RSS (KiB) and RSS samples (KiB, every 0.5 s) of `command`.
+
+    The peak is what `/usr/bin/time -v` reports as "Maximum resident set size" when it is
+    installed; else the kernel's max RSS of the child from wait4. (Linux carries a process's max
+    RSS over exec, so a child forked from a big process starts with that process's RSS as its
+    max: the files are therefore made in a process of their own, and this one stays small.)"""
+    timed = Path("/usr/bin/time").is_file()
+    if timed:
+        command = ["/usr/bin/time", "-v", *command]
     samples: list[int] = []
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -105,15 +117,28 @@ def measure(command: list[str], *, env: dict[str, str]) -> tuple[float, int, lis
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     assert process.stderr is not None
-    errors = process.stderr.read()
+    errors = process.stderr.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
     if process.returncode != 0:
-        sys.exit(f"predict failed ({process.returncode}):\n{errors.decode()[-3000:]}")
-    return seconds, usage.ru_maxrss, samples
+        sys.exit(f"predict failed ({process.returncode}):\n{errors[-3000:]}")
+    peak = usage.ru_maxrss
+    if timed:
+        lines = [line for line in errors.splitlines() if "Maximum resident set size" in line]
+        peak = int(lines[-1].split(":")[-1])
+    return seconds, peak, samples
+
+
+def prepare(target: Callable[..., object], *args: object) -> None:
+    """Run `target` in a fresh interpreter, so that this process stays small (see `measure`)."""
+    worker = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    worker.start()
+    worker.join()
+    if worker.exitcode != 0:
+        sys.exit(f"{target.__name__} failed")
 
 
 def main() -> None:
@@ -143,20 +168,21 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     model = args.run
     if args.tiny_model:
-        (workdir / "tiny-model").mkdir(exist_ok=True)
-        model = tiny_model(workdir / "tiny-model", texts)
+        model = workdir / "tiny-model"
+        model.mkdir(exist_ok=True)
+        prepare(tiny_model, model, texts)
     print(
         f"model {model}; {len(texts)} test texts repeated; chunks of {args.chunk_size} rows; "
         f"{args.input} in, Parquet out; {os.cpu_count()} CPUs, threads "
         f"{args.threads or 'default'}; files in {workdir}"
     )
     print(
-        f"{'rows':>9} {'seconds':>8} {'rows/s':>7} {'peak RSS MiB':>12}   RSS MiB at 10% / 50% / 90% of the run"
+        f"{'rows':>9} {'seconds':>8} {'rows/s':>7} {'peak RSS MiB':>12}   RSS MiB sampled at 10% / 50% / 90% of the run, max"
     )
     for rows in sizes:
         data = workdir / f"texts-{rows}.{args.input}"
         output = workdir / f"labels-{rows}.parquet"
-        make_file(data, rows, texts=texts, file_format=args.input)
+        prepare(make_file, data, rows, texts, args.input)
         command = [
             sys.executable, "-m", "domaintune.cli", "predict", str(model), "--file", str(data),
             "--output", str(output), "--chunk-size", str(args.chunk_size),
@@ -166,6 +192,7 @@ def main() -> None:
         assert written == rows, f"{written} rows written for {rows}"
         marks = (
             [samples[int(len(samples) * share)] / 1024 for share in (0.1, 0.5, 0.9)]
+            + [max(samples) / 1024]
             if samples
             else []
         )
