@@ -260,6 +260,17 @@ def test_impossible_outputs_are_refused_before_the_model_is_loaded(
     assert (folder / "mine.txt").read_text() == "keep me"
 
 
+def test_texts_given_as_options_go_to_stdout_as_json_lines(
+    ruled_classifier: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Catches --text broken by the file path: its texts, in order, with the predictions, and
+    nothing else on stdout (no progress, no note)."""
+    predict_file(ruled_classifier, None, None, texts=["late again", "thanks"], chunk_rows=1)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["text"] for row in rows] == ["late again", "thanks"]
+    assert list(rows[0]) == ["text", *PREDICTIONS]
+
+
 def test_the_cli_streams_standard_input_and_files_with_one_error_line(
     ruled_classifier: Path, tmp_path: Path
 ) -> None:
