@@ -341,9 +341,16 @@ def serve(
 
     Settings come from the `serve` section of the run's config.yaml, then --set, then the options.
     """
-    from domaintune.serve import check_server_libraries, with_options
+    from domaintune.serve import (
+        check_backend,
+        check_model_path,
+        check_server_libraries,
+        with_options,
+    )
 
     check_server_libraries()
+    check_backend(backend)
+    check_model_path(run)
     from domaintune.serve.server import open_server
 
     root = run.parent if run.name == "model" and RunDir(run.parent).config.is_file() else run
@@ -360,7 +367,8 @@ def serve(
     server = open_server(run, serve=settings, backend=backend)
     console.print(
         f"serving {server.name} ({server.backend}; labels {', '.join(server.labels)}) at "
-        f"{server.url}: the page at {server.url}/, the API at {server.url}/docs; Ctrl+C stops"
+        f"{server.url}: the page at {server.url}/, the API at {server.url}/docs; Ctrl+C stops",
+        soft_wrap=True,
     )
     server.run()
 

@@ -7,6 +7,7 @@ and runs it. FastAPI and uvicorn come with the `serve` extra: `pip install 'doma
 from __future__ import annotations
 
 from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from domaintune.config import ServeConfig
 from domaintune.errors import UserError
 
 SERVER_LIBRARIES = ("fastapi", "uvicorn")
+BACKENDS = ("auto", "torch", "onnx")
 
 
 def check_server_libraries() -> None:
@@ -35,3 +37,17 @@ def with_options(serve: ServeConfig, **options: Any) -> ServeConfig:
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "serve"
         raise UserError(f"{option}: {first['msg']}") from None
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend}: choose {', '.join(BACKENDS)}")
+
+
+def check_model_path(path: Path) -> None:
+    """Refuse at once, before the model's libraries load (seconds), a path holding no model."""
+    if not (path / "config.json").is_file() and not (path / "model" / "config.json").is_file():
+        raise UserError(
+            f"{path} is not a model folder nor a run directory holding one (no model/config.json):"
+            " give runs/NAME of a trained run"
+        )

@@ -34,6 +34,7 @@ from domaintune.config import ServeConfig
 from domaintune.errors import UserError
 from domaintune.predict import Predictor
 from domaintune.rundir import version
+from domaintune.serve import check_backend
 from domaintune.serve.batching import MicroBatcher
 from domaintune.serve.metadata import read_metadata
 from domaintune.serve.schemas import (
@@ -46,7 +47,6 @@ from domaintune.serve.schemas import (
     Problem,
 )
 
-BACKENDS = ("auto", "torch", "onnx")
 PAGE_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
@@ -92,8 +92,7 @@ class BodyLimit:
 
 def load_predictor(path: Path, *, backend: str) -> Predictor:
     """The run's predictor; `backend` other than auto is passed on to `Predictor`."""
-    if backend not in BACKENDS:
-        raise UserError(f"--backend {backend}: choose {', '.join(BACKENDS)}")
+    check_backend(backend)
     if backend == "auto":
         return Predictor(path)
     if "backend" not in inspect.signature(Predictor).parameters:

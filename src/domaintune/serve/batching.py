@@ -97,7 +97,8 @@ class MicroBatcher(Generic[Result]):
         self._task = asyncio.create_task(self._serve(), name="domaintune-batcher")
 
     async def stop(self) -> None:
-        """Stop taking batches; texts still queued get an error, the running batch finishes."""
+        """Stop: texts queued or in the running batch get an error (none is left waiting); the
+        worker thread finishes the batch it holds before this returns."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

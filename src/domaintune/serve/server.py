@@ -1,5 +1,5 @@
-"""Bind the socket and run the app with uvicorn: `open_server` loads the model and takes the
-port (so a port in use fails with one line before anything is served, and port 0 is known), then
+"""Bind the socket and run the app with uvicorn: `open_server` takes the port (a port in use fails
+with one line before the model loads, and the port 0 gave is known) and loads the model, then
 `Server.run` serves until Ctrl+C."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import uvicorn
 
 from domaintune.config import ServeConfig
 from domaintune.errors import UserError
-from domaintune.serve.app import create_app
 
 
 @dataclass
@@ -56,8 +55,16 @@ def url(sock: socket.socket) -> str:
 
 
 def open_server(path: Path, *, serve: ServeConfig, backend: str = "auto") -> Server:
-    app = create_app(path, serve=serve, backend=backend)
+    """Take the port first (a port in use fails at once, not after the model loaded), then load
+    the model; `Server.run` serves."""
     sock = bind(serve.host, serve.port)
+    try:
+        from domaintune.serve.app import create_app  # imports the model's libraries: seconds
+
+        app = create_app(path, serve=serve, backend=backend)
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(
         app,
         log_level="info",

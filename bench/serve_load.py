@@ -1,0 +1,277 @@
+"""Load on `domaintune serve`: N concurrent single-text clients for T seconds, beside the offline
+batch throughput of the same backend, measured in the same run.
+
+    .venv/bin/python bench/serve_load.py                        # runs/airline-sentiment, 16 clients, 60 s
+    .venv/bin/python bench/serve_load.py runs/NAME --clients 32 --seconds 30 --backend onnx
+
+Steps, in this order, so that the two measures never share the CPU:
+1. offline: `Predictor.predict_proba` on the run's test texts at batch 32 (the texts sorted by
+   length in batches, as `predict` does), in this process, for `--offline-seconds`;
+2. the server: `domaintune serve RUN --port 0` in a subprocess, its port read from the line it
+   prints; each client keeps one HTTP/1.1 connection and sends one text at a time (`{"text":
+   ...}`), the next as soon as the answer is read, cycling through the test texts from its own
+   offset. The first `--warmup` seconds are not counted.
+
+It prints texts/s, p50 and p99 latency, errors (any answer but a 200 holding one prediction, a
+timeout, a dropped connection), the server's mean batch size over the measured window (from
+/health), the offline texts/s and the ratio, and whether the targets of issue 12 are met: zero
+errors and at least 70% of the offline batch-32 throughput.
+
+The clients write and read HTTP by hand over asyncio streams, in one thread: on a small machine
+the load generator shares the CPU with the server, and a full HTTP client library costs several
+times more CPU per request, which would be measured as the server's slowness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_RATIO = 0.70
+LISTENING = re.compile(r"at (http://\S+?):(\d+)[:/ ]")
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_errors: list[str] = field(default_factory=list)
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        if len(self.first_errors) < 5:
+            self.first_errors.append(what)
+
+
+def test_texts(run: Path, limit: int) -> list[str]:
+    import pandas as pd
+
+    path = run / "data" / "test.parquet"
+    if not path.is_file():
+        sys.exit(f"{path} is missing: give a finished run (domaintune run)")
+    texts = pd.read_parquet(path, columns=["text"])["text"].astype(str).tolist()
+    return texts[:limit]
+
+
+def offline_throughput(
+    run: Path, texts: list[str], *, backend: str, seconds: float
+) -> tuple[float, str]:
+    """Texts/s of `Predictor.predict_proba` at batch 32 over `texts`, repeated for `seconds`."""
+    from domaintune.predict import Predictor
+
+    predictor = Predictor(run) if backend == "auto" else Predictor(run, backend=backend)
+    predictor.predict_proba(texts[:64], batch_size=32)  # warm-up: first calls allocate
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        predictor.predict_proba(texts, batch_size=32)
+        done += len(texts)
+    return done / (time.perf_counter() - started), predictor.backend.name
+
+
+def start_server(run: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str, int]:
+    command = [sys.executable, "-c", "from domaintune.cli import main; main()", "serve", str(run)]
+    command += ["--port", "0", "--backend", args.backend]
+    for option in ("max_batch", "max_wait_ms"):
+        value = getattr(args, option)
+        if value is not None:
+            command += [f"--{option.replace('_', '-')}", str(value)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    deadline = time.monotonic() + 300
+    assert server.stdout is not None
+    seen = []
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        found = LISTENING.search(line)
+        if found and line.startswith("serving"):
+            host = found.group(1).removeprefix("http://")
+            return server, host, int(found.group(2))
+    server.kill()
+    sys.exit("the server did not start:\n" + "".join(seen[-20:]))
+
+
+async def request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: str, body: bytes
+) -> tuple[int, bytes]:
+    writer.write(head.encode() % len(body) + body)
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection")
+    headers = await reader.readuntil(b"\r\n\r\n")
+    found = re.search(rb"(?i)content-length:\s*(\d+)", headers)
+    if found is None:
+        raise ConnectionError("an answer without Content-Length")
+    payload = await reader.readexactly(int(found.group(1)))
+    return int(status_line.split()[1]), payload
+
+
+async def http_get(host: str, port: int, path: str) -> dict:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    raw = await reader.read()
+    writer.close()
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
+async def client(
+    host: str,
+    port: int,
+    texts: list[str],
+    *,
+    offset: int,
+    window: tuple[float, float],
+    tally: Tally,
+    timeout: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        "Content-Length: %d\r\n\r\n"
+    )
+    start, stop = window
+    connection = None
+    index = offset
+    while loop.time() < stop:
+        body = json.dumps({"text": texts[index % len(texts)]}).encode()
+        index += 1
+        sent = loop.time()
+        try:
+            if connection is None:
+                connection = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            status, payload = await asyncio.wait_for(request(*connection, head, body), timeout)
+            answer = json.loads(payload)
+            ok = status == 200 and len(answer.get("predictions", ())) == 1
+            problem = "" if ok else f"{status}: {payload[:200]!r}"
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
+            ok, problem = False, f"{type(error).__name__}: {error}"
+            if connection is not None:
+                connection[1].close()
+            connection = None
+        done = loop.time()
+        if start <= done <= stop:
+            if ok:
+                tally.latencies.append(done - sent)
+            else:
+                tally.error(problem)
+    if connection is not None:
+        connection[1].close()
+
+
+async def load(
+    host: str, port: int, texts: list[str], args: argparse.Namespace
+) -> tuple[Tally, dict, dict, float]:
+    loop = asyncio.get_running_loop()
+    tally = Tally()
+    start = loop.time() + args.warmup
+    stop = start + args.seconds
+    step = max(1, len(texts) // args.clients)
+    clients = [
+        client(
+            host,
+            port,
+            texts,
+            offset=i * step,
+            window=(start, stop),
+            tally=tally,
+            timeout=args.timeout,
+        )
+        for i in range(args.clients)
+    ]
+
+    async def counts_at(moment: float) -> dict:
+        await asyncio.sleep(max(0.0, moment - loop.time()))
+        return await http_get(host, port, "/health")
+
+    before, after, *_ = await asyncio.gather(counts_at(start), counts_at(stop - 0.01), *clients)
+    return tally, before, after, stop - start
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", nargs="?", default="runs/airline-sentiment", type=Path)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--offline-seconds", type=float, default=20.0)
+    parser.add_argument("--texts", type=int, default=1000, help="test texts used (default 1000)")
+    parser.add_argument("--backend", default="auto", help="auto, torch or onnx (default auto)")
+    parser.add_argument("--max-batch", type=int, default=None, help="the server's (config default)")
+    parser.add_argument(
+        "--max-wait-ms", type=float, default=None, help="the server's (config default)"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds one request may take")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+
+    texts = test_texts(args.run, args.texts)
+    print(
+        f"{len(texts)} test texts of {args.run}; load average {os.getloadavg()[0]:.2f}", flush=True
+    )
+    offline, backend = offline_throughput(
+        args.run, texts, backend=args.backend, seconds=args.offline_seconds
+    )
+    print(f"offline: {offline:.1f} texts/s at batch 32 ({backend})", flush=True)
+
+    server, host, port = start_server(args.run, args)
+    try:
+        print(
+            f"server at {host}:{port}; {args.clients} clients for {args.seconds:g} s after {args.warmup:g} s warm-up",
+            flush=True,
+        )
+        tally, before, after, measured = asyncio.run(load(host, port, texts, args))
+    finally:
+        server.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=20)
+        if server.poll() is None:
+            server.kill()
+
+    throughput = len(tally.latencies) / measured
+    batches = after["batches"] - before["batches"]
+    mean_batch = (after["texts"] - before["texts"]) / batches if batches else 0.0
+    ratio = throughput / offline
+    passed = tally.errors == 0 and ratio >= TARGET_RATIO
+    load_average = os.getloadavg()
+    print(
+        f"\nserver ({after['backend']}), {args.clients} single-text clients, {measured:g} s:\n"
+        f"  throughput      {throughput:8.1f} texts/s\n"
+        f"  latency p50     {1000 * percentile(tally.latencies, 0.50):8.1f} ms\n"
+        f"  latency p99     {1000 * percentile(tally.latencies, 0.99):8.1f} ms\n"
+        f"  errors          {tally.errors:8d}\n"
+        f"  mean batch      {mean_batch:8.1f} texts ({batches} batches)\n"
+        f"offline batch 32  {offline:8.1f} texts/s\n"
+        f"ratio             {ratio:8.2f} (target >= {TARGET_RATIO:.2f}, zero errors): "
+        f"{'met' if passed else 'NOT met'}\n"
+        f"load average      {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
+    )
+    for problem in tally.first_errors:
+        print(f"  error: {problem}")
+    sys.exit(0 if passed else 1)
+
+
+if __name__ == "__main__":
+    main()
