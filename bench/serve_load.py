@@ -33,6 +33,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,22 +65,33 @@ def test_texts(run: Path, limit: int) -> list[str]:
     return texts[:limit]
 
 
-def offline_throughput(
-    run: Path, texts: list[str], *, backend: str, seconds: float
-) -> tuple[float, str]:
-    """Texts/s of `Predictor.predict_proba` at batch 32 over `texts`, repeated for `seconds`."""
+def load_predictor(run: Path, backend: str):
     from domaintune.predict import Predictor
 
     predictor = Predictor(run) if backend == "auto" else Predictor(run, backend=backend)
-    predictor.predict_proba(texts[:64], batch_size=32)  # warm-up: first calls allocate
-    done, started = 0, time.perf_counter()
+    predictor.predict_proba(["warm-up"] * 64, batch_size=32)  # first calls allocate
+    return predictor
+
+
+def offline_throughput(predictor, texts: list[str], *, seconds: float) -> tuple[float, float]:
+    """Texts/s of `Predictor.predict_proba` at batch 32 over `texts`, repeated for `seconds`,
+    and the CPU seconds this process spent per text."""
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         predictor.predict_proba(texts, batch_size=32)
         done += len(texts)
-    return done / (time.perf_counter() - started), predictor.backend.name
+    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done
 
 
-def start_server(run: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str, int]:
+def drain(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+        del lines[:-50]
+
+
+def start_server(
+    run: Path, args: argparse.Namespace
+) -> tuple[subprocess.Popen, str, int, list[str]]:
     command = [sys.executable, "-c", "from domaintune.cli import main; main()", "serve", str(run)]
     command += ["--port", "0", "--backend", args.backend]
     for option in ("max_batch", "max_wait_ms"):
@@ -102,7 +114,9 @@ def start_server(run: Path, args: argparse.Namespace) -> tuple[subprocess.Popen,
         found = LISTENING.search(line)
         if found and line.startswith("serving"):
             host = found.group(1).removeprefix("http://")
-            return server, host, int(found.group(2))
+            # keep reading what it prints, so that a full pipe never blocks it
+            threading.Thread(target=drain, args=(server.stdout, seen), daemon=True).start()
+            return server, host, int(found.group(2)), seen
     server.kill()
     sys.exit("the server did not start:\n" + "".join(seen[-20:]))
 
@@ -197,10 +211,23 @@ async def load(
 
     async def counts_at(moment: float) -> dict:
         await asyncio.sleep(max(0.0, moment - loop.time()))
-        return await http_get(host, port, "/health")
+        health = await http_get(host, port, "/health")
+        return health | {
+            "server_cpu": cpu_seconds(args.server_pid),
+            "client_cpu": time.process_time(),
+        }
 
     before, after, *_ = await asyncio.gather(counts_at(start), counts_at(stop - 0.01), *clients)
     return tally, before, after, stop - start
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a process so far (Linux), to see where the CPU went."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -216,27 +243,41 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--offline-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--offline-seconds", type=float, default=20.0, help="half before the load, half after"
+    )
     parser.add_argument("--texts", type=int, default=1000, help="test texts used (default 1000)")
     parser.add_argument("--backend", default="auto", help="auto, torch or onnx (default auto)")
     parser.add_argument("--max-batch", type=int, default=None, help="the server's (config default)")
     parser.add_argument(
         "--max-wait-ms", type=float, default=None, help="the server's (config default)"
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="compute threads of both (default: torch's)"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds one request may take")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
 
+    if args.threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the server's, and this process's
+        import torch
+
+        torch.set_num_threads(args.threads)
     texts = test_texts(args.run, args.texts)
     print(
         f"{len(texts)} test texts of {args.run}; load average {os.getloadavg()[0]:.2f}", flush=True
     )
-    offline, backend = offline_throughput(
-        args.run, texts, backend=args.backend, seconds=args.offline_seconds
+    predictor = load_predictor(args.run, args.backend)
+    offline_before, cpu_before = offline_throughput(
+        predictor, texts, seconds=args.offline_seconds / 2
     )
-    print(f"offline: {offline:.1f} texts/s at batch 32 ({backend})", flush=True)
+    print(
+        f"offline: {offline_before:.1f} texts/s at batch 32 ({predictor.backend.name})", flush=True
+    )
 
-    server, host, port = start_server(args.run, args)
+    server, host, port, printed = start_server(args.run, args)
+    args.server_pid = server.pid
     try:
         print(
             f"server at {host}:{port}; {args.clients} clients for {args.seconds:g} s after {args.warmup:g} s warm-up",
@@ -250,12 +291,25 @@ def main() -> None:
         if server.poll() is None:
             server.kill()
 
+    offline_after, cpu_after = offline_throughput(
+        predictor, texts, seconds=args.offline_seconds / 2
+    )
+    offline = (offline_before + offline_after) / 2
+    offline_cpu = (cpu_before + cpu_after) / 2
     throughput = len(tally.latencies) / measured
     batches = after["batches"] - before["batches"]
     mean_batch = (after["texts"] - before["texts"]) / batches if batches else 0.0
     ratio = throughput / offline
     passed = tally.errors == 0 and ratio >= TARGET_RATIO
     load_average = os.getloadavg()
+    served = max(1, after["texts"] - before["texts"])
+    busy = (after["busy_seconds"] - before["busy_seconds"]) / measured
+    client_cpu = (after["client_cpu"] - before["client_cpu"]) / served
+    server_cpu = (
+        (after["server_cpu"] - before["server_cpu"]) / served
+        if after["server_cpu"] is not None
+        else float("nan")
+    )
     print(
         f"\nserver ({after['backend']}), {args.clients} single-text clients, {measured:g} s:\n"
         f"  throughput      {throughput:8.1f} texts/s\n"
@@ -263,13 +317,19 @@ def main() -> None:
         f"  latency p99     {1000 * percentile(tally.latencies, 0.99):8.1f} ms\n"
         f"  errors          {tally.errors:8d}\n"
         f"  mean batch      {mean_batch:8.1f} texts ({batches} batches)\n"
-        f"offline batch 32  {offline:8.1f} texts/s\n"
+        f"  model busy      {busy:8.0%} of the time\n"
+        f"  CPU per text    {1000 * server_cpu:8.1f} ms in the server, "
+        f"{1000 * client_cpu:.1f} ms in the clients\n"
+        f"offline batch 32  {offline:8.1f} texts/s (before {offline_before:.1f}, after "
+        f"{offline_after:.1f}); CPU per text {1000 * offline_cpu:.1f} ms\n"
         f"ratio             {ratio:8.2f} (target >= {TARGET_RATIO:.2f}, zero errors): "
         f"{'met' if passed else 'NOT met'}\n"
         f"load average      {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
     )
     for problem in tally.first_errors:
         print(f"  error: {problem}")
+    if tally.errors:
+        print("the server's last lines:\n" + "".join(printed[-20:]))
     sys.exit(0 if passed else 1)
 
 

@@ -92,24 +92,36 @@ def test_texts_queued_while_the_model_is_busy_run_next_without_the_wait_window()
     assert recorder.batches == [["a", "b"], ["c"]]
 
 
-def test_a_text_reaching_an_idle_model_waits_for_others_at_most_the_window() -> None:
-    """Catches a window that is not applied (texts a moment apart run alone) or not bounded (a
-    lone text waits for a batch that never fills)."""
+def test_a_text_reaching_an_idle_model_waits_for_as_many_as_the_last_batch_at_most_the_window() -> (
+    None
+):
+    """Catches a window that is not applied (clients answered together, coming back a moment
+    apart, would run alone), one that always runs out (a full batch kept waiting), or one not
+    bounded (a lone client waiting for a batch that never fills)."""
     recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch=8, max_wait_ms=200)
+    batcher = MicroBatcher(recorder, max_batch=8, max_wait_ms=1000)
+
+    async def timed(texts: list[str]) -> float:
+        started = time.perf_counter()
+        await batcher.submit(texts)
+        return time.perf_counter() - started
 
     async def clients():
-        started = time.perf_counter()
-        first = asyncio.create_task(batcher.submit(["a"]))
+        await batcher.submit(["a", "b"])  # two clients answered together...
+        first = asyncio.create_task(timed(["c"]))  # ...come back a moment apart
         await asyncio.sleep(0.05)
-        second = await batcher.submit(["b"])
-        return await first, second, time.perf_counter() - started
+        await batcher.submit(["d"])
+        pair = await first
+        alone = await timed(["e"])  # one of them left: e waits the window once...
+        next_alone = await timed(["f"])  # ...and a lone client no more after that
+        return pair, alone, next_alone
 
-    first, second, took = asyncio.run(running(batcher, clients()))
+    pair, alone, next_alone = asyncio.run(running(batcher, clients()))
 
-    assert (first, second) == (["A"], ["B"])
-    assert recorder.batches == [["a", "b"]]
-    assert 0.15 < took < 5
+    assert recorder.batches == [["a", "b"], ["c", "d"], ["e"], ["f"]]
+    assert pair < 0.9, f"c waited {pair:.2f} s: the window ran out although d had come"
+    assert 0.9 < alone < 10
+    assert next_alone < 0.9
 
 
 def test_the_model_runs_in_one_worker_thread_off_the_event_loop() -> None:

@@ -248,6 +248,7 @@ def create_app(
             batches=counts.batches,
             texts=counts.texts,
             mean_batch=round(counts.mean_size, 3),
+            busy_seconds=round(counts.busy_seconds, 6),
             queued=batcher.queued,
         )
 

@@ -6,7 +6,9 @@ two cores). The batcher puts every text of every request on one queue and a sing
 them off in batches:
 
 - a text reaching an idle model waits at most `max_wait_ms` for others to join it, and no longer
-  once `max_batch` texts are there;
+  once as many texts are there as the last batch held (its clients are most likely the ones
+  coming back: clients that wait for an answer before sending again return together), nor once
+  `max_batch` texts are;
 - when the model is busy, texts queue meanwhile, and as soon as it is free they form the next
   batch at once: no wait window is added to a model that has work;
 - each batch runs in one dedicated worker thread, so the event loop keeps reading requests and
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,11 +44,14 @@ class BatchCounts:
     texts: int = 0
     sizes: dict[int, int] = field(default_factory=dict)
     """Batch size -> how many batches of that size ran."""
+    busy_seconds: float = 0.0
+    """Time the worker thread spent predicting: against the time passed, how busy the model is."""
 
-    def add(self, size: int) -> None:
+    def add(self, size: int, seconds: float) -> None:
         self.batches += 1
         self.texts += size
         self.sizes[size] = self.sizes.get(size, 0) + 1
+        self.busy_seconds += seconds
 
     @property
     def mean_size(self) -> float:
@@ -78,6 +84,7 @@ class MicroBatcher(Generic[Result]):
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.counts = BatchCounts()
+        self._last_size = max_batch  # until a batch ran, expect a full one
         self._queue: asyncio.Queue[Pending[Result]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -128,7 +135,8 @@ class MicroBatcher(Generic[Result]):
             batch = [await self._queue.get()]
             self._take_queued(batch)
             if idle and self.max_wait > 0:  # the first text woke an idle model: let others join
-                await self._wait_for_more(batch, deadline=loop.time() + self.max_wait)
+                enough = self._last_size
+                await self._wait_for_more(batch, enough, deadline=loop.time() + self.max_wait)
             batch = [pending for pending in batch if not pending.future.done()]  # callers gone
             if batch:
                 await self._run(batch)
@@ -138,10 +146,12 @@ class MicroBatcher(Generic[Result]):
         while len(batch) < self.max_batch and not self._queue.empty():
             batch.append(self._queue.get_nowait())
 
-    async def _wait_for_more(self, batch: list[Pending[Result]], *, deadline: float) -> None:
+    async def _wait_for_more(
+        self, batch: list[Pending[Result]], enough: int, *, deadline: float
+    ) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
-        while len(batch) < self.max_batch:
+        while len(batch) < enough:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
@@ -154,9 +164,12 @@ class MicroBatcher(Generic[Result]):
     async def _run(self, batch: list[Pending[Result]]) -> None:
         loop = asyncio.get_running_loop()
         texts = [pending.text for pending in batch]
-        self.counts.add(len(texts))
+        self._last_size = len(texts)
         try:
-            results = await loop.run_in_executor(self._executor, self.predict, texts)
+            results, seconds = await loop.run_in_executor(
+                self._executor, timed, self.predict, texts
+            )
+            self.counts.add(len(texts), seconds)
             if len(results) != len(texts):
                 raise RuntimeError(f"{len(results)} results for {len(texts)} texts")
         except asyncio.CancelledError:  # stopped while the batch ran
@@ -168,6 +181,14 @@ class MicroBatcher(Generic[Result]):
         for pending, result in zip(batch, results):
             if not pending.future.done():
                 pending.future.set_result(result)
+
+
+def timed(
+    predict: Callable[[list[str]], Sequence[Result]], texts: list[str]
+) -> tuple[Sequence[Result], float]:
+    started = time.perf_counter()
+    results = predict(texts)
+    return results, time.perf_counter() - started
 
 
 def fail(batch: list[Pending[Result]], error: BaseException) -> None:
