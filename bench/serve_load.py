@@ -5,17 +5,20 @@ batch throughput of the same backend, measured in the same run.
     .venv/bin/python bench/serve_load.py runs/NAME --clients 32 --seconds 30 --backend onnx
 
 Steps, in this order, so that the two measures never share the CPU:
-1. offline: `Predictor.predict_proba` on the run's test texts at batch 32 (the texts sorted by
-   length in batches, as `predict` does), in this process, for `--offline-seconds`;
+1. offline: `Predictor.predict_proba` on the run's test texts at batch 32 (texts sorted by
+   length into batches, as `predict` does), in this process, for half of `--offline-seconds`;
 2. the server: `domaintune serve RUN --port 0` in a subprocess, its port read from the line it
    prints; each client keeps one HTTP/1.1 connection and sends one text at a time (`{"text":
    ...}`), the next as soon as the answer is read, cycling through the test texts from its own
-   offset. The first `--warmup` seconds are not counted.
+   offset. The first `--warmup` seconds are not counted;
+3. offline again for the other half, and the two averaged: on a shared machine the load of
+   other work changes between the two measures, and so does each.
 
 It prints texts/s, p50 and p99 latency, errors (any answer but a 200 holding one prediction, a
-timeout, a dropped connection), the server's mean batch size over the measured window (from
-/health), the offline texts/s and the ratio, and whether the targets of issue 12 are met: zero
-errors and at least 70% of the offline batch-32 throughput.
+timeout, a dropped connection), the server's mean batch size and how busy its model was over the
+measured window (from /health), CPU seconds per text in the server and the clients (Linux), the
+offline texts/s and the ratio, and whether the targets of issue 12 are met: zero errors and at
+least 70% of the offline batch-32 throughput (exit status 1 when not).
 
 The clients write and read HTTP by hand over asyncio streams, in one thread: on a small machine
 the load generator shares the CPU with the server, and a full HTTP client library costs several
@@ -326,6 +329,8 @@ def main() -> None:
         f"{'met' if passed else 'NOT met'}\n"
         f"load average      {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}"
     )
+    if after["backend"] != predictor.backend.name:
+        print(f"  warning: the server ran {after['backend']}, offline {predictor.backend.name}")
     for problem in tally.first_errors:
         print(f"  error: {problem}")
     if tally.errors:

@@ -141,18 +141,23 @@ def test_the_model_runs_in_one_worker_thread_off_the_event_loop() -> None:
     assert loop_thread not in recorder.threads
 
 
-def test_a_failing_batch_fails_its_callers_and_the_next_batches_still_run() -> None:
-    """Catches a batcher whose loop dies on an error (every later request would hang) or that
-    leaves the failed batch's callers waiting forever."""
+def test_a_text_the_model_cannot_take_fails_its_own_request_only() -> None:
+    """Catches one bad text failing every request that shared its batch, a batcher whose loop
+    dies on the error (every later request would hang), or a failed caller left waiting."""
     recorder = Recorder(fail_on="bad")
-    batcher = MicroBatcher(recorder, max_batch=4, max_wait_ms=0)
+    batcher = MicroBatcher(recorder, max_batch=4, max_wait_ms=50)
 
     async def clients():
-        with pytest.raises(ValueError, match="cannot read bad"):
-            await batcher.submit(["bad"])
-        return await batcher.submit(["good"])
+        bad, good = await asyncio.gather(
+            batcher.submit(["bad"]), batcher.submit(["good"]), return_exceptions=True
+        )
+        return bad, good, await batcher.submit(["later"])
 
-    assert asyncio.run(running(batcher, clients())) == ["GOOD"]
+    bad, good, later = asyncio.run(running(batcher, clients()))
+
+    assert isinstance(bad, ValueError) and "cannot read bad" in str(bad)
+    assert (good, later) == (["GOOD"], ["LATER"])
+    assert recorder.batches[0] == ["bad", "good"]
 
 
 def test_a_caller_that_gave_up_costs_no_model_time() -> None:

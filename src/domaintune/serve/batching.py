@@ -15,7 +15,9 @@ them off in batches:
   writing answers while the model computes (PyTorch and ONNX Runtime release the GIL), and the
   model never runs two batches at a time to fight over the same cores;
 - every text has its own future, so each result goes back to the request that sent it, in order,
-  and a client that has gone away costs no model time when its texts have not started.
+  and a client that has gone away costs no model time when its texts have not started;
+- a batch that fails is predicted again text by text, so a text the model cannot take fails its
+  own request, not the requests that happened to share its batch.
 
 Written here rather than taken from a library: the micro-batching packages on PyPI (batched,
 async-batcher, aiobatch) are young 0.x releases that poll the queue on a timer, sleep the wait
@@ -166,29 +168,48 @@ class MicroBatcher(Generic[Result]):
         texts = [pending.text for pending in batch]
         self._last_size = len(texts)
         try:
-            results, seconds = await loop.run_in_executor(
-                self._executor, timed, self.predict, texts
+            outcomes, seconds = await loop.run_in_executor(
+                self._executor, predict_each, self.predict, texts
             )
-            self.counts.add(len(texts), seconds)
-            if len(results) != len(texts):
-                raise RuntimeError(f"{len(results)} results for {len(texts)} texts")
         except asyncio.CancelledError:  # stopped while the batch ran
             fail(batch, RuntimeError("the server is shutting down"))
             raise
-        except Exception as error:  # every caller of this batch gets the error, none hangs
-            fail(batch, error)
-            return
-        for pending, result in zip(batch, results):
-            if not pending.future.done():
-                pending.future.set_result(result)
+        self.counts.add(len(texts), seconds)
+        for pending, outcome in zip(batch, outcomes):
+            if pending.future.done():
+                continue
+            if isinstance(outcome, Failed):
+                pending.future.set_exception(outcome.error)
+            else:
+                pending.future.set_result(outcome)
 
 
-def timed(
+@dataclass
+class Failed:
+    error: Exception
+
+
+def predict_each(
     predict: Callable[[list[str]], Sequence[Result]], texts: list[str]
-) -> tuple[Sequence[Result], float]:
+) -> tuple[list[Result | Failed], float]:
+    """One outcome per text, and the seconds it took. A batch that fails is predicted again text
+    by text, so that a text the model cannot take fails its own request, not its batch-mates'."""
     started = time.perf_counter()
+    try:
+        outcomes: list[Result | Failed] = list(checked(predict, texts))
+    except Exception as error:
+        if len(texts) == 1:
+            outcomes = [Failed(error)]
+        else:
+            outcomes = [predict_each(predict, [text])[0][0] for text in texts]
+    return outcomes, time.perf_counter() - started
+
+
+def checked(predict: Callable[[list[str]], Sequence[Result]], texts: list[str]) -> Sequence[Result]:
     results = predict(texts)
-    return results, time.perf_counter() - started
+    if len(results) != len(texts):
+        raise RuntimeError(f"the model gave {len(results)} results for {len(texts)} texts")
+    return results
 
 
 def fail(batch: list[Pending[Result]], error: BaseException) -> None:
