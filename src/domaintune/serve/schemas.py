@@ -9,9 +9,9 @@ settings of the server (`serve` in the config), checked by the app, and listed b
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 Decision = Literal["model", "class_rule", "abstain"]
 
@@ -28,6 +28,10 @@ def check_text(text: str) -> str:
     return text
 
 
+Text = Annotated[StrictStr, AfterValidator(check_text)]
+"""A text as a request holds it: a JSON string (a number is not taken for one) the model can read."""
+
+
 class PredictRequest(BaseModel):
     """One text as `text`, or several as `texts`; not both."""
 
@@ -41,27 +45,10 @@ class PredictRequest(BaseModel):
         },
     )
 
-    text: StrictStr | None = Field(default=None, description="One text to label.")
-    texts: list[StrictStr] | None = Field(
+    text: Text | None = Field(default=None, description="One text to label.")
+    texts: list[Text] | None = Field(
         default=None, min_length=1, description="Several texts to label, answered in this order."
     )
-
-    @field_validator("text")
-    @classmethod
-    def _readable_text(cls, text: str | None) -> str | None:
-        return None if text is None else check_text(text)
-
-    @field_validator("texts")
-    @classmethod
-    def _readable_texts(cls, texts: list[str] | None) -> list[str] | None:
-        if texts is None:
-            return None
-        for index, text in enumerate(texts):
-            try:
-                check_text(text)
-            except ValueError as error:
-                raise ValueError(f"texts[{index}]: {error}") from None
-        return texts
 
     @model_validator(mode="after")
     def _one_of_text_or_texts(self) -> PredictRequest:
