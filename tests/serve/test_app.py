@@ -273,12 +273,16 @@ def test_a_model_folder_outside_a_run_is_served_without_metrics(
 
 
 def test_the_openapi_document_describes_every_endpoint_and_model(client: TestClient) -> None:
-    """Catches endpoints without request or response models: /docs would show bare `object`s
-    and clients could not be generated from it."""
+    """Catches endpoints without request or response models (/docs would show bare `object`s
+    and clients could not be generated from it), and a /docs page whose scripts come from a CDN
+    (blank on a machine without internet)."""
     document = client.get("/openapi.json").json()
     docs = client.get("/docs")
 
     assert docs.status_code == 200 and "openapi.json" in docs.text
+    scripts = re.findall(r"<script src=['\"]([^'\"]+)", docs.text)
+    assert scripts and all(script.startswith("/") for script in scripts), scripts
+    assert all(client.get(script).status_code == 200 for script in scripts)
     assert {"/predict", "/health", "/metadata"} <= set(document["paths"])
     predict = document["paths"]["/predict"]["post"]
     assert predict["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(

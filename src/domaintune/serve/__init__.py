@@ -1,7 +1,8 @@
 """`domaintune serve`: the model of a run behind HTTP (FastAPI, run by uvicorn), with a page to
 try it. `app` builds the app, `batching` gathers concurrent requests into batches, `schemas`
 holds the API's request and response models, `metadata` what `/metadata` says, `server` binds
-and runs it. FastAPI and uvicorn come with the `serve` extra: `pip install 'domaintune[serve]'`.
+and runs it. FastAPI, uvicorn and fastapi-offline come with the `serve` extra:
+`pip install 'domaintune[serve]'`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from pydantic import ValidationError
 from domaintune.config import ServeConfig
 from domaintune.errors import UserError
 
-SERVER_LIBRARIES = ("fastapi", "uvicorn")
+SERVER_LIBRARIES = ("fastapi", "uvicorn", "fastapi_offline")
 BACKENDS = ("auto", "torch", "onnx")
 
 
 def check_server_libraries() -> None:
     """Fail with the install command, before anything loads, when FastAPI or uvicorn is missing."""
-    missing = [name for name in SERVER_LIBRARIES if find_spec(name) is None]
+    missing = [name.replace("_", "-") for name in SERVER_LIBRARIES if find_spec(name) is None]
     if missing:
         raise UserError(
             f"domaintune serve needs {' and '.join(missing)}: pip install 'domaintune[serve]'"

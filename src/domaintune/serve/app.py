@@ -7,7 +7,9 @@
 - `GET /metadata`: labels, test metrics with intervals, backend, decision rules, limits, and a
   summary of the model card;
 - `GET /`: a page to type a text and see the label and a probability bar per label;
-- `/docs` and `/openapi.json`: FastAPI's OpenAPI documents, from the models in `schemas.py`.
+- `/docs`, `/redoc` and `/openapi.json`: FastAPI's OpenAPI documents, from the models in
+  `schemas.py`; the documentation pages' scripts come from fastapi-offline, served from here, not
+  from a CDN, so they work on a machine without internet as the page does.
 
 Texts from all requests go through one `MicroBatcher`, so concurrent clients share batches.
 Every bad request is answered 4xx with a JSON `{"message": one line, "detail": ...}`: 422 for a
@@ -26,6 +28,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -175,7 +178,7 @@ def create_app(
         yield
         await batcher.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI whose /docs and /redoc load their scripts from this server
         title=f"domaintune: {metadata.name}",
         version=version(),
         description=(
