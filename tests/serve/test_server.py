@@ -37,13 +37,28 @@ def first_line_with(process: subprocess.Popen, prefix: str, *, timeout: float) -
 
 @pytest.mark.slow
 def test_serve_listens_where_it_says_answers_and_stops_on_ctrl_c(
-    served_run: RunDir, tmp_path: Path
+    run_copy: RunDir, tmp_path: Path
 ) -> None:
     """Catches a printed address that is not the one served (port 0 must print the real port),
-    a server that does not answer over real HTTP, or one that a Ctrl+C leaves running or kills
-    with a traceback."""
+    a server that does not answer over real HTTP, settings not taken in order (the run's
+    config.yaml, then --set, then the options), or a server that a Ctrl+C leaves running or
+    kills with a traceback."""
+    run_copy.config.write_text(
+        "task: {name: tickets}\nserve: {max_texts: 7, max_wait_ms: 9, max_batch: 3}\n"
+    )
     process = subprocess.Popen(
-        [*COMMAND, str(served_run.root), "--port", "0", "--max-batch", "4"],
+        [
+            *COMMAND,
+            str(run_copy.root),
+            "--port",
+            "0",
+            "--set",
+            "serve.max_wait_ms=3",
+            "--set",
+            "serve.max_batch=5",
+            "--max-batch",
+            "4",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -61,11 +76,12 @@ def test_serve_listens_where_it_says_answers_and_stops_on_ctrl_c(
         with urllib.request.urlopen(request, timeout=60) as answer:
             predictions = json.load(answer)["predictions"]
         with urllib.request.urlopen(f"{url}/metadata", timeout=60) as answer:
-            assert json.load(answer)["limits"]["max_batch"] == 4
+            limits = json.load(answer)["limits"]
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     assert [p["label"] for p in predictions] and len(predictions) == 2
+    assert (limits["max_texts"], limits["max_wait_ms"], limits["max_batch"]) == (7, 3, 4)
     assert process.returncode == 0, stderr[-2000:]
     assert "Traceback" not in stderr
 
