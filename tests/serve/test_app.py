@@ -145,6 +145,10 @@ MALFORMED = {
         content=b'{"text": "bad \\ud800 text"}', headers={"content-type": "application/json"}
     ),
     "not sent as JSON": dict(content=b'{"text": "fine"}', headers={"content-type": "text/plain"}),
+    "not UTF-8": dict(content=b'{"text": "caf\xe9"}', headers={"content-type": "application/json"}),
+    "nested too deeply": dict(
+        content=b"[" * 3000 + b"]" * 3000, headers={"content-type": "application/json"}
+    ),
 }
 
 

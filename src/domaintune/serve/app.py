@@ -55,6 +55,8 @@ PAGE_POLICY = (
     "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 )
 """The page loads nothing from elsewhere (it works offline); the browser is told to refuse it too."""
+UNREADABLE_BODY = "There was an error parsing the body"
+"""FastAPI's detail for a body it could not read as JSON for another reason than a syntax error."""
 JSON_ESCAPED_CHAR_BYTES = 12
 """The most bytes one character of a text can take in a JSON body: a character outside the Basic
 Multilingual Plane written as two escapes (`\\ud83d\\ude00`)."""
@@ -211,6 +213,14 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == UNREADABLE_BODY:
+            # FastAPI's answer when json.loads fails other than with a JSONDecodeError: bytes
+            # that are not UTF-8, or arrays nested past Python's recursion limit. Malformed, as
+            # any other invalid JSON is.
+            message = "the body is not valid JSON (not UTF-8 text, or nested too deeply)"
+            return problem(
+                422, message, [{"loc": ["body"], "msg": message, "type": "json_invalid"}]
+            )
         return problem(
             error.status_code, str(error.detail), headers=getattr(error, "headers", None)
         )
