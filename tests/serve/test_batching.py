@@ -195,6 +195,22 @@ def test_stopping_fails_queued_texts_instead_of_leaving_them_waiting() -> None:
     assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
 
 
+def test_stopping_fails_a_text_waiting_in_the_window() -> None:
+    """Catches a shutdown that drops the texts already taken off the queue to wait for others:
+    their callers would wait forever."""
+    batcher = MicroBatcher(Recorder(), max_batch=8, max_wait_ms=60_000)
+
+    async def scenario():
+        await batcher.start()
+        waiting = asyncio.create_task(batcher.submit(["alone"]))
+        await asyncio.sleep(0.1)  # taken off the queue, waiting for others to join it
+        await batcher.stop()
+        return await asyncio.gather(waiting, return_exceptions=True)
+
+    (outcome,) = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert isinstance(outcome, RuntimeError)
+
+
 def test_submitting_before_start_is_an_error_not_a_hang() -> None:
     """Catches an app whose lifespan did not start the batcher: requests must fail loudly."""
     batcher = MicroBatcher(Recorder(), max_batch=1, max_wait_ms=0)

@@ -135,10 +135,14 @@ class MicroBatcher(Generic[Result]):
         while True:
             idle = self._queue.empty()
             batch = [await self._queue.get()]
-            self._take_queued(batch)
-            if idle and self.max_wait > 0:  # the first text woke an idle model: let others join
-                enough = self._last_size
-                await self._wait_for_more(batch, enough, deadline=loop.time() + self.max_wait)
+            try:
+                self._take_queued(batch)
+                if idle and self.max_wait > 0:  # the first text woke an idle model: let others join
+                    enough = self._last_size
+                    await self._wait_for_more(batch, enough, deadline=loop.time() + self.max_wait)
+            except asyncio.CancelledError:  # stopped while gathering: these are off the queue
+                fail(batch, RuntimeError("the server is shutting down"))
+                raise
             batch = [pending for pending in batch if not pending.future.done()]  # callers gone
             if batch:
                 await self._run(batch)
