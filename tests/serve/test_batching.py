@@ -72,9 +72,9 @@ def test_a_list_longer_than_a_batch_is_split_and_answered_in_order() -> None:
     assert [len(batch) for batch in recorder.batches] == [4, 4, 2]
 
 
-def test_texts_queued_while_the_model_is_busy_run_next_without_the_wait_window() -> None:
-    """Catches a batcher that sleeps its wait window before every batch: with the model busy,
-    what queued meanwhile must start as soon as the model is free, not max_wait_ms later."""
+def test_a_full_batch_queued_while_the_model_was_busy_runs_at_once() -> None:
+    """Catches a batcher that sleeps its wait window before every batch: when a full batch
+    queued while the model was busy, it must start as soon as the model is free."""
     recorder = Recorder(seconds=0.3)
     batcher = MicroBatcher(recorder, max_batch=2, max_wait_ms=30_000)
 
@@ -82,14 +82,45 @@ def test_texts_queued_while_the_model_is_busy_run_next_without_the_wait_window()
         first = asyncio.create_task(batcher.submit(["a", "b"]))  # a full batch: runs at once
         await asyncio.sleep(0.1)  # the model is busy with it
         started = time.perf_counter()
-        late = await batcher.submit(["c"])
+        late = await batcher.submit(["c", "d"])
         return await first, late, time.perf_counter() - started
 
     first, late, waited = asyncio.run(running(batcher, clients()))
 
-    assert (first, late) == (["A", "B"], ["C"])
-    assert waited < 5, f"the queued text waited {waited:.1f} s: the wait window was added"
-    assert recorder.batches == [["a", "b"], ["c"]]
+    assert (first, late) == (["A", "B"], ["C", "D"])
+    assert waited < 5, f"the queued texts waited {waited:.1f} s: the wait window was added"
+    assert recorder.batches == [["a", "b"], ["c", "d"]]
+
+
+def test_two_groups_of_clients_taking_turns_merge_into_one_batch() -> None:
+    """Catches groups of clients that stay split once split (a late client, a pause): each
+    batch would then run while the event loop answers the other group, which slows the model
+    down (the loop takes the GIL and a core). What queued meanwhile waits, at most the window,
+    for the clients just answered, and no longer than until they are back."""
+    recorder = Recorder(seconds=0.2)
+    batcher = MicroBatcher(recorder, max_batch=8, max_wait_ms=2000)
+    second_round: dict[str, float] = {}
+
+    async def client(name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await batcher.submit([f"{name}1"])  # answered, the client comes back at once
+        started = time.perf_counter()
+        await batcher.submit([f"{name}2"])
+        second_round[name] = time.perf_counter() - started
+
+    async def clients():
+        await batcher.submit(["w1", "w2"])  # a batch of two: two clients are expected next
+        await asyncio.gather(client("a", 0), client("b", 0), client("c", 0.1), client("d", 0.1))
+
+    asyncio.run(running(batcher, clients()))
+
+    assert [sorted(batch) for batch in recorder.batches] == [
+        ["w1", "w2"],
+        ["a1", "b1"],
+        ["a2", "b2", "c1", "d1"],  # c and d queued meanwhile; a and b came back to join them
+        ["c2", "d2"],  # a and b have left: this one waits out the window
+    ]
+    assert second_round["a"] < 1.5, "the merged batch waited out its window with all there"
 
 
 def test_a_text_reaching_an_idle_model_waits_for_as_many_as_the_last_batch_at_most_the_window() -> (

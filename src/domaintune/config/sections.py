@@ -349,10 +349,10 @@ class ServeConfig(Section):
     from about 8 texts on (issue 12: 150 texts/s at batch 8, 152 at 32); 32 takes in 16 waiting
     clients at once, and a longer batch would only make each answer wait longer."""
     max_wait_ms: float = Field(default=5.0, ge=0, le=1000)
-    """How long a text reaching an idle model waits at most for others to join its batch. Short
-    beside a batch's own time (about 100 ms for 16 texts on two cores); the wait ends as soon as
-    as many texts are there as the last batch held, so a lone client waits once at most; and when
-    the model is busy there is no wait: what queued meanwhile forms the next batch."""
+    """How long a batch waits at most for the clients the last batch answered to come back and
+    join what queued meanwhile (see `serve/batching.py`): short beside a batch's own time (about
+    100 ms for 16 texts on two cores), and cut short as soon as they are back, so clients that
+    stop cost one window at most. 0: never wait, predict what is queued."""
     max_text_chars: int = Field(default=10_000, ge=1)
     """A longer text is refused (413). The model reads at most 512 tokens (about 2,500
     characters) and cuts the rest, so a longer text only costs tokenising time."""
