@@ -25,11 +25,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "domaintune"
-DATA = ["config/ready/*.yaml", "report/templates/*", "evaluate/templates/*"]
+DATA = ["config/ready/*.yaml", "report/templates/*", "evaluate/templates/*", "serve/*.html"]
 """The package data domaintune reads at run time, relative to the package."""
 
 IN_THE_VENV = """
 import json, sys
+from importlib import resources
 import domaintune
 from domaintune.config import load_config, ready_configs
 from domaintune.templating import environment
@@ -49,6 +50,7 @@ print(json.dumps({
     "ready": {name: str(path) for name, path in ready_configs().items()},
     "drug_reviews_text_column": load_config("drug-reviews").data.text_column,
     "templates": templates,
+    "page": str(resources.files("domaintune.serve") / "page.html"),
 }))
 """
 
@@ -135,6 +137,7 @@ def test_the_wheel_ships_the_ready_configs_and_templates_and_runs_from_a_clean_v
     assert found["drug_reviews_text_column"] == "review"
     assert len(found["templates"]) == 3
     assert all(Path(path).is_relative_to(venv) for path in found["templates"])
+    assert Path(found["page"]).is_relative_to(venv) and Path(found["page"]).is_file()
 
     shown = run([str(venv / "bin" / "domaintune"), "config", "show", "drug-reviews"], tmp_path)
     assert "name: drug-reviews" in shown.stdout

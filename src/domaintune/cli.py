@@ -376,6 +376,72 @@ def predict(
 
 
 @app.command()
+def serve(
+    run: Annotated[Path, typer.Argument(help="A run directory (runs/NAME) or its model folder.")],
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port; 0 takes a free one (default 8000).")
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="auto, torch or onnx: what computes the logits.")
+    ] = "auto",
+    max_batch: Annotated[
+        int | None,
+        typer.Option("--max-batch", help="Texts predicted together at most (default 32)."),
+    ] = None,
+    max_wait_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--max-wait-ms", help="How long a text waits for others to join it (default 5)."
+        ),
+    ] = None,
+    max_text_chars: Annotated[
+        int | None, typer.Option("--max-text-chars", help="Longest text accepted (default 10000).")
+    ] = None,
+    max_texts: Annotated[
+        int | None, typer.Option("--max-texts", help="Most texts in one request (default 128).")
+    ] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Serve the model over HTTP: POST /predict, GET /health, /metadata, /docs, and a page at /.
+
+    Settings come from the `serve` section of the run's config.yaml, then --set, then the options.
+    """
+    from domaintune.serve import (
+        check_backend,
+        check_model_path,
+        check_server_libraries,
+        with_options,
+    )
+
+    check_server_libraries()
+    check_backend(backend)
+    check_model_path(run)
+    from domaintune.serve.server import open_server
+
+    root = run.parent if run.name == "model" and RunDir(run.parent).config.is_file() else run
+    resolved, _ = resolve(None, overrides, out=root)
+    settings = with_options(
+        resolved.serve,
+        host=host,
+        port=port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_text_chars=max_text_chars,
+        max_texts=max_texts,
+    )
+    server = open_server(run, serve=settings, backend=backend)
+    console.print(
+        f"serving {server.name} ({server.backend}; labels {', '.join(server.labels)}) at "
+        f"{server.url}: the page at {server.url}/, the API at {server.url}/docs; Ctrl+C stops",
+        soft_wrap=True,
+    )
+    server.run()
+
+
+@app.command()
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run directories with a metrics.json.")],
     output_format: Annotated[

@@ -1,8 +1,8 @@
 """The config's sections: every default of every stage is written down here, and nowhere else.
 
 A run is described by a YAML file whose sections mirror the pipeline (task, data, prepare, model,
-train, evaluate, report; tune for `domaintune tune`). Anything left out takes the default below; `--set section.key=value`
-overrides any key from the command line. Unknown keys and wrong types are errors that name the key.
+train, evaluate, report; tune for `domaintune tune`, serve for `domaintune serve`). Anything left
+out takes the default below; `--set section.key=value` overrides any key from the command line. Unknown keys and wrong types are errors that name the key.
 """
 
 from __future__ import annotations
@@ -335,6 +335,35 @@ class ReportConfig(Section):
     """How many example texts each list in the report shows."""
 
 
+class ServeConfig(Section):
+    """`domaintune serve`: where the server listens, how it batches requests, what it accepts.
+    Its command-line options (`--port`, `--max-batch`, ...) override these keys."""
+
+    host: str = "127.0.0.1"
+    """Loopback: only this machine can reach the server until asked otherwise (`--host 0.0.0.0`),
+    since it has no authentication of its own."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """The port uvicorn and most Python web tools use; 0 takes any free port (printed)."""
+    max_batch: int = Field(default=32, ge=1)
+    """The most texts predicted together. On two CPU cores a MiniLM reaches its batch throughput
+    from about 8 texts on (issue 12: 150 texts/s at batch 8, 152 at 32); 32 takes in 16 waiting
+    clients at once, and a longer batch would only make each answer wait longer."""
+    max_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    """How long a batch waits at most for the clients the last batch answered to come back and
+    join what queued meanwhile (see `serve/batching.py`): short beside a batch's own time (about
+    100 ms for 16 texts on two cores), and cut short as soon as they are back, so clients that
+    stop cost one window at most. 0: never wait, predict what is queued."""
+    max_text_chars: int = Field(default=10_000, ge=1)
+    """A longer text is refused (413). The model reads at most 512 tokens (about 2,500
+    characters) and cuts the rest, so a longer text only costs tokenising time."""
+    max_texts: int = Field(default=128, ge=1)
+    """Texts in one request at most (413 above): a longer list holds the model for seconds while
+    every other client waits; send large files to `domaintune predict --file`."""
+    access_log: bool = False
+    """One log line per request costs CPU the model needs under load; uvicorn's start and error
+    lines are printed either way."""
+
+
 class Config(Section):
     task: TaskConfig = Field(default_factory=TaskConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -344,6 +373,7 @@ class Config(Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @model_validator(mode="after")
     def _splits_leave_training_data(self) -> Config:

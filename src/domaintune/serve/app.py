@@ -1,0 +1,290 @@
+"""The HTTP app: `create_app(run)` loads the run's model once and answers
+
+- `POST /predict`: one text (`{"text": ...}`) or several (`{"texts": [...]}`) -> per text the label,
+  calibrated probabilities, confidence and decision, from the one prediction path
+  (`Predictor.decide`: normalised as in training, calibrated, the run's decision rules applied);
+- `GET /health`: alive, and how the batcher has batched;
+- `GET /metadata`: labels, test metrics with intervals, backend, decision rules, limits, and a
+  summary of the model card;
+- `GET /`: a page to type a text and see the label and a probability bar per label;
+- `/docs`, `/redoc` and `/openapi.json`: FastAPI's OpenAPI documents, from the models in
+  `schemas.py`; the documentation pages' scripts come from fastapi-offline, served from here, not
+  from a CDN, so they work on a machine without internet as the page does.
+
+Texts from all requests go through one `MicroBatcher`, so concurrent clients share batches.
+Every bad request is answered 4xx with a JSON `{"message": one line, "detail": ...}`: 422 for a
+malformed one, 413 for one past the limits (`serve` in the config), never a 500.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domaintune.config import ServeConfig
+from domaintune.errors import UserError
+from domaintune.predict import Predictor
+from domaintune.rundir import version
+from domaintune.serve import check_backend
+from domaintune.serve.batching import MicroBatcher
+from domaintune.serve.metadata import read_metadata
+from domaintune.serve.schemas import (
+    Health,
+    Limits,
+    Metadata,
+    Prediction,
+    PredictRequest,
+    PredictResponse,
+    Problem,
+)
+
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+)
+"""The page loads nothing from elsewhere (it works offline); the browser is told to refuse it too."""
+UNREADABLE_BODY = "There was an error parsing the body"
+"""FastAPI's detail for a body it could not read as JSON for another reason than a syntax error."""
+JSON_ESCAPED_CHAR_BYTES = 12
+"""The most bytes one character of a text can take in a JSON body: a character outside the Basic
+Multilingual Plane written as two escapes (`\\ud83d\\ude00`)."""
+
+
+class BodyLimit:
+    """Refuse (413) a request body larger than any the limits allow, before it is read whole:
+    at once when its Content-Length says so, else as soon as the bytes received pass it.
+
+    The error is raised from `receive`, inside the app, so it is answered as JSON by the app's
+    handler; FastAPI's own `max_body_size` answers in plain text outside it.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, message: str) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.message = message
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise HTTPException(413, self.message)
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, self.message)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def load_predictor(path: Path, *, backend: str) -> Predictor:
+    """The run's predictor; `backend` other than auto is passed on to `Predictor`."""
+    check_backend(backend)
+    if backend == "auto":
+        return Predictor(path)
+    if "backend" not in inspect.signature(Predictor).parameters:
+        raise UserError(
+            f"--backend {backend}: this domaintune has one backend (PyTorch): leave --backend auto"
+        )
+    return Predictor(path, backend=backend)  # type: ignore[call-arg]
+
+
+def warm_up(predictor: Predictor) -> None:
+    """Predict once on this (the main) thread before the batcher's worker thread does.
+
+    Beyond the first batch's one-off costs, this changes how PyTorch's OpenMP threads wait: GNU
+    OpenMP lets an idle thread spin long before it sleeps, unless it runs more threads than
+    there are cores. A prediction here gives it a second team of threads (the main thread's) so
+    the worker's team spins briefly, and the cores it would burn go to other work: on two cores
+    shared with other processes, MiniLM-L6 batches in the worker thread took 13 ms of CPU per
+    text with this, 35-44 ms without (19 against 78 texts/s); `GOMP_SPINCOUNT=1000` does the
+    same."""
+    predictor.predict_proba(["warm-up"] * 2, batch_size=2)
+
+
+def batch_predictor(predictor: Predictor) -> Callable[[list[str]], list[Prediction]]:
+    """`Predictor.decide` on one batch, each row as the API's `Prediction`. Runs in the batcher's
+    worker thread, so the event loop does none of this work."""
+    labels = predictor.labels
+    columns = [f"p_{label}" for label in labels]
+
+    def predict(texts: list[str]) -> list[Prediction]:
+        table = predictor.decide(texts, batch_size=len(texts))
+        probabilities = table[columns].to_numpy().tolist()
+        return [
+            Prediction(
+                label=label,
+                confidence=confidence,
+                decision=decision,
+                probabilities=dict(zip(labels, row)),
+            )
+            for label, confidence, decision, row in zip(
+                table["label"], table["confidence"].tolist(), table["decision"], probabilities
+            )
+        ]
+
+    return predict
+
+
+def one_line(error: dict[str, Any]) -> str:
+    """A validation error as a person reads it: where in the request, and what is wrong."""
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    reason = (error.get("ctx") or {}).get("error")
+    if error.get("type") == "json_invalid":
+        return f"the body is not valid JSON ({reason} at character {where})"
+    if error.get("type") == "missing" and where == "body":
+        return 'the body is missing: send JSON such as {"text": "..."}'
+    return f"{where}: {message}"
+
+
+def problem(status: int, message: str, detail: Any = None, **kwargs: Any) -> JSONResponse:
+    body = Problem(message=message, detail=detail if detail is not None else message)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, **kwargs)
+
+
+def create_app(
+    path: str | Path,
+    *,
+    serve: ServeConfig | None = None,
+    backend: str = "auto",
+    predictor: Predictor | None = None,
+) -> FastAPI:
+    """The app serving the model of the run directory (or model folder) `path`; `predictor`,
+    when given, is used instead of loading one (it must be that folder's)."""
+    path = Path(path)
+    serve = serve or ServeConfig()
+    predictor = predictor or load_predictor(path, backend=backend)
+    warm_up(predictor)
+    limits = Limits(
+        max_text_chars=serve.max_text_chars,
+        max_texts=serve.max_texts,
+        max_batch=serve.max_batch,
+        max_wait_ms=serve.max_wait_ms,
+        max_tokens=predictor.max_length,
+    )
+    metadata = read_metadata(path, predictor, limits=limits)
+    batcher = MicroBatcher(
+        batch_predictor(predictor), max_batch=serve.max_batch, max_wait_ms=serve.max_wait_ms
+    )
+    page = resources.files("domaintune.serve").joinpath("page.html").read_text(encoding="utf-8")
+    backend_name = predictor.backend.name
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPIOffline(  # FastAPI whose /docs and /redoc load their scripts from this server
+        title=f"domaintune: {metadata.name}",
+        version=version(),
+        description=(
+            f"Labels texts with the model of run `{metadata.name}` ({', '.join(metadata.labels)}): "
+            "calibrated probabilities and the run's decision rules, as `domaintune predict` gives "
+            "them. Requests arriving together are predicted in one batch."
+        ),
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=serve.max_texts * (serve.max_text_chars * JSON_ESCAPED_CHAR_BYTES + 16) + 4096,
+        message=f"the request body is too large: send at most {serve.max_texts} texts of at "
+        f"most {serve.max_text_chars} characters each",
+    )
+    app.state.batcher = batcher
+    app.state.predictor = predictor
+    app.state.metadata = metadata
+    errors = {413: {"model": Problem}, 422: {"model": Problem}}
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, error: RequestValidationError) -> JSONResponse:
+        found = error.errors()
+        detail = [
+            {"loc": list(item.get("loc", ())), "msg": item.get("msg"), "type": item.get("type")}
+            for item in found
+        ]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        return problem(422, one_line(found[0]) + more if found else "malformed request", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == UNREADABLE_BODY:
+            # FastAPI's answer when json.loads fails other than with a JSONDecodeError: bytes
+            # that are not UTF-8, or arrays nested past Python's recursion limit. Malformed, as
+            # any other invalid JSON is.
+            message = "the body is not valid JSON (not UTF-8 text, or nested too deeply)"
+            return problem(
+                422, message, [{"loc": ["body"], "msg": message, "type": "json_invalid"}]
+            )
+        return problem(
+            error.status_code, str(error.detail), headers=getattr(error, "headers", None)
+        )
+
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses=errors,
+        summary="Label one text or a list of texts",
+        description=(
+            f"At most {serve.max_texts} texts of at most {serve.max_text_chars} characters each; "
+            "more is refused with 413. A malformed request (not JSON, unknown fields, a text that "
+            "is not a string or is blank, an empty list, both or neither of `text` and `texts`) is "
+            "refused with 422."
+        ),
+    )
+    async def predict(request: PredictRequest) -> PredictResponse:
+        texts = request.all_texts()
+        if len(texts) > serve.max_texts:
+            raise HTTPException(
+                413, f"{len(texts)} texts in one request; the limit is {serve.max_texts}"
+            )
+        for index, text in enumerate(texts):
+            if len(text) > serve.max_text_chars:
+                where = "the text" if request.text is not None else f"texts[{index}]"
+                raise HTTPException(
+                    413,
+                    f"{where} has {len(text)} characters; the limit is {serve.max_text_chars}",
+                )
+        predictions = await batcher.submit(texts)
+        return PredictResponse(backend=backend_name, predictions=predictions)
+
+    @app.get("/health", response_model=Health, summary="Whether the server is up, and its batches")
+    async def health() -> Health:
+        counts = batcher.counts
+        return Health(
+            backend=backend_name,
+            batches=counts.batches,
+            texts=counts.texts,
+            mean_batch=round(counts.mean_size, 3),
+            busy_seconds=round(counts.busy_seconds, 6),
+            queued=batcher.queued,
+        )
+
+    @app.get("/metadata", response_model=Metadata, summary="The model: labels, test figures, rules")
+    async def describe() -> Metadata:
+        return metadata
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})
+
+    return app
