@@ -66,14 +66,18 @@ def predict_command(
     output: Path | None,
     output_format: str,
     batch_size: int,
+    backend: str = "auto",
 ) -> None:
     """Label texts and write one row per text: text, label, and a probability per label."""
     if output_format not in {"csv", "jsonl"}:
         raise UserError(f"--format {output_format}: choose csv or jsonl")
+    if backend not in {"auto", "torch", "onnx"}:
+        raise UserError(f"--backend {backend}: choose auto, torch or onnx")
     rows = read_texts(texts, file, text_column=text_column)
     if not rows:
         raise UserError("no texts to label: pass --text, --file, or lines on standard input")
-    predictor = Predictor(model)
+    predictor = Predictor(model, backend=backend)
+    print(f"backend {predictor.backend.name}: {predictor.backend_reason}", file=sys.stderr)
     probabilities = predictor.predict_proba(rows, batch_size=batch_size)
     table = pd.DataFrame(
         {"text": rows, "label": [predictor.labels[i] for i in probabilities.argmax(1)]}
