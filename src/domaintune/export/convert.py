@@ -113,16 +113,22 @@ def export_graph(
 
 
 def fuse(source: Path, target: Path, *, model: torch.nn.Module) -> dict[str, int]:
-    """Step 2; returns how many of each fused operator the optimiser made."""
+    """Step 2; returns how many of each fused operator the optimiser made.
+
+    Every fusion but residual add + layer norm, which stay apart (`predict.backends.UNFUSED`)."""
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     config = model.config
+    options = FusionOptions(OPTIMIZER_MODEL_TYPE)
+    options.enable_skip_layer_norm = options.enable_bias_skip_layer_norm = False
     with quiet():
         optimized = optimize_model(
             str(source),
             model_type=OPTIMIZER_MODEL_TYPE,
             num_heads=getattr(config, "num_attention_heads", 0),
             hidden_size=getattr(config, "hidden_size", 0),
+            optimization_options=options,
         )
         fused = optimized.get_fused_operator_statistics()
         optimized.save_model_to_file(str(target))

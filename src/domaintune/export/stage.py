@@ -92,6 +92,39 @@ def refusal(run: RunDir, export: ExportConfig, figures: dict[str, Any], *, name:
     return None
 
 
+def padded_example(predictor: Predictor, texts: list[str]) -> dict[str, np.ndarray]:
+    """The shortest and the longest text as one padded batch: what the exporter traces."""
+    batch = predictor.tokenizer(
+        [min(texts, key=len), max(texts, key=len)],
+        truncation=True,
+        max_length=predictor.max_length,
+        padding=True,
+        return_tensors="np",
+    )
+    return dict(batch)
+
+
+def write_onnx(
+    model: torch.nn.Module,
+    target: Path,
+    *,
+    inputs: list[str],
+    example: dict[str, np.ndarray],
+    quantize: str,
+    opset: int,
+) -> dict[str, int]:
+    """Steps 1 to 3 (export, fuse, quantise unless `quantize` is none) into `target`, with the
+    steps' own files in a temporary folder beside it; returns the fused operators' counts."""
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        raw, fused_path = Path(work) / "raw.onnx", Path(work) / "fused.onnx"
+        export_graph(model, raw, example=example, inputs=inputs, opset=opset)
+        fused = fuse(raw, target if quantize == "none" else fused_path, model=model)
+        if quantize == "int8":
+            with quiet():
+                quantize_int8(fused_path, target)
+    return fused
+
+
 def check_exportable(run: RunDir) -> None:
     """Refuse, before any work, a folder that is not a run with a trained model and a test split."""
     if not run.root.is_dir():
@@ -127,28 +160,20 @@ def run_export(config: Config, run: RunDir) -> ExportParity:
             f"run `{run.command('train')}` again"
         )
     texts = test["text"].tolist()
-    example = dict(
-        predictor.tokenizer(
-            [min(texts, key=len), max(texts, key=len)],  # a padded batch of two lengths
-            truncation=True,
-            max_length=predictor.max_length,
-            padding=True,
-            return_tensors="np",
-        )
-    )
     model = load_classifier(str(run.model), attention="eager").eval()
     inputs = model_inputs(model, list(predictor.tokenizer.model_input_names), run.model)
     name = f"onnx-{'fp32' if export.quantize == 'none' else export.quantize}"
     with atomic_path(run.export) as folder:
         folder.mkdir()
         target = folder / run.onnx_model.name
-        with tempfile.TemporaryDirectory(dir=folder) as work:
-            raw, fused_path = Path(work) / "raw.onnx", Path(work) / "fused.onnx"
-            export_graph(model, raw, example=example, inputs=inputs, opset=export.opset)
-            fused = fuse(raw, target if export.quantize == "none" else fused_path, model=model)
-            if export.quantize == "int8":
-                with quiet():
-                    quantize_int8(fused_path, target)
+        fused = write_onnx(
+            model,
+            target,
+            inputs=inputs,
+            example=padded_example(predictor, texts),
+            quantize=export.quantize,
+            opset=export.opset,
+        )
         backend = OnnxBackend(target, name=name, threads=export.threads)
         gold = test["label"].to_numpy()
         figures = compare(predictor, backend, texts, gold, batch_size=export.batch_size)

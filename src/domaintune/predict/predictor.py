@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 from tqdm.auto import tqdm
-from transformers import BatchEncoding, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
 from domaintune.config import PrepareConfig
@@ -37,6 +37,7 @@ from domaintune.predict.backends import (
     TorchBackend,
     auto_precision,
 )
+from domaintune.predict.encode import Encode, encoder
 from domaintune.rundir import RunDir
 from domaintune.runfiles import ExportParity
 from domaintune.temperature import load_temperature, probabilities
@@ -46,21 +47,21 @@ PrecisionChoice = Literal["auto", "fp32", "bf16"]
 
 
 def length_batches(
-    tokenizer: PreTrainedTokenizerBase, texts: list[str], *, batch_size: int, max_length: int
-) -> Iterator[tuple[np.ndarray, BatchEncoding]]:
+    tokenizer: PreTrainedTokenizerBase,
+    texts: list[str],
+    *,
+    batch_size: int,
+    max_length: int,
+    encode: Encode | None = None,
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Tokenised batches (numpy arrays) of texts of similar length (little padding), each with the
-    positions of its texts in `texts`, so results can be put back in the input's order."""
+    positions of its texts in `texts`, so results can be put back in the input's order. `encode`
+    tokenises (default: `encoder(tokenizer)`, made anew)."""
+    encode = encode or encoder(tokenizer, max_length=max_length)
     order = np.argsort([len(text) for text in texts], kind="stable")
     for start in range(0, len(texts), batch_size):
         rows = order[start : start + batch_size]
-        batch = tokenizer(
-            [texts[i] for i in rows],
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="np",
-        )
-        yield rows, batch
+        yield rows, encode([texts[i] for i in rows])
 
 
 def normalized(texts: list[str], normalization: PrepareConfig | None) -> list[str]:
@@ -191,6 +192,7 @@ class Predictor:
         self.labels = [config.id2label[i] for i in range(len(config.id2label))]
         limit = getattr(config, "max_position_embeddings", 512)
         self.max_length = min(self.tokenizer.model_max_length, limit)  # training's, saved with it
+        self.encode = encoder(self.tokenizer, max_length=self.max_length)
         self.temperature = load_temperature(folder)
         self.backend: Backend
         self.backend, self.backend_reason = choose_backend(
@@ -203,13 +205,17 @@ class Predictor:
         texts = normalized(texts, self.normalization)
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         batches = length_batches(
-            self.tokenizer, texts, batch_size=batch_size, max_length=self.max_length
+            self.tokenizer,
+            texts,
+            batch_size=batch_size,
+            max_length=self.max_length,
+            encode=self.encode,
         )
         total = -(-len(texts) // batch_size)
         for rows, batch in tqdm(
             batches, desc="predicting", unit="batch", total=total, disable=total < 10
         ):
-            logits[rows] = self.backend.logits(dict(batch))
+            logits[rows] = self.backend.logits(batch)
         return logits
 
     def predict_proba(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
