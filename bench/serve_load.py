@@ -74,7 +74,7 @@ def test_texts(run: Path, limit: int) -> list[str]:
 def load_predictor(run: Path, backend: str):
     from domaintune.predict import Predictor
 
-    predictor = Predictor(run) if backend == "auto" else Predictor(run, backend=backend)
+    predictor = Predictor(run, backend=backend)
     predictor.predict_proba(["warm-up"] * 64, batch_size=32)  # first calls allocate
     return predictor
 

@@ -217,6 +217,7 @@ def test_config_show_prints_every_default_and_override(tmp_path: Path) -> None:
         "report",
         "tune",
         "serve",
+        "export",
     }
 
 

@@ -353,6 +353,13 @@ def predict(
             "default: as many as the cluster has room for.",
         ),
     ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="auto (the run's ONNX export if there is one, else PyTorch), torch or onnx.",
+        ),
+    ] = "auto",
 ) -> None:
     """Label texts: from --text, a file, or standard input (one text per line). Each output row
     holds the text, the file's other columns, the label, its confidence, the decision (model,
@@ -372,6 +379,7 @@ def predict(
         engine=engine,
         address=address,
         workers=workers,
+        backend=backend,
     )
 
 
@@ -439,6 +447,49 @@ def serve(
         soft_wrap=True,
     )
     server.run()
+
+
+@app.command()
+def export(
+    run_folder: Annotated[
+        Path, typer.Argument(metavar="RUN", help="A run directory with a trained model.")
+    ],
+    export_format: Annotated[
+        str | None, typer.Option("--format", help="onnx (the config's export.format).")
+    ] = None,
+    quantize: Annotated[
+        str | None,
+        typer.Option("--quantize", help="int8 or none (the config's export.quantize)."),
+    ] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Export the model as ONNX (int8 unless --quantize none) and check it gives PyTorch's
+    answers on the test split: writes export/model.onnx and export/parity.json."""
+    from domaintune.export import run_export
+
+    for option, value, choices in (
+        ("--format", export_format, ("onnx",)),
+        ("--quantize", quantize, ("int8", "none")),
+    ):
+        if value is not None and value not in choices:
+            raise UserError(f"{option} {value}: choose {' or '.join(choices)}")
+    resolved, run_dir = resolve(None, overrides, out=run_folder)
+    if export_format is not None:
+        resolved.export.format = export_format
+    if quantize is not None:
+        resolved.export.quantize = quantize
+    parity = timed("export", lambda: run_export(resolved, run_dir), run_dir.export)
+    fused = ", ".join(f"{name} {count}" for name, count in parity.fused_operators.items())
+    size = run_dir.onnx_model.stat().st_size / 2**20
+    console.print(
+        f"{run_dir.onnx_model}: {parity.backend}, {size:.0f} MiB, fused: {fused or 'nothing'}\n"
+        f"parity on {parity.test_rows} test texts: the same label as PyTorch fp32 for "
+        f"{100 * parity.agreement:.2f}% ({parity.disagreements} differ), macro-F1 "
+        f"{parity.macro_f1_onnx:.4f} against {parity.macro_f1_torch:.4f}, probabilities within "
+        f"{parity.max_probability_difference:.2g}; {run_dir.parity}"
+    )
+    if run_dir.report_md.is_file():  # the report has a section on the export
+        stage_report(resolved, run_dir)
 
 
 @app.command()

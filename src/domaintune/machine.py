@@ -7,6 +7,7 @@ CUDA GPU that supports it, or on a CPU with AVX512_BF16 or AMX instructions.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 FAST_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -29,3 +30,24 @@ def bf16_is_fast(*, cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:
     if cuda:
         return cuda_bf16
     return bool(FAST_BF16_CPU_FLAGS & flags)
+
+
+def physical_cores(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+    """Physical cores this process may run on: one compute thread per core is fastest, since
+    hyper-threads of a core share its arithmetic units. From /proc/cpuinfo's (physical id, core
+    id) pairs, capped by the CPUs the process is allowed; the logical CPU count where that file
+    says nothing (macOS, Windows, some containers)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores: set[tuple[str, str]] = set()
+    try:
+        package = core = ""
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "physical id":
+                package = value
+            elif key == "core id":
+                core = value
+                cores.add((package, core))
+    except OSError:
+        pass
+    return max(1, min(len(cores) or allowed or 1, allowed or 1))

@@ -7,6 +7,8 @@ folders, and an unreachable Hub makes loaders use local files at once instead of
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -74,14 +76,22 @@ def dropout_settings(name_or_path: str, *, rate: float) -> dict[str, float]:
 
 
 def load_classifier(
-    name_or_path: str, *, labels: list[str] | None = None, dropout: float | None = None
+    name_or_path: str,
+    *,
+    labels: list[str] | None = None,
+    dropout: float | None = None,
+    attention: str | None = None,
 ) -> torch.nn.Module:
     """A sequence classifier. With `labels`, a pre-trained encoder gets a new head for them;
     without, the folder's own head and label names are kept (a fine-tuned model).
 
-    `dropout` replaces every dropout rate the model's config names; None keeps them.
+    `dropout` replaces every dropout rate the model's config names; None keeps them. `attention`
+    picks the attention implementation (`eager`: plain operators, which an ONNX export needs for
+    ONNX Runtime to fuse them); None lets Transformers choose.
     """
     head: dict[str, Any] = {}
+    if attention is not None:
+        head["attn_implementation"] = attention
     if labels is not None:
         head = {
             "num_labels": len(labels),
@@ -97,3 +107,14 @@ def load_classifier(
 def load_encoder(name_or_path: str) -> torch.nn.Module:
     """The pre-trained encoder alone (no head), for embeddings."""
     return _load(AutoModel, name_or_path, use_safetensors=True)
+
+
+def weights_digest(folder: Path) -> str:
+    """SHA-256 over a model folder's safetensors files, in name order: what identifies the weights
+    an export was made from."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.safetensors")):
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -26,6 +26,10 @@ import pandas as pd
 from domaintune.errors import UserError, first_line
 
 STAGES = ("prepare", "train", "evaluate", "report")
+EXPORT = "export"
+"""`domaintune export`: a step beside the chain of stages, run on a finished run when wanted."""
+MODEL_MAKERS = ("prepare", "train")
+"""Stages whose re-run makes a new model, and so a stale export."""
 MARKER = ".domaintune"
 """The file that says domaintune made this folder; only folders holding it are ever cleared."""
 
@@ -179,6 +183,21 @@ class RunDir:
     def plots(self) -> Path:
         return self.root / "plots"
 
+    @property
+    def export(self) -> Path:
+        """`domaintune export`: the ONNX model and its parity with PyTorch."""
+        return self.root / "export"
+
+    @property
+    def onnx_model(self) -> Path:
+        """The exported model: ONNX, attention fused, int8 weights unless exported without."""
+        return self.export / "model.onnx"
+
+    @property
+    def parity(self) -> Path:
+        """How the exported model's predictions compare with PyTorch fp32 on the test split."""
+        return self.export / "parity.json"
+
     def outputs(self, stage: str) -> list[Path]:
         """What each stage writes; a stage that runs again makes the later stages' outputs stale."""
         return {
@@ -192,19 +211,31 @@ class RunDir:
                 self.model_card,
             ],
             "report": [self.report_md, self.report_html, self.plots],
+            EXPORT: [self.export],
         }[stage]
 
     def clear_from(self, stage: str) -> None:
-        """Remove the outputs of `stage` and of every stage after it."""
+        """Remove the outputs of `stage` and of every stage after it; a stage that makes a new
+        model also removes the export made from the old one."""
         for later in STAGES[STAGES.index(stage) :]:
             self.clear(*self.outputs(later))
+        if stage in MODEL_MAKERS:
+            self.clear(*self.outputs(EXPORT))
+
+    def command(self, stage: str) -> str:
+        """The command line that runs `stage` on this run."""
+        if stage == EXPORT:
+            return f"domaintune export {self.root}"
+        return f"domaintune {stage} --out {self.root}"
 
     def stage_writing(self, path: Path) -> str | None:
         """The stage that writes `path`, if any: the one to run again when it is corrupt.
 
         The nearest output wins: evaluate writes model/calibration.json inside train's model/.
         """
-        written_by = {output: stage for stage in STAGES for output in self.outputs(stage)}
+        written_by = {
+            output: stage for stage in (*STAGES, EXPORT) for output in self.outputs(stage)
+        }
         for candidate in (path, *path.parents):  # the file itself, then its nearest folder
             if candidate in written_by:
                 return written_by[candidate]
@@ -214,9 +245,7 @@ class RunDir:
         """Fail with what to run first when an input of a stage is missing."""
         for path in paths:
             if not path.exists():
-                raise UserError(
-                    f"{path} is missing: run `domaintune {stage} --out {self.root}` first"
-                )
+                raise UserError(f"{path} is missing: run `{self.command(stage)}` first")
 
 
 def _remove(path: Path) -> None:
@@ -290,7 +319,7 @@ def remedy(path: Path) -> str:
     if found is None:
         return "delete it and run the step that wrote it again"
     run, stage = found
-    return f"re-run `domaintune {stage} --out {run.root}`"
+    return f"re-run `{run.command(stage)}`"
 
 
 def read_parquet(path: Path) -> pd.DataFrame:

@@ -418,3 +418,50 @@ class DecisionRules(RunFile):
     abstain_below: float | None = None
     """Send a text to a person when its top probability is below this."""
     class_rule: SavedClassRule | None = None
+
+
+class ExportParity(RunFile):
+    """export/parity.json, by `domaintune export`: the exported model against PyTorch fp32 on the
+    run's test split, and the thresholds it was held to. Written only for an export that passed."""
+
+    schema_version: ClassVar[int] = 1
+    format: str
+    """The export's format: onnx."""
+    file: str
+    """The model's file name inside export/."""
+    quantize: str
+    """int8 (dynamic, per-channel weights) or none (fp32)."""
+    opset: int
+    inputs: list[str]
+    """The model's inputs, by name, as the tokenizer gives them."""
+    fused_operators: dict[str, int]
+    """Operators ONNX Runtime's transformer optimiser made (Attention, SkipLayerNormalization,
+    ...), with how many of each: an encoder whose attention did not fuse runs slower."""
+    int8_operators: dict[str, int]
+    """Operators computing in int8 (MatMulIntegerToFloat, QAttention), by type; empty for fp32."""
+    model_sha256: str
+    """Of the PyTorch weights exported: an export of other weights is not used for them."""
+    labels: list[str]
+    test_rows: int
+    agreement: float
+    """Share of test texts given the same label as PyTorch fp32."""
+    disagreements: int
+    macro_f1_torch: float
+    macro_f1_onnx: float
+    macro_f1_difference: float
+    """ONNX minus PyTorch."""
+    max_probability_difference: float
+    """Of the calibrated probabilities, over every text and label."""
+    max_logit_difference: float
+    min_agreement: float
+    max_macro_f1_drop: float
+    passed: bool
+    seconds: float
+    """Export, optimisation, quantisation and the parity check, together."""
+    onnxruntime_version: str
+    torch_version: str
+
+    @property
+    def backend(self) -> str:
+        """How prediction names the backend running this export."""
+        return f"{self.format}-{'fp32' if self.quantize == 'none' else self.quantize}"

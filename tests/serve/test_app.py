@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from domaintune.config import ServeConfig
 from domaintune.errors import UserError
 from domaintune.predict import Predictor
+from domaintune.predict.backends import auto_precision
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DecisionRules, SavedClassRule
 from domaintune.serve import check_server_libraries, with_options
@@ -38,6 +39,10 @@ def app(served_run: RunDir):
 def client(app) -> TestClient:
     with TestClient(app) as client:
         yield client
+
+
+TORCH_ON_THIS_MACHINE = f"torch-{auto_precision()}"
+"""What `auto` runs without an export: bf16 where the CPU has bf16 units, else fp32."""
 
 
 def expected(run: Path, texts: list[str]) -> list[dict]:
@@ -75,7 +80,7 @@ def test_one_text_and_a_list_get_what_predictor_decide_gives(
     several = client.post("/predict", json={"texts": TEXTS})
 
     assert one.status_code == 200, one.text
-    assert one.json()["backend"] == "torch-fp32"
+    assert one.json()["backend"] == TORCH_ON_THIS_MACHINE
     assert_same(one.json()["predictions"], wanted[:1])
     assert several.status_code == 200, several.text
     assert_same(several.json()["predictions"], wanted)
@@ -219,7 +224,7 @@ def test_health_counts_the_batches_run(client: TestClient) -> None:
     after = client.get("/health").json()
 
     assert after["status"] == "ok"
-    assert after["backend"] == "torch-fp32"
+    assert after["backend"] == TORCH_ON_THIS_MACHINE
     assert after["texts"] - before["texts"] == 3
     assert after["batches"] - before["batches"] == 1
 
@@ -233,7 +238,7 @@ def test_metadata_has_labels_metrics_with_intervals_rules_limits_and_the_card(
 
     assert meta["name"] == "tickets"
     assert meta["labels"] == LABELS
-    assert meta["backend"] == "torch-fp32"
+    assert meta["backend"] == TORCH_ON_THIS_MACHINE
     assert meta["temperature"] == 1.5
     assert meta["metrics"]["macro_f1"] == {"value": 0.8, "low": 0.7, "high": 0.9}
     assert set(meta["metrics"]["f1"]) == set(LABELS)

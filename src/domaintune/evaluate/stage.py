@@ -179,7 +179,8 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
     test = splits["test"]
     gold = test["label"].to_numpy()
 
-    predictor = Predictor(run.model)
+    # PyTorch fp32 on every machine, whatever is faster here, so the figures do not depend on it
+    predictor = Predictor(run.model, backend="torch", precision="fp32")
     if predictor.labels != labels:
         raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
     logits = {

@@ -64,11 +64,12 @@ class LabelBatches:
         renames: dict[str, str],
         batch_size: int,
         threads: int,
+        backend: str,
     ) -> None:
         import torch
 
         torch.set_num_threads(threads)
-        self.predictor = Predictor(model)
+        self.predictor = Predictor(model, backend=backend, threads=threads)
         self.settings = {
             "source": source,
             "text_column": text_column,
@@ -175,6 +176,7 @@ def predict_on_ray(
     chunk_rows: int,
     address: str | None,
     workers: int | None,
+    backend: str = "auto",
 ) -> None:
     """Label `file` on a Ray cluster with a pool of actors, writing a folder of part files."""
     if file is None or str(file) == "-":
@@ -241,6 +243,7 @@ def predict_on_ray(
                 "renames": renames,
                 "batch_size": batch_size,
                 "threads": 1,
+                "backend": backend,
             },
             batch_format="pandas",
             batch_size=chunk_rows,

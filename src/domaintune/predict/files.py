@@ -42,6 +42,7 @@ RENAMED = "input_"
 CHUNK_ROWS = 10_000
 """Rows read, labelled and written at a time, unless --chunk-size says otherwise."""
 ENGINES = ("local", "ray")
+BACKENDS = ("auto", "torch", "onnx")
 
 
 def describe_value(value: object) -> str:
@@ -268,9 +269,12 @@ def predict_command(
     engine: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    backend: str = "auto",
 ) -> None:
     """Label texts and write one row per text: the text, the input's other columns, the label,
     confidence, decision and a probability per label."""
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend}: choose {', '.join(BACKENDS)}")
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: choose {' or '.join(ENGINES)}")
     if batch_size < 1 or chunk_rows < 1:
@@ -290,6 +294,7 @@ def predict_command(
             chunk_rows=chunk_rows,
             address=address,
             workers=workers,
+            backend=backend,
         )
         return
     if address is not None or workers is not None:
@@ -302,9 +307,10 @@ def predict_command(
     first = next(frames, None)
     if first is None:
         raise UserError("no texts to label: pass --text, --file, or lines on standard input")
-    predictor = Predictor(model)
+    predictor = Predictor(model, backend=backend)
     renames = output_names(source.kept, predictor.labels, source=source.name)
     messages = progress_stream(output)
+    print(f"backend {predictor.backend.name}: {predictor.backend_reason}", file=messages)
     for column, renamed in renames.items():
         print(f"note: the input column '{column}' is written as '{renamed}'", file=messages)
     done = 0

@@ -47,9 +47,9 @@ def pipeline(folder: str | Path, **options: Any) -> NormalizingPipeline:
     the labels and probabilities `Predictor` gives: inputs are normalised as in training, texts cut
     at training's token limit, and scores calibrated. `options` go to the pipeline (`device`,
     `batch_size`, `top_k`, ...)."""
-    predictor = Predictor(folder)
+    predictor = Predictor(folder, backend="torch", precision="fp32")
     return NormalizingPipeline(
-        model=predictor.backend.model,  # the PyTorch backend, Predictor's default
+        model=predictor.backend.model,  # the PyTorch backend asked for above
         tokenizer=predictor.tokenizer,
         task="text-classification",
         normalization=predictor.normalization,

@@ -2,7 +2,8 @@
 
 Every figure and sentence comes from the files earlier stages wrote (config.yaml, data/card.json,
 data/label_audit.parquet when prepare ran an audit, train_log.json, metrics.json,
-predictions.parquet), so the report says what happened in this run.
+predictions.parquet, and export/parity.json once the model is exported), so the report says what
+happened in this run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.report import plots
 from domaintune.rundir import RunDir, read_parquet, write_text
-from domaintune.runfiles import DataCard, Metrics, TrainLog
+from domaintune.runfiles import DataCard, ExportParity, Metrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("report/templates")
@@ -374,6 +375,8 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "audited_count": None if audited is None else len(audited),
         "plots": draw_plots(run, card, log, metrics, predictions),
         "model_dir": run.model.as_posix(),
+        "export": ExportParity.read(run.parity) if run.parity.is_file() else None,
+        "export_file": run.onnx_model.as_posix(),
     }
     text = ENVIRONMENT.get_template("report.md.j2").render(context)
     write_text(run.report_md, text)

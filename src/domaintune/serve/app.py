@@ -18,7 +18,6 @@ malformed one, 413 for one past the limits (`serve` in the config), never a 500.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -34,7 +33,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domaintune.config import ServeConfig
-from domaintune.errors import UserError
 from domaintune.predict import Predictor
 from domaintune.rundir import version
 from domaintune.serve import check_backend
@@ -96,15 +94,9 @@ class BodyLimit:
 
 
 def load_predictor(path: Path, *, backend: str) -> Predictor:
-    """The run's predictor; `backend` other than auto is passed on to `Predictor`."""
+    """The run's predictor, on `backend` (auto: the run's ONNX export if there is one)."""
     check_backend(backend)
-    if backend == "auto":
-        return Predictor(path)
-    if "backend" not in inspect.signature(Predictor).parameters:
-        raise UserError(
-            f"--backend {backend}: this domaintune has one backend (PyTorch): leave --backend auto"
-        )
-    return Predictor(path, backend=backend)  # type: ignore[call-arg]
+    return Predictor(path, backend=backend)
 
 
 def warm_up(predictor: Predictor) -> None:

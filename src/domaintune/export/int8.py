@@ -1,0 +1,149 @@
+"""Int8 weights, and activations quantised while the model runs, for a fused ONNX encoder.
+
+ONNX Runtime's `quantize_dynamic` gives each activation tensor one scale: the largest value in the
+whole batch sets the step for every token and channel. A fine-tuned encoder's activations are not
+that even (a few channels and tokens reach 10-15x the median), and on the default task
+(MiniLM-L6, 3 labels, 1,422 test texts) that left 1.55-1.9% of the labels different from PyTorch
+fp32, mean logit error 0.07.
+
+So each linear layer's input here gets one scale per token (row): symmetric, the row's largest
+magnitude mapped to 127 and stored with zero point 128, multiplied in int8 by the weights (int8,
+one scale per output channel) in ONNX Runtime's `MatMulIntegerToFloat`, and scaled back per row.
+Measured there: mean logit error 0.032, labels the same on 99.2% of test and validation texts,
+at the speed of the one-scale version (within noise on a shared two-core CPU). The attention's
+query-key-value projection stays ONNX Runtime's fused `QAttention` (one scale per tensor): giving
+it per-token scales too means unfusing attention, which was slower for no better agreement.
+Word embeddings stay fp32: a lookup gains nothing in speed from int8.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ZERO_POINT = 128
+"""uint8 zero point of the symmetric per-token activations: q = round(x / scale) + 128."""
+MICROSOFT = "com.microsoft"
+
+
+def quantize_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per output channel (column): the weights and one scale per column."""
+    scale = np.abs(weights).max(axis=0) / 127
+    scale[scale == 0] = 1.0
+    quantized = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+    return quantized, scale.astype(np.float32)
+
+
+def reduce_max(onnx: Any, source: str, target: str, *, name: str, opset: int) -> Any:
+    """Largest value along the last axis, kept as an axis of 1: opset 18 moved `axes` to an
+    input."""
+    helper = onnx.helper
+    if opset >= 18:
+        return helper.make_node("ReduceMax", [source, "int8_last_axis"], [target], name=name)
+    return helper.make_node("ReduceMax", [source], [target], name=name, axes=[-1], keepdims=1)
+
+
+def per_token_matmuls(model: Any) -> int:
+    """Rewrite in place every MatMul of `model` whose second input is a constant 2-D float
+    matrix (the linear layers) into int8 with per-token activation scales; returns how many."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    shared = [
+        numpy_helper.from_array(np.array(1 / 127, np.float32), "int8_inverse_127"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "int8_one"),
+        numpy_helper.from_array(np.array(ZERO_POINT, np.uint8), "int8_zero_point"),
+        numpy_helper.from_array(np.array([-1], np.int64), "int8_last_axis"),
+    ]
+    nodes, rewritten, unused = [], 0, set()
+    for node in graph.node:
+        matrix = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+        if matrix is None or len(matrix.dims) != 2 or matrix.data_type != onnx.TensorProto.FLOAT:
+            nodes.append(node)
+            continue
+        name, source = f"int8_{rewritten}", node.input[0]
+        product = [f"{name}_q", f"{name}_weights", "int8_one", f"{name}_weight_scale"]
+        quantized, scale = quantize_weights(numpy_helper.to_array(matrix))
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(quantized, f"{name}_weights"),
+                numpy_helper.from_array(scale, f"{name}_weight_scale"),
+            ]
+        )
+        unused.add(matrix.name)
+        nodes += [
+            helper.make_node("Abs", [source], [f"{name}_abs"], name=f"{name}_abs"),
+            reduce_max(onnx, f"{name}_abs", f"{name}_max", name=f"{name}_max", opset=opset),
+            helper.make_node(
+                "Mul", [f"{name}_max", "int8_inverse_127"], [f"{name}_scale"], name=f"{name}_scale"
+            ),
+            helper.make_node("Div", [source, f"{name}_scale"], [f"{name}_x"], name=f"{name}_div"),
+            helper.make_node(
+                "QuantizeLinear",
+                [f"{name}_x", "int8_one", "int8_zero_point"],
+                [f"{name}_q"],
+                name=f"{name}_quantize",
+            ),
+            helper.make_node(
+                "MatMulIntegerToFloat",
+                [*product, "int8_zero_point"],
+                [f"{name}_product"],
+                name=f"{name}_matmul",
+                domain=MICROSOFT,
+            ),
+            helper.make_node(
+                "Mul", [f"{name}_product", f"{name}_scale"], list(node.output), name=f"{name}_out"
+            ),
+        ]
+        rewritten += 1
+    if rewritten:
+        graph.initializer.extend(shared)
+        still_used = {name for node in nodes for name in node.input}
+        kept = [t for t in graph.initializer if t.name not in unused or t.name in still_used]
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+        del graph.node[:]
+        graph.node.extend(nodes)
+        if not any(o.domain == MICROSOFT for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid(MICROSOFT, 1))
+    return rewritten
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """The linear layers per token (above), then the fused attention's projection by ONNX
+    Runtime's dynamic quantiser, one scale per output channel."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = onnx.load(str(source))
+    per_token_matmuls(model)
+    staged = target.with_name(f"{target.stem}.linear.onnx")
+    onnx.save(model, str(staged))
+    try:
+        quantize_dynamic(
+            str(staged),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["Attention"],
+            # the fused operators carry no type information the quantiser can read
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def int8_operators(path: Path) -> dict[str, int]:
+    """How many operators of the model at `path` compute in int8, by type."""
+    import onnx
+
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        if node.op_type in ("MatMulIntegerToFloat", "QAttention", "MatMulInteger"):
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,285 @@
+"""`domaintune export`: the ONNX file, its parity with PyTorch, its refusal, and prediction's choice
+of backend, on a tiny BERT in a run folder made for the test (no training)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+from domaintune.config import Config, build_config
+from domaintune.errors import UserError
+from domaintune.export import convert, run_export, stage
+from domaintune.predict import Predictor
+from domaintune.predict.backends import OnnxBackend, TorchBackend, import_onnxruntime
+from domaintune.rundir import RunDir, write_parquet
+from domaintune.runfiles import ExportParity
+from tests.helpers import WORDS, domaintune, make_rows
+
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+
+LABELS = list(WORDS)
+PADDED = [
+    "thanks",
+    "late delayed cancelled lost rude broken angry worst terrible refund waiting again and again",
+    "flight ticket gate",
+    "the flight was great, the crew friendly and the seat fine",
+]
+"""Texts of very different lengths: in one batch, most rows are padded."""
+
+
+def tiny_classifier(folder: Path, tiny_model: Path, *, seed: int = 0) -> Path:
+    """The tiny BERT with a 3-way head, trained for a few seconds on texts whose words tell their
+    class: a random model gives nearly every text the same label, so no parity check could fail
+    on it, and its logits sit so close together that any rounding flips them."""
+    config = BertConfig.from_pretrained(tiny_model)
+    config.id2label = dict(enumerate(LABELS))
+    config.label2id = {label: i for i, label in enumerate(LABELS)}
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    rows = make_rows(240, seed=seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    model.train()
+    for start in range(0, 4 * len(rows), 16):  # four epochs of batches of 16
+        batch = rows.iloc[[i % len(rows) for i in range(start, start + 16)]]
+        inputs = tokenizer(batch["text"].tolist(), padding=True, return_tensors="pt")
+        labels = torch.tensor([LABELS.index(label) for label in batch["label"]])
+        loss = model(**inputs, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make_run(root: Path, classifier: Path) -> RunDir:
+    """A marked run folder with a model and a test split, as train and prepare leave them."""
+    run = RunDir(root)
+    run.claim("test")
+    shutil.copytree(classifier, run.model)
+    write_parquet(run.split("test"), make_rows(90, seed=1))
+    return run
+
+
+def config(*overrides: str) -> Config:
+    return build_config({}, list(overrides))
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    return tiny_classifier(tmp_path_factory.mktemp("classifier") / "model", tiny_model)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, classifier: Path) -> RunDir:
+    """A run exported once with the defaults (int8), shared by the tests that only read it."""
+    run = make_run(tmp_path_factory.mktemp("exported") / "run", classifier)
+    run_export(config(), run)
+    return run
+
+
+def copied(run: RunDir, folder: Path) -> RunDir:
+    shutil.copytree(run.root, folder / "run")
+    return RunDir(folder / "run")
+
+
+def test_int8_export_writes_the_model_and_its_parity(exported: RunDir) -> None:
+    """Catches a graph left unfused (slow), an external data file beside the model, temporary
+    files left in the run, or a parity file that does not say what was measured."""
+    assert sorted(path.name for path in exported.export.iterdir()) == ["model.onnx", "parity.json"]
+    assert not [path for path in exported.root.iterdir() if path.name.startswith(".export")]
+    parity = ExportParity.read(exported.parity)
+    assert parity.quantize == "int8" and parity.backend == "onnx-int8" and parity.passed
+    assert parity.inputs == ["input_ids", "attention_mask", "token_type_ids"]
+    assert parity.fused_operators["Attention"] == 2  # one per layer of the tiny BERT
+    assert parity.test_rows == 90 and parity.agreement >= 0.99
+    assert parity.macro_f1_difference == pytest.approx(parity.macro_f1_onnx - parity.macro_f1_torch)
+    assert parity.int8_operators == {"MatMulIntegerToFloat": 6, "QAttention": 2}
+
+
+def test_fp32_export_gives_pytorchs_logits_on_a_padded_batch(
+    exported: RunDir, tmp_path: Path
+) -> None:
+    """Catches inputs fed to the wrong graph input (the dynamo exporter has swapped
+    attention_mask and token_type_ids without a word): one padded batch through the export
+    against each text alone through PyTorch. Swapping the two inputs is shown to be caught."""
+    run = copied(exported, tmp_path)
+    run_export(config("export.quantize=none"), run)
+    parity = ExportParity.read(run.parity)
+    assert parity.backend == "onnx-fp32" and parity.agreement == 1.0
+    assert parity.max_logit_difference < 1e-4
+
+    predictor = Predictor(run.model, backend="torch", precision="fp32")
+    batch = dict(predictor.tokenizer(PADDED, padding=True, truncation=True, return_tensors="np"))
+    assert (batch["attention_mask"] == 0).sum() > 10  # padded
+    onnx = OnnxBackend(run.onnx_model)
+    together = onnx.logits(batch)
+    alone = np.vstack([predictor.predict_logits([text]) for text in PADDED])
+    assert together == pytest.approx(alone, abs=1e-4)
+
+    swapped = {
+        **batch,
+        "attention_mask": batch["token_type_ids"],
+        "token_type_ids": batch["attention_mask"],
+    }
+    assert not np.allclose(onnx.logits(swapped), alone, atol=1e-2)
+
+
+def test_an_export_that_disagrees_with_pytorch_is_refused_and_nothing_is_left(
+    exported: RunDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches an export that gives other answers being kept: the graph is made to give its
+    logits in another label order (what a head saved with another id2label would do), and the
+    parity check must refuse it, leave no temporary files, and keep the earlier export."""
+
+    def reordered(self, input_ids, attention_mask, token_type_ids=None):
+        inputs = {"attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, **inputs).logits.roll(1, dims=-1)
+
+    run = copied(exported, tmp_path)
+    before = run.onnx_model.read_bytes()
+    monkeypatch.setattr(convert.LogitsOnly, "forward", reordered)
+    with pytest.raises(UserError, match=r"export refused: .* below export\.min_agreement 0\.99"):
+        run_export(config(), run)
+    assert run.onnx_model.read_bytes() == before  # the earlier export stays
+    assert not [path for path in run.root.iterdir() if path.name.startswith(".export")]
+
+    fresh = make_run(tmp_path / "fresh", exported.model)
+    with pytest.raises(UserError, match="nothing was written"):
+        run_export(config(), fresh)
+    assert not fresh.export.exists()
+
+
+@pytest.mark.parametrize(
+    ("onnx_f1", "agreement", "said"),
+    [
+        (0.795, 1.0, None),
+        (0.9, 1.0, None),  # a gain
+        (0.78, 1.0, "test macro-F1 is 0.7800 against PyTorch fp32's 0.8000"),
+        (0.80, 0.985, "98.50% of the test texts"),
+    ],
+)
+def test_refusal_weighs_agreement_and_the_fall_in_macro_f1(
+    tmp_path: Path, onnx_f1: float, agreement: float, said: str | None
+) -> None:
+    """Catches a threshold not applied, or applied the wrong way round: an export may agree on
+    99% of texts and still lose F1 on a small class; a gain in F1 is never a refusal."""
+    figures = {
+        "agreement": agreement,
+        "disagreements": round((1 - agreement) * 200),
+        "macro_f1_torch": 0.80,
+        "macro_f1_onnx": onnx_f1,
+    }
+    found = stage.refusal(RunDir(tmp_path), config().export, figures, name="onnx-int8")
+    if said is None:
+        assert found is None
+    else:
+        assert found is not None and said in found and "--quantize none" in found
+
+
+def test_auto_takes_the_export_once_there_is_one(exported: RunDir, tmp_path: Path) -> None:
+    """Catches `auto` ignoring the export, taking one made from other weights, or PyTorch being
+    left out when asked for; and the run's model folder finding its run's export."""
+    run = copied(exported, tmp_path)
+    for path in (run.root, run.model):
+        predictor = Predictor(path)
+        assert predictor.backend.name == "onnx-int8" and "parity" in predictor.backend_reason
+    assert Predictor(run.root, backend="torch").backend.name.startswith("torch-")
+    assert Predictor(run.root, precision="fp32").backend.name == "torch-fp32"
+    texts = [*PADDED, "late rude", "great kind crew"]
+    onnx, torch_fp32 = Predictor(run.root), Predictor(run.root, backend="torch", precision="fp32")
+    assert onnx.predict(texts) == torch_fp32.predict(texts)
+    assert np.abs(onnx.predict_proba(texts) - torch_fp32.predict_proba(texts)).max() < 0.05
+
+    model = BertForSequenceClassification.from_pretrained(run.model)
+    with torch.no_grad():
+        model.classifier.bias.add_(0.01)  # trained again: other weights
+    model.save_pretrained(run.model)
+    stale = Predictor(run.root)
+    assert isinstance(stale.backend, TorchBackend) and "other weights" in stale.backend_reason
+    with pytest.raises(UserError, match="exported from other weights"):
+        Predictor(run.root, backend="onnx")
+
+
+def test_without_an_export_auto_is_pytorch_and_onnx_is_refused(
+    tmp_path: Path, classifier: Path
+) -> None:
+    """Catches `backend="onnx"` silently running PyTorch, or failing with a traceback."""
+    run = make_run(tmp_path / "run", classifier)
+    predictor = Predictor(run.root)
+    assert isinstance(predictor.backend, TorchBackend)
+    assert "no ONNX export" in predictor.backend_reason
+    with pytest.raises(UserError, match=r"backend onnx: .* has no ONNX export .*domaintune export"):
+        Predictor(run.root, backend="onnx")
+    with pytest.raises(UserError, match="not the model folder of a run"):
+        Predictor(classifier, backend="onnx")
+    with pytest.raises(UserError, match="precision bf16 is PyTorch's"):
+        Predictor(run.root, backend="onnx", precision="bf16")
+
+
+def test_a_missing_onnxruntime_is_one_line_naming_the_extra(
+    exported: RunDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches an ImportError traceback where the user needs the install command; `auto` goes on
+    with PyTorch and says why."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with pytest.raises(UserError, match=r"pip install 'domaintune\[onnx\]'"):
+        import_onnxruntime()
+    with pytest.raises(UserError, match=r"ONNX Runtime is not installed"):
+        Predictor(exported.root, backend="onnx")
+    fallback = Predictor(exported.root)
+    assert isinstance(fallback.backend, TorchBackend)
+    assert "ONNX Runtime is not installed" in fallback.backend_reason
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_export_of_a_run_without_a_model_exits_2_with_one_line(tmp_path: Path) -> None:
+    """Catches a traceback, or an export/ folder made, for a run that was never trained, a
+    folder that is no run, and a bad option value."""
+    run = RunDir(tmp_path / "run")
+    run.claim("test")
+    line = one_error_line(domaintune("export", str(run.root), cwd=tmp_path))
+    assert "has no trained model" in line and f"domaintune train --out {run.root}" in line
+    assert not run.export.exists()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert "not a run directory" in one_error_line(domaintune("export", str(plain), cwd=tmp_path))
+    line = one_error_line(domaintune("export", str(run.root), "--quantize", "int4", cwd=tmp_path))
+    assert "--quantize int4: choose int8 or none" in line
+
+
+def test_export_and_predict_through_the_cli(exported: RunDir, tmp_path: Path) -> None:
+    """Catches the command not writing what it says, or predict not saying which backend ran:
+    export prints the parity figures, and `predict --backend` names its backend on stderr."""
+    run = copied(exported, tmp_path)
+    shutil.rmtree(run.export)
+    result = domaintune("export", str(run.root), "--quantize", "none", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "onnx-fp32" in result.stdout and "parity on 90 test texts" in result.stdout
+    assert ExportParity.read(run.parity).quantize == "none"
+
+    auto = domaintune("predict", str(run.root), "--text", "late rude", cwd=tmp_path)
+    assert auto.returncode == 0, auto.stderr
+    assert "\nbackend onnx-fp32: " in f"\n{auto.stderr}"
+    forced = domaintune(
+        "predict", str(run.root), "--text", "late rude", "--backend", "torch", cwd=tmp_path
+    )
+    assert forced.returncode == 0 and "\nbackend torch-" in f"\n{forced.stderr}"
+    labels = [pd.read_json(io.StringIO(r.stdout), lines=True)["label"][0] for r in (auto, forced)]
+    assert labels[0] == labels[1]
