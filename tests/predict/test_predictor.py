@@ -117,7 +117,9 @@ def test_predicting_prepared_text_again_gives_evaluates_figures(finished_run: Ru
     prepared test split through `Predictor`, which normalises again, and the figures it wrote must
     be those of the model on the prepared text."""
     predictions = pd.read_parquet(finished_run.predictions)
-    probabilities = Predictor(finished_run.model).predict_proba(predictions["text"].tolist())
+    probabilities = Predictor(finished_run.model, backend="torch", precision="fp32").predict_proba(
+        predictions["text"].tolist()
+    )
     expected = predictions.filter(like="p_").to_numpy()
     assert np.allclose(probabilities, expected, atol=1e-5)
 
@@ -128,7 +130,7 @@ def test_the_pipeline_helper_gives_the_predictors_labels_and_probabilities(
     """Catches a helper pipeline that skips the normalisation or the calibration temperature:
     on raw texts its scores would then differ from `Predictor`'s."""
     raw = [text for text, _ in RAW_AND_CLEAN]
-    predictor = Predictor(finished_run.model)
+    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")
     classifier = pipeline(finished_run.model, device="cpu")
     results = classifier(raw, top_k=None)
     scores = np.array(
@@ -223,7 +225,9 @@ def test_predictor_decides_test_texts_as_evaluate_scored_its_rules(finished_run:
     threshold, applied by the one prediction path, must give evaluate's test outcomes."""
     metrics = Metrics.read(finished_run.metrics)
     test = pd.read_parquet(finished_run.split("test"))
-    decided = Predictor(finished_run.root).decide(test["text"].tolist())
+    decided = Predictor(finished_run.root, backend="torch", precision="fp32").decide(
+        test["text"].tolist()
+    )
     rule = metrics.decision.class_rule
     assert rule is not None and rule.test is not None
     flagged = decided["decision"] == "class_rule"
