@@ -212,9 +212,9 @@ class Predictor:
             encode=self.encode,
         )
         total = -(-len(texts) // batch_size)
-        for rows, batch in tqdm(
-            batches, desc="predicting", unit="batch", total=total, disable=total < 10
-        ):
+        if total >= 10:  # a bar for long jobs; made only then, as it costs a call at batch 1
+            batches = tqdm(batches, desc="predicting", unit="batch", total=total)
+        for rows, batch in batches:
             logits[rows] = self.backend.logits(batch)
         return logits
 
