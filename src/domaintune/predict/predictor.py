@@ -219,13 +219,9 @@ class Predictor:
             encode=self.encode,
         )
         total = -(-len(texts) // batch_size)
-        for rows, batch in tqdm(
-            batches,
-            desc="predicting",
-            unit="batch",
-            total=total,
-            disable=total < 10 or not progress,
-        ):
+        if total >= 10 and progress:  # a bar for long jobs; made only then: it costs at batch 1
+            batches = tqdm(batches, desc="predicting", unit="batch", total=total)
+        for rows, batch in batches:
             logits[rows] = self.backend.logits(batch)
         return logits
 
