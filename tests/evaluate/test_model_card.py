@@ -54,7 +54,7 @@ def test_model_card_snippet_reads_raw_text_as_training_did(finished_run: RunDir)
         namespace,
     )
     result = namespace["classifier"](raw)[0]
-    predictor = Predictor(finished_run.model)
+    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")
     probabilities = predictor.predict_proba([raw])[0]
     assert result["label"] == predictor.labels[probabilities.argmax()]
     assert result["score"] == pytest.approx(probabilities.max(), abs=1e-5)
