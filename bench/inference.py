@@ -12,13 +12,19 @@ All in one run, on this machine, on the test texts of a finished run (the defaul
   into a temporary folder, never into the run.
 
 At batch 1 each text is one call, as a server answering single requests sees it; at batch 8 and
-32 all texts go in one call with that batch size (`pipeline(texts, batch_size=...)`,
-`predict_proba(texts, batch_size=...)`). For each variant and batch size it prints texts/s, the
-ratio to `pipeline()` at the same batch size, and, against PyTorch fp32 through `Predictor` at
-batch 32: the share of texts given the same label, the largest probability difference (calibrated
-probabilities; `pipeline()`'s uncalibrated ones against uncalibrated fp32), and each variant's
-macro-F1 on the test labels. PyTorch and ONNX Runtime get the same number of threads (--threads,
-default one per physical core).
+32 the texts go in calls of 128 texts with that batch size (`pipeline(texts, batch_size=...)`,
+`predict_proba(texts, batch_size=...)`). The variants take turns, 128 texts each, so a change of
+load on the machine during the run reaches all of them alike. For each variant and batch size it
+prints texts/s and the ratio to `pipeline()` at the same batch size; then, from one call over all
+texts at batch 32 (as `domaintune export` checks parity), against PyTorch fp32 through
+`Predictor`: the share of texts given the same label, the largest probability difference
+(calibrated probabilities; `pipeline()`'s uncalibrated ones against uncalibrated fp32), and each
+variant's macro-F1 on the test labels. PyTorch and ONNX Runtime get the same number of threads
+(--threads, default one per physical core).
+
+On a machine shared with other jobs, a PyTorch call with two threads can stall for hundreds of
+milliseconds while another process holds a core (seen here as 4-20 texts/s at batch 1 for a few
+seconds); `--threads 1` avoids that, or run it on a quiet machine.
 
     python bench/inference.py --run runs/airline-sentiment                # ~5 min on 2 cores
     python bench/inference.py --run runs/airline-sentiment --rows 200     # a smoke test (~1 min)
@@ -55,6 +61,9 @@ from domaintune.temperature import probabilities
 BATCH_SIZES = (1, 8, 32)
 WARM_UP = 16
 """Texts run through each variant before it is timed (first calls allocate and pick kernels)."""
+PARITY_BATCH = 32
+SLICE_TEXTS = 128
+"""Texts a variant gets before the next variant runs: see `interleaved`."""
 
 Scorer = Callable[[list[str], int], np.ndarray]
 """Texts and a batch size in, one row of probabilities per text out."""
@@ -85,18 +94,30 @@ def predictor_scorer(predictor: Predictor) -> Scorer:
     return score
 
 
-def timed(
-    score: Scorer, texts: list[str], *, batch_size: int, seconds: float
-) -> tuple[float, np.ndarray]:
-    """Texts per second over whole passes through `texts` (at least `seconds` of them, at least
-    one pass), and the first pass's probabilities."""
-    score(texts[:WARM_UP], batch_size)
-    done, first, started = 0, None, time.perf_counter()
-    while first is None or time.perf_counter() - started < seconds:
-        probs = score(texts, batch_size)
-        first = probs if first is None else first
-        done += len(texts)
-    return done / (time.perf_counter() - started), first
+def interleaved(
+    variants: dict[str, Scorer], texts: list[str], *, batch_size: int, seconds: float
+) -> dict[str, float]:
+    """Texts per second of each variant.
+
+    The texts are cut into slices of SLICE_TEXTS, and each slice goes through every variant in
+    turn before the next slice: a machine whose load changes during the run (other jobs, a
+    neighbour on a shared host) then slows all variants alike, not whichever ran at the time.
+    Passes repeat until each variant has run `seconds` (at least one pass)."""
+    for score in variants.values():
+        score(texts[:WARM_UP], batch_size)
+    slices = [texts[i : i + SLICE_TEXTS] for i in range(0, len(texts), SLICE_TEXTS)]
+    spent = dict.fromkeys(variants, 0.0)
+    done = dict.fromkeys(variants, 0)
+    passes = 0
+    while passes == 0 or min(spent.values()) < seconds:
+        for part in slices:
+            for name, score in variants.items():
+                started = time.perf_counter()
+                score(part, batch_size)
+                spent[name] += time.perf_counter() - started
+                done[name] += len(part)
+        passes += 1
+    return {name: done[name] / spent[name] for name in variants}
 
 
 def machine_line(threads: int) -> str:
@@ -175,21 +196,22 @@ def main() -> None:
     }
     rows = []
     for batch_size in BATCH_SIZES:
-        for name, score in variants.items():
-            speed, probs = timed(score, texts, batch_size=batch_size, seconds=args.seconds)
-            versus = expected["raw" if name.startswith("pipeline") else "calibrated"]
-            predicted = np.array(labels)[probs.argmax(axis=1)]
-            rows.append(
-                {
-                    "variant": name,
-                    "batch": batch_size,
-                    "texts/s": speed,
-                    "agreement": float((probs.argmax(1) == versus.argmax(1)).mean()),
-                    "max |dp|": float(np.abs(probs - versus).max()),
-                    "macro-F1": scores(gold, predicted)["macro_f1"],
-                }
-            )
+        speeds = interleaved(variants, texts, batch_size=batch_size, seconds=args.seconds)
+        for name, speed in speeds.items():
+            rows.append({"variant": name, "batch": batch_size, "texts/s": speed})
             print(f"  {name} at batch {batch_size}: {speed:.0f} texts/s", file=sys.stderr)
+    parity = []
+    for name, score in variants.items():  # one call over all texts, as export checks parity
+        probs = score(texts, PARITY_BATCH)
+        versus = expected["raw" if name.startswith("pipeline") else "calibrated"]
+        parity.append(
+            {
+                "variant": name,
+                "agreement": float((probs.argmax(1) == versus.argmax(1)).mean()),
+                "max |dp|": float(np.abs(probs - versus).max()),
+                "macro-F1": scores(gold, np.array(labels)[probs.argmax(axis=1)])["macro_f1"],
+            }
+        )
     table = pd.DataFrame(rows)
     base = table[table["variant"].str.startswith("pipeline")].set_index("batch")["texts/s"]
     table["x pipeline()"] = table["texts/s"] / table["batch"].map(base)
@@ -207,12 +229,14 @@ def main() -> None:
             for b in BATCH_SIZES
         )
         print(f"  {name:16s} {cells}")
-    at32 = table[table["batch"] == 32].set_index("variant").reindex(list(variants))
-    print("\nparity at batch 32, against PyTorch fp32 (Predictor):")
+    print(
+        f"\nparity over all {len(texts)} texts in one call at batch {PARITY_BATCH} (as "
+        "`domaintune export` checks it), against PyTorch fp32 through Predictor:"
+    )
     print(f"  {'variant':16s} {'same label':>10s} {'max |dp|':>9s} {'macro-F1':>9s}")
-    for name, row in at32.iterrows():
+    for row in parity:
         print(
-            f"  {name:16s} {100 * row['agreement']:9.2f}% {row['max |dp|']:9.2g} "
+            f"  {row['variant']:16s} {100 * row['agreement']:9.2f}% {row['max |dp|']:9.2g} "
             f"{row['macro-F1']:9.4f}"
         )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from domaintune.machine import bf16_is_fast, cpu_flags
+from domaintune.machine import bf16_is_fast, cpu_flags, physical_cores
 
 SAPPHIRE_RAPIDS = "fpu sse2 avx2 fma avx512f avx512bw avx512_bf16 amx_bf16 amx_tile amx_int8"
 ZEN4 = "fpu sse2 avx2 fma avx512f avx512bw avx512_bf16"
@@ -56,3 +57,39 @@ def test_bf16_only_where_the_hardware_has_it(
     cuda: bool, cuda_bf16: bool, flags: set[str], fast: bool
 ) -> None:
     assert bf16_is_fast(cuda=cuda, cuda_bf16=cuda_bf16, flags=frozenset(flags)) is fast
+
+
+def cpuinfo_cores(cores: int, threads_per_core: int, packages: int = 1) -> str:
+    """A /proc/cpuinfo whose logical processors name their package and core, as on x86."""
+    blocks = [
+        f"processor\t: {n}\nphysical id\t: {package}\ncore id\t\t: {core}\n"
+        for n, (package, core, _) in enumerate(
+            (package, core, thread)
+            for package in range(packages)
+            for thread in range(threads_per_core)
+            for core in range(cores)
+        )
+    ]
+    return "\n".join(blocks)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (cpuinfo_cores(4, 2), 4),  # hyper-threads share a core's arithmetic units
+        (cpuinfo_cores(2, 1, packages=2), 4),  # the same core id on two packages is two cores
+        ("processor\t: 0\nFeatures\t: fp asimd\n", None),  # ARM names no cores: logical CPUs
+    ],
+    ids=["hyper-threads", "two-packages", "no-core-ids"],
+)
+def test_physical_cores_count_cores_not_hyper_threads(
+    text: str, expected: int | None, tmp_path: Path
+) -> None:
+    """Catches one ONNX Runtime thread per hyper-thread (they fight over the same units) or
+    cores counted once across packages; capped by the CPUs the process may use."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    found = physical_cores(cpuinfo)
+    assert found == min(expected or allowed, allowed)
+    assert physical_cores(tmp_path / "missing") == allowed

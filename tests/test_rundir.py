@@ -85,6 +85,27 @@ def test_tokens_and_tuning_are_cleared_with_the_data_they_came_from(tmp_path: Pa
     assert not run.cache.exists() and not run.tune.exists()
 
 
+def test_an_export_goes_with_the_model_it_was_made_from(tmp_path: Path) -> None:
+    """Catches a stale ONNX export surviving a new model (prediction would serve the old one),
+    or an export lost when only the evaluation or the report is made again."""
+    run = marked(tmp_path)
+    for stage in ("report", "evaluate", "train", "prepare"):
+        write_json(run.parity, {})
+        run.clear_from(stage)
+        assert run.parity.exists() is (stage in ("report", "evaluate")), stage
+
+
+def test_a_corrupt_export_file_names_the_export_command(tmp_path: Path) -> None:
+    """Catches advice to run `domaintune export --out RUN`, a command that takes RUN itself."""
+    run = marked(tmp_path / "run")
+    write_json(run.parity, {})
+    run.parity.write_text("{")
+    with pytest.raises(UserError, match=rf"re-run `domaintune export {run.root}`$"):
+        read_json(run.parity)
+    with pytest.raises(UserError, match=rf"run `domaintune export {run.root}` first"):
+        run.require(run.onnx_model, stage="export")
+
+
 def test_claim_makes_a_missing_folder_and_marks_it_with_the_run_identity(tmp_path: Path) -> None:
     """Catches a run folder made without its marker, or a marker that says nothing of the run."""
     run = RunDir(tmp_path / "runs" / "tickets")

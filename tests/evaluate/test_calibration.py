@@ -97,7 +97,7 @@ def test_the_runs_temperature_is_the_best_on_its_validation_split(finished_run: 
     model's real logits, the saved one must be as good on validation as a brute-force search's,
     and the NLL figures in metrics.json must be the validation split's."""
     validation = pd.read_parquet(finished_run.split("validation"))
-    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")
+    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")  # as evaluate
     logits = predictor.predict_logits(validation["text"].tolist())
     gold = validation["label"].map(predictor.labels.index).to_numpy()
     saved = load_temperature(finished_run.model)

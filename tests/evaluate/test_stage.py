@@ -104,7 +104,7 @@ def test_the_rules_thresholds_are_chosen_on_the_validation_split(finished_run: R
     m = json.loads(finished_run.metrics.read_text())
     labels, decision = m["labels"], m["decision"]
     validation = pd.read_parquet(finished_run.split("validation"))
-    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")
+    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")  # as evaluate
     logits = predictor.predict_logits(validation["text"].tolist())
     probs = softmax(logits / m["calibration"]["temperature"], axis=1)
     gold = validation["label"].map(labels.index).to_numpy()

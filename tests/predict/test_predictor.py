@@ -117,9 +117,8 @@ def test_predicting_prepared_text_again_gives_evaluates_figures(finished_run: Ru
     prepared test split through `Predictor`, which normalises again, and the figures it wrote must
     be those of the model on the prepared text."""
     predictions = pd.read_parquet(finished_run.predictions)
-    probabilities = Predictor(finished_run.model, backend="torch", precision="fp32").predict_proba(
-        predictions["text"].tolist()
-    )
+    evaluated = Predictor(finished_run.model, backend="torch", precision="fp32")  # as evaluate
+    probabilities = evaluated.predict_proba(predictions["text"].tolist())
     expected = predictions.filter(like="p_").to_numpy()
     assert np.allclose(probabilities, expected, atol=1e-5)
 
@@ -130,7 +129,7 @@ def test_the_pipeline_helper_gives_the_predictors_labels_and_probabilities(
     """Catches a helper pipeline that skips the normalisation or the calibration temperature:
     on raw texts its scores would then differ from `Predictor`'s."""
     raw = [text for text, _ in RAW_AND_CLEAN]
-    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")
+    predictor = Predictor(finished_run.model, backend="torch", precision="fp32")  # as pipeline()
     classifier = pipeline(finished_run.model, device="cpu")
     results = classifier(raw, top_k=None)
     scores = np.array(

@@ -28,7 +28,7 @@ from domaintune.report.build import (
     run_report,
 )
 from domaintune.rundir import RunDir
-from domaintune.runfiles import Metrics, TrainLog
+from domaintune.runfiles import ExportParity, Metrics, TrainLog
 from tests import runfile_examples as examples
 from tests.helpers import copy_run
 
@@ -195,6 +195,49 @@ def table_rows(report: str, header: str) -> list[list[str]]:
             break
         rows.append([cell.strip() for cell in line.strip("|").split("|")])
     return rows
+
+
+def test_an_exported_model_gets_its_parity_in_the_report(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches an export the report does not mention, or figures other than parity.json's; and
+    a section about an export that does not exist."""
+    assert "Exported model" not in finished_run.report_md.read_text()
+    run = copy_run(finished_run, tmp_path)
+    ExportParity(
+        format="onnx",
+        file="model.onnx",
+        quantize="int8",
+        opset=17,
+        inputs=["input_ids", "attention_mask", "token_type_ids"],
+        fused_operators={"Attention": 2, "BiasGelu": 2},
+        int8_operators={"MatMulIntegerToFloat": 4, "QAttention": 2},
+        model_sha256="0" * 64,
+        labels=LABELS,
+        test_rows=61,
+        agreement=0.9836,
+        disagreements=1,
+        macro_f1_torch=0.8123,
+        macro_f1_onnx=0.8045,
+        macro_f1_difference=-0.0078,
+        max_probability_difference=0.0312,
+        max_logit_difference=0.2,
+        min_agreement=0.98,
+        max_macro_f1_drop=0.01,
+        passed=True,
+        seconds=3.0,
+        onnxruntime_version="1.32.0",
+        torch_version="2.13.0",
+    ).write(run.parity)
+    run_report(load_config(str(run.config)), run)
+    report = run.report_md.read_text()
+    assert f"**Exported model.** `{run.onnx_model.as_posix()}` is the model as ONNX (int8" in report
+    rows = table_rows(report, "| model | test macro-F1 | same label as PyTorch fp32 |")
+    assert rows == [
+        ["PyTorch fp32", "0.812", "", ""],
+        ["ONNX int8", "0.805", "98.36% (1 text differs)", "0.0312"],
+    ]
+    assert "Exported model" in run.report_html.read_text()
 
 
 def test_report_claims_match_metrics_json_exactly(finished_run: RunDir) -> None:

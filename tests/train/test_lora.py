@@ -48,7 +48,7 @@ def test_lora_trains_adapters_and_saves_a_plain_model(
 
     weights = load_file(run.model / "model.safetensors")
     assert not [name for name in weights if "lora" in name or "modules_to_save" in name]
-    predictor = Predictor(run.model)
+    predictor = Predictor(run.model, backend="torch", precision="fp32")
     predicted = predictor.predict_proba(texts)
     np.testing.assert_allclose(predicted, expected, atol=1e-5)  # the merge keeps the function
 

@@ -21,7 +21,7 @@ from domaintune.predict import Predictor
 from domaintune.predict.backends import OnnxBackend, TorchBackend, import_onnxruntime
 from domaintune.rundir import RunDir, write_parquet
 from domaintune.runfiles import ExportParity
-from tests.helpers import WORDS, domaintune, make_rows
+from tests.helpers import WORDS, copy_run, domaintune, make_rows
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
@@ -284,3 +284,27 @@ def test_export_and_predict_through_the_cli(exported: RunDir, tmp_path: Path) ->
     assert forced.returncode == 0 and "\nbackend torch-" in f"\n{forced.stderr}"
     labels = [pd.read_json(io.StringIO(r.stdout), lines=True)["label"][0] for r in (auto, forced)]
     assert labels[0] == labels[1]
+
+
+def test_a_trained_run_exports_and_predicts_through_onnx(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """The whole path on a model trained by the CLI: export passes its parity check, the report
+    gains its section, `predict` on the run picks the export, and evaluating again keeps the
+    export and the same figures (evaluate scores with PyTorch fp32 whatever is exported)."""
+    run = copy_run(finished_run, tmp_path)
+    metrics = run.metrics.read_text()
+    result = domaintune("export", str(run.root), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    parity = ExportParity.read(run.parity)
+    assert parity.passed and parity.agreement >= 0.99 and parity.test_rows > 0
+    assert "**Exported model.**" in run.report_md.read_text()
+
+    texts = pd.read_parquet(run.split("test"))["text"].head(8).tolist()
+    predicted = domaintune("predict", str(run.model), cwd=tmp_path, stdin="\n".join(texts))
+    assert predicted.returncode == 0 and "\nbackend onnx-int8: " in f"\n{predicted.stderr}"
+    assert len(pd.read_json(io.StringIO(predicted.stdout), lines=True)) == len(texts)
+
+    again = domaintune("evaluate", "--out", str(run.root), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert run.onnx_model.is_file() and run.metrics.read_text() == metrics
