@@ -207,7 +207,8 @@ def test_config_show_prints_every_default_and_override(tmp_path: Path) -> None:
     assert shown["task"]["name"] == "drug-reviews"
     assert shown["data"]["text_column"] == "review"
     assert shown["train"]["epochs"] == 5
-    assert set(shown) == {"task", "data", "prepare", "model", "train", "evaluate", "report", "tune"}
+    sections = {"task", "data", "prepare", "model", "train", "evaluate", "report", "tune", "export"}
+    assert set(shown) == sections
 
 
 @pytest.mark.slow
