@@ -41,8 +41,9 @@ def test_ray_gives_the_predictions_of_predict_on_the_same_file(
 ) -> None:
     """Catches the distributed run labelling or reading texts differently from `predict` on one
     machine (a CSV id read as a number, a column dropped, another prediction path), losing or
-    reordering rows between blocks, or leaving an existing output of its own in place: the part
-    files hold `predict`'s table, row for row, and replace the folder a previous run wrote."""
+    repeating rows between blocks, or leaving an existing output of its own in place: the part
+    files hold `predict`'s table, row for row (joined on the id: Ray does not keep the input's
+    order), and replace the folder a previous run wrote."""
     data = write_table(tmp_path / f"in{suffix}", input_rows(40))
     local = tmp_path / "local.parquet"
     predict_file(ruled_classifier, data, local, batch_size=1)
@@ -52,7 +53,7 @@ def test_ray_gives_the_predictions_of_predict_on_the_same_file(
     (output / "stale.parquet").write_bytes(b"an earlier run's part")
     predict_on_ray(ruled_classifier, file=data, output=output, **RAY_SETTINGS)
     assert (output / MARKER).is_file() and not (output / "stale.parquet").exists()
-    got = pd.read_parquet(output)
+    got = pd.read_parquet(output).sort_values("id", ignore_index=True)
     pd.testing.assert_frame_equal(got, pd.read_parquet(local), check_dtype=False, check_exact=True)
 
 

@@ -16,7 +16,9 @@ On a cluster of several machines, the run folder, the input and the output folde
 same path on every machine (a shared file system), and domaintune installed on each; the input may
 also be a URI Ray reads (s3://, gs://). The output is a folder of part files (Parquet by default),
 written to a temporary folder beside it and renamed once complete, and marked as domaintune's: an
-existing output folder is replaced only when it is empty or so marked.
+existing output folder is replaced only when it is empty or so marked. The parts hold every row
+with the input's columns, but not in the input's order: Ray Data's `preserve_order` did not keep
+it reliably (Ray 2.60, measured), so keep an id column to join on.
 """
 
 from __future__ import annotations
@@ -215,8 +217,6 @@ def predict_on_ray(
                 f"({first_line(error)}): check --address"
             ) from None
     try:
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # parts in the input's order
         dataset = read_dataset(ray, source, file_format=kind)
         columns = [str(c) for c in dataset.schema().names]
         if text_column not in columns:
