@@ -92,6 +92,7 @@ class OnnxBackend:
         options.intra_op_num_threads = threads or physical_cores()
         options.inter_op_num_threads = 1  # the graph is one chain: nothing runs beside it
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: its warnings are for its developers
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path),
