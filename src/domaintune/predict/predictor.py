@@ -10,18 +10,14 @@ the probabilities are calibrated. When it holds `decision.json` (also by evaluat
 Weights are read from safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when
 loaded, so a folder without safetensors is refused, never unpickled.
 
-The logits come from a backend. `auto` takes the run's ONNX export when `domaintune export` made
-one for these weights and ONNX Runtime is installed (the fastest on a CPU: int8 weights, fused
-attention), else PyTorch, in bf16 where the hardware has bf16 arithmetic. `torch` and `onnx` ask
-for one; `precision` (fp32 or bf16) is PyTorch's, so giving it also means PyTorch under `auto`.
+The logits come from a backend, chosen as `choose.py` says: the run's ONNX export when there is
+one that passed its parity check, else PyTorch (bf16 where the hardware has it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -32,21 +28,12 @@ from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 from domaintune.config import PrepareConfig
 from domaintune.data.clean import load_normalization, normalize_text
 from domaintune.errors import UserError
-from domaintune.models import load_model_config, load_tokenizer, weights_digest
-from domaintune.predict.backends import (
-    Backend,
-    OnnxBackend,
-    TorchBackend,
-    auto_precision,
-)
+from domaintune.models import load_model_config, load_tokenizer
+from domaintune.predict.backends import Backend
+from domaintune.predict.choose import BackendChoice, PrecisionChoice, choose_backend
 from domaintune.predict.encode import Encode, encoder
 from domaintune.predict.rules import decide, load_rules
-from domaintune.rundir import RunDir
-from domaintune.runfiles import ExportParity
 from domaintune.temperature import load_temperature, probabilities
-
-BackendChoice = Literal["auto", "torch", "onnx"]
-PrecisionChoice = Literal["auto", "fp32", "bf16"]
 
 
 def length_batches(
@@ -94,78 +81,6 @@ def model_folder(path: str | Path) -> Path:
     return path / "model" if (path / "model" / "config.json").is_file() else path
 
 
-@dataclass(frozen=True)
-class OnnxExport:
-    """A run's export that prediction may use: its model file, and the parity it passed."""
-
-    path: Path
-    parity: ExportParity
-
-    @property
-    def backend(self) -> str:
-        return self.parity.backend
-
-
-def run_of(folder: Path) -> RunDir | None:
-    """The run directory a model folder belongs to (runs/NAME for runs/NAME/model), if any."""
-    run = RunDir(folder.parent)
-    return run if run.is_marked() and run.model == folder else None
-
-
-def usable_export(folder: Path) -> tuple[OnnxExport | None, str]:
-    """The export of the run that holds `folder`, when it was made from these weights and passed
-    its parity check; else None. And why (in words)."""
-    run = run_of(folder)
-    if run is None:
-        return None, f"{folder} is not the model folder of a run, so it has no ONNX export"
-    if not run.parity.is_file() or not run.onnx_model.is_file():
-        return None, f"{run.root} has no ONNX export (make one with `{run.command('export')}`)"
-    parity = ExportParity.read(run.parity)
-    if not parity.passed:
-        return None, f"{run.onnx_model} failed its parity check: `{run.command('export')}`"
-    if parity.model_sha256 != weights_digest(folder):
-        return None, (
-            f"{run.onnx_model} was exported from other weights than {folder}'s: export again "
-            f"with `{run.command('export')}`"
-        )
-    return OnnxExport(run.onnx_model, parity), (
-        f"{run.onnx_model}, the run's export (parity with PyTorch passed on "
-        f"{parity.test_rows} test texts)"
-    )
-
-
-def choose_backend(
-    folder: Path, *, backend: BackendChoice, precision: PrecisionChoice, threads: int | None
-) -> tuple[Backend, str]:
-    """The backend asked for, and why it is the one (in words)."""
-    if backend not in ("auto", "torch", "onnx"):
-        raise UserError(f"backend {backend!r}: choose auto, torch or onnx")
-    if precision not in ("auto", "fp32", "bf16"):
-        raise UserError(f"precision {precision!r}: choose auto, fp32 or bf16")
-    if backend == "onnx" and precision != "auto":
-        raise UserError(
-            f"precision {precision} is PyTorch's: the ONNX backend runs the export as it was "
-            "made (int8 or fp32); leave precision at auto, or ask for backend torch"
-        )
-    if backend == "torch":
-        reason = "asked for"
-    elif precision != "auto":
-        reason = f"precision {precision} asked for, which is PyTorch's"
-    else:
-        export, reason = usable_export(folder)
-        if export is None and backend == "onnx":
-            raise UserError(f"backend onnx: {reason}")
-        if export is not None:
-            try:
-                return OnnxBackend(export.path, name=export.backend, threads=threads), reason
-            except UserError as error:  # ONNX Runtime missing, or the file unreadable
-                if backend == "onnx":
-                    raise
-                reason = f"the export is not usable here: {error}"
-    chosen = auto_precision() if precision == "auto" else precision
-    return TorchBackend(folder, precision=chosen), reason
-
-
 class Predictor:
     """A fine-tuned classifier from a folder written by `domaintune train` (or any HF classifier),
     or the run directory holding it.
@@ -173,7 +88,7 @@ class Predictor:
     Every text is normalised as the folder's `normalization.json` says before tokenising. Texts
     already normalised, such as the prepared splits evaluate scores, pass through unchanged.
 
-    `backend` and `precision` choose what computes the logits (see the module's docstring);
+    `backend` and `precision` choose what computes the logits (`choose.choose_backend`);
     `backend_reason` says why that one. `threads`: ONNX Runtime's compute threads (None: one per
     physical core); PyTorch keeps its own setting.
     """
