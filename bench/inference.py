@@ -11,39 +11,38 @@ All in one run, on this machine, on the test texts of a finished run (the defaul
   ONNX Runtime int8: the two exports `domaintune export` makes (`--quantize none`, `int8`), built
   into a temporary folder, never into the run.
 
-Each variant runs in a process of its own, as a server runs one backend: in one process, ONNX
-Runtime's and PyTorch's thread pools took the cores from each other (PyTorch at batch 1 fell to
-20-30 texts/s beside a spinning ONNX Runtime, and ONNX Runtime lost a fifth beside PyTorch). At
-batch 1 each text is one call, as a server answering single requests sees it; at batch 8 and 32
-all texts go in one call with that batch size (`pipeline(texts, batch_size=...)`,
-`predict_proba(texts, batch_size=...)`). With --repeats N the variants run N times in turn and
-each cell keeps its best pass, so that a busy moment on a shared machine does not decide a ratio.
+Each variant runs in a process of its own, loaded once, as a server runs one backend: in one
+process, ONNX Runtime's and PyTorch's thread pools took the cores from each other (PyTorch at
+batch 1 fell to 20-30 texts/s beside a spinning ONNX Runtime, and ONNX Runtime lost a fifth beside
+PyTorch). The variants take turns on slices of 128 texts, the others idle meanwhile, so that a
+change of the machine's speed during the run (seen here: one variant's pass at 300 texts/s, the
+next at 426, on a quiet guest of a shared host) reaches all of them alike and the ratios hold. At
+batch 1 each text is one call, as a server answering single requests sees it; at batch 8 and 32 a
+slice is one call with that batch size (`pipeline(texts, batch_size=...)`,
+`predict_proba(texts, batch_size=...)`).
 
 It prints texts/s per variant and batch size and the ratio to `pipeline()` at the same batch
 size; then, from one call over all texts at batch 32 (as `domaintune export` checks parity),
 against PyTorch fp32 through `Predictor`: the share of texts given the same label, the largest
 probability difference (calibrated probabilities; `pipeline()`'s uncalibrated ones against
 uncalibrated fp32), and each variant's macro-F1 on the test labels. PyTorch and ONNX Runtime get
-the same number of threads (--threads, default one per physical core). On a machine shared with
-other jobs, a PyTorch call with two threads can stall while another process holds a core: run it
-on a quiet machine, or compare with --threads 1.
+the same number of threads (--threads, default one per physical core).
 
     python bench/inference.py --run runs/airline-sentiment                # ~5 min on 2 cores
     python bench/inference.py --run runs/airline-sentiment --rows 200     # a smoke test (~1 min)
-    python bench/inference.py --run runs/airline-sentiment --repeats 3    # best of three passes
-    python bench/inference.py --run runs/airline-sentiment --seconds 20   # each cell >= 20 s
+    python bench/inference.py --run runs/airline-sentiment --seconds 60   # passes until each cell has 60 s
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import multiprocessing
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +52,8 @@ BATCH_SIZES = (1, 8, 32)
 WARM_UP = 16
 """Texts run through each variant before it is timed (first calls allocate and pick kernels)."""
 PARITY_BATCH = 32
+SLICE_TEXTS = 128
+"""Texts a variant gets before the next variant runs: see `interleaved`."""
 VARIANTS = ("pipeline() fp32", "torch fp32", "torch bf16", "onnx fp32", "onnx int8")
 EXPORTS = {"onnx fp32": "none", "onnx int8": "int8"}
 """The ONNX variants and the `export.quantize` each is made with."""
@@ -106,26 +107,55 @@ def scorer(name: str, run: Path, exports: Path, *, threads: int) -> Scorer:
     return predict
 
 
-def worker(args: argparse.Namespace) -> None:
-    """One variant in this process: texts/s at each batch size, and its parity probabilities."""
+def serve_variant(
+    name: str, run: Path, exports: Path, threads: int, rows: int | None, connection: Connection
+) -> None:
+    """One variant, loaded once in a process of its own, timing the slices the driver sends:
+    ("time", batch size, first, last) gets the seconds that slice took; ("parity",) the
+    probabilities of all texts at PARITY_BATCH; None ends it."""
     import torch
 
     from domaintune.cli import quiet_libraries
 
     quiet_libraries()
-    torch.set_num_threads(args.threads)
-    texts = test_texts(args.run, args.rows)["text"].tolist()
-    score = scorer(args.worker, args.run, args.exports, threads=args.threads)
-    speeds = {}
-    for batch_size in BATCH_SIZES:
-        score(texts[:WARM_UP], batch_size)
-        done, started = 0, time.perf_counter()
-        while done == 0 or time.perf_counter() - started < args.seconds:
-            score(texts, batch_size)
-            done += len(texts)
-        speeds[batch_size] = done / (time.perf_counter() - started)
-    np.save(args.out.with_suffix(".npy"), score(texts, PARITY_BATCH))
-    args.out.write_text(json.dumps(speeds))
+    torch.set_num_threads(threads)
+    texts = test_texts(run, rows)["text"].tolist()
+    score = scorer(name, run, exports, threads=threads)
+    while (command := connection.recv()) is not None:
+        if command[0] == "parity":
+            connection.send(score(texts, PARITY_BATCH))
+            continue
+        _, batch_size, first, last = command
+        started = time.perf_counter()
+        score(texts[first:last], batch_size)
+        connection.send(time.perf_counter() - started)
+
+
+def interleaved(
+    workers: dict[str, Connection], count: int, *, batch_size: int, seconds: float
+) -> dict[str, float]:
+    """Texts per second of each variant at `batch_size`.
+
+    The texts are cut into slices of SLICE_TEXTS, and each slice goes through every variant in
+    turn (each in its own process, the others idle) before the next slice: a machine whose speed
+    changes during the run (other jobs, a neighbour on a shared host) then slows all variants
+    alike, not whichever ran at the time. Passes repeat until each variant has run `seconds` (at
+    least one pass)."""
+    for connection in workers.values():  # first calls allocate and pick kernels
+        connection.send(("time", batch_size, 0, WARM_UP))
+        connection.recv()
+    slices = [(i, min(i + SLICE_TEXTS, count)) for i in range(0, count, SLICE_TEXTS)]
+    spent = dict.fromkeys(workers, 0.0)
+    done = dict.fromkeys(workers, 0)
+    passes = 0
+    while passes == 0 or min(spent.values()) < seconds:
+        for first, last in slices:
+            for name, connection in workers.items():
+                connection.send(("time", batch_size, first, last))
+                spent[name] += connection.recv()
+                done[name] += last - first
+        passes += 1
+    return {name: done[name] / spent[name] for name in workers}
 
 
 def build_exports(run: Path, folder: Path, texts: list[str]) -> None:
@@ -180,14 +210,12 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=0.0, help="Least time per cell (default: one pass)."
     )
-    parser.add_argument("--repeats", type=int, default=1, help="Passes; each cell keeps its best.")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--exports", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="Which to time, comma-separated; the first is the reference (default: all).",
+    )
     args = parser.parse_args()
-    if args.worker:
-        worker(args)
-        return
 
     from domaintune.cli import quiet_libraries
     from domaintune.metrics import scores
@@ -199,8 +227,11 @@ def main() -> None:
     quiet_libraries()
     test = test_texts(args.run, args.rows)
     texts, gold = test["text"].tolist(), test["label"].to_numpy()
-    variants, skipped = list(VARIANTS), []
-    if auto_precision() != "bf16":
+    variants, skipped = [name.strip() for name in args.variants.split(",")], []
+    unknown = [name for name in variants if name not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}: choose from {', '.join(VARIANTS)}")
+    if "torch bf16" in variants and auto_precision() != "bf16":
         variants.remove("torch bf16")
         skipped.append("torch bf16: this CPU has no bf16 arithmetic (AVX512_BF16 or AMX)")
     work = tempfile.TemporaryDirectory(prefix="domaintune-bench-")
@@ -214,33 +245,42 @@ def main() -> None:
     }
     del reference
 
-    best: dict[str, dict[int, float]] = {name: {} for name in variants}
-    probs: dict[str, np.ndarray] = {}
-    for repeat in range(args.repeats):
-        for index, name in enumerate(variants):
-            out = folder / f"pass{repeat}-variant{index}.json"
-            command = [sys.executable, __file__, "--worker", name, "--run", str(args.run)]
-            command += ["--threads", str(args.threads), "--exports", str(folder), "--out", str(out)]
-            command += ["--rows", str(args.rows)] if args.rows else []
-            command += ["--seconds", str(args.seconds)]
-            subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
-            for batch_size, speed in json.loads(out.read_text()).items():
-                cell = best[name].get(int(batch_size), 0.0)
-                best[name][int(batch_size)] = max(cell, speed)
-            probs[name] = np.load(out.with_suffix(".npy"))
-            speeds = ", ".join(f"b{b} {s:.0f}" for b, s in best[name].items())
-            print(f"  pass {repeat + 1}: {name}: {speeds} texts/s", file=sys.stderr)
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no thread pool shared
+    workers, processes = {}, []
+    for name in variants:
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=serve_variant,
+            args=(name, args.run, folder, args.threads, args.rows, theirs),
+            daemon=True,
+        )
+        process.start()
+        workers[name] = ours
+        processes.append(process)
+    speeds = {name: {} for name in variants}
+    for batch_size in BATCH_SIZES:
+        for name, speed in interleaved(
+            workers, len(texts), batch_size=batch_size, seconds=args.seconds
+        ).items():
+            speeds[name][batch_size] = speed
+        print(f"  batch {batch_size} timed", file=sys.stderr)
+    probs = {}
+    for name, connection in workers.items():
+        connection.send(("parity",))
+        probs[name] = connection.recv()
+        connection.send(None)
+    for process in processes:
+        process.join()
     work.cleanup()
 
     print(f"\ninference on {args.run}: {len(texts)} test texts; {machine_line(args.threads)}")
     for line in skipped:
         print(f"skipped {line}")
-    base = best[variants[0]]
-    passes = f", best of {args.repeats} passes" if args.repeats > 1 else ""
-    print(f"\ntexts/s (x pipeline() at the same batch size{passes}):")
+    base = speeds[variants[0]]
+    print("\ntexts/s (x pipeline() at the same batch size):")
     for name in variants:
         cells = "  ".join(
-            f"b{b}: {best[name][b]:6.0f} ({best[name][b] / base[b]:.2f}x)" for b in BATCH_SIZES
+            f"b{b}: {speeds[name][b]:6.0f} ({speeds[name][b] / base[b]:.2f}x)" for b in BATCH_SIZES
         )
         print(f"  {name:16s} {cells}")
     print(

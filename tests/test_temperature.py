@@ -32,6 +32,14 @@ def test_probabilities_are_softmax_of_logits_over_t_row_by_row() -> None:
             assert row == pytest.approx(softmax_by_hand(logits / temperature))
 
 
+def test_probabilities_of_huge_logits_neither_overflow_nor_lose_the_winner() -> None:
+    """Catches a softmax without the shift by the row's largest value: exp(1000) overflows."""
+    result = probabilities(np.array([[1000.0, 0.0, -1000.0], [-1e4, -1e4 + 1, -1e4]]))
+    assert np.isfinite(result).all()
+    assert result[0] == pytest.approx([1.0, 0.0, 0.0])
+    assert result[1].argmax() == 1
+
+
 def test_a_temperature_softens_or_sharpens_but_keeps_the_predicted_label() -> None:
     unscaled = probabilities(LOGITS)
     softer, sharper = probabilities(LOGITS, temperature=3.0), probabilities(LOGITS, temperature=0.3)

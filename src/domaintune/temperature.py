@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import softmax
 
 from domaintune.rundir import read_json, write_json
 
@@ -18,8 +17,12 @@ CALIBRATION_FILE = "calibration.json"
 
 
 def probabilities(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
-    """softmax(logits / T), row by row: T > 1 softens over-confident probabilities."""
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+    """softmax(logits / T), row by row: T > 1 softens over-confident probabilities. In numpy, as
+    scipy's `softmax` computes it (shifted by the row's largest value), without its 0.05 ms of
+    checks per call: prediction at batch 1 calls it once a text."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    exp = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def save_temperature(folder: Path, temperature: float, details: dict[str, Any]) -> Path:

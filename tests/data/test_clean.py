@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 from pathlib import Path
 
+import ftfy
 import pandas as pd
 import pytest
 
@@ -11,6 +14,7 @@ from domaintune.data.clean import (
     NORMALIZATION_FILE,
     NORMALIZATION_VERSION,
     coerce_text,
+    fix_unicode,
     load_normalization,
     normalize,
     normalize_text,
@@ -162,3 +166,16 @@ def test_an_invalid_saved_setting_is_refused_with_its_name(tmp_path: Path) -> No
     path.write_text(json.dumps(saved))
     with pytest.raises(UserError, match="invalid setting \\(dates"):
         load_normalization(tmp_path)
+
+
+def test_fix_unicode_skips_only_what_ftfy_would_leave_alone() -> None:
+    """Catches the printable-ASCII shortcut giving other text than ftfy (then prediction would
+    normalise differently from training's data): random ASCII with quotes, entities and escapes
+    comes out as ftfy makes it, and text ftfy repairs still reaches it."""
+    rng = random.Random(0)
+    alphabet = string.printable + "\x1b\x00\x7f"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert fix_unicode(text) == ftfy.fix_text(text, unescape_html=False), repr(text)
+    assert fix_unicode("It\u00e2\u20ac\u2122s late") == "It's late"
+    assert fix_unicode("bad\x1b[31m red") == "bad red"

@@ -111,12 +111,21 @@ def strip_wrapping_quotes(text: str) -> str:
     return text
 
 
+def fix_unicode(text: str) -> str:
+    """ftfy's repairs (mojibake, control characters, curly quotes, widths, NFC). Printable ASCII
+    has nothing they change, and is returned at once: ftfy costs 0.1 ms a text, which at batch 1
+    is a twentieth of an int8 model's time."""
+    if text.isascii() and text.isprintable():
+        return text
+    return ftfy.fix_text(text, unescape_html=False)
+
+
 def normalize_text(text: str, prepare: PrepareConfig) -> str:
     """The text repaired and normalised as `prepare` says; idempotent."""
     if prepare.unescape_html:
         text = unescape_html(text)
     if prepare.fix_unicode:
-        text = ftfy.fix_text(text, unescape_html=False)
+        text = fix_unicode(text)
     if prepare.mask_urls:
         text = URL.sub("<url>", text)
     if prepare.mask_emails:
