@@ -25,12 +25,12 @@ from domaintune.models import load_classifier
 
 Precision = Literal["fp32", "bf16"]
 ONNX_EXTRA = "pip install 'domaintune[onnx]'"
+"""How to get ONNX Runtime and onnx, named in every error about them."""
 UNFUSED = ("SkipLayerNormFusion",)
 """ONNX Runtime fusions left out when a session loads a model, as export leaves them out too: the
 SkipLayerNormalization kernel (residual add and layer norm in one) took 6.9-7.9 ns per element
 on a Xeon with AVX-512 (onnxruntime 1.32, one thread), the Add, Add and LayerNormalization it
 replaces 1.3 together; in MiniLM-L6 that is about a fifth of an int8 model's time at batch 1."""
-"""How to get ONNX Runtime and onnx, named in every error about them."""
 
 
 class Backend(Protocol):
