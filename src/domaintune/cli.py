@@ -357,7 +357,8 @@ def predict(
         str,
         typer.Option(
             "--backend",
-            help="auto (the run's ONNX export if there is one, else PyTorch), torch or onnx.",
+            help="auto (the run's ONNX export if there is one, else PyTorch), torch, torch-fp32, "
+            "torch-bf16 or onnx.",
         ),
     ] = "auto",
 ) -> None:
@@ -393,7 +394,11 @@ def serve(
         int | None, typer.Option("--port", help="Port; 0 takes a free one (default 8000).")
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="auto, torch or onnx: what computes the logits.")
+        str,
+        typer.Option(
+            "--backend",
+            help="auto, torch, torch-fp32, torch-bf16 or onnx: what computes the logits.",
+        ),
     ] = "auto",
     max_batch: Annotated[
         int | None,

@@ -237,3 +237,24 @@ def test_predictor_decides_test_texts_as_evaluate_scored_its_rules(finished_run:
         sent_away = decided["decision"] == "abstain"
         kept_by_model = decided["confidence"] >= abstain.test.threshold
         assert (sent_away == (~kept_by_model & ~flagged)).all()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_named_torch_backend_forces_its_precision_on_any_cpu(
+    classifier: Path, precision: str
+) -> None:
+    """Catches `torch-bf16` / `torch-fp32` ignored in favour of what this CPU would pick (the
+    bf16 branch then untested on machines without bf16 units), or bf16 giving other labels: each
+    runs as named, and the two agree on the labels of a clear tiny model."""
+    named = Predictor(classifier, backend=f"torch-{precision}")
+    assert named.backend.name == f"torch-{precision}"
+    texts = ["great flight", "lost my bag again", "ok"] * 3
+    reference = Predictor(classifier, backend="torch", precision="fp32").predict_proba(texts)
+    probs = named.predict_proba(texts)
+    assert np.allclose(probs, reference, atol=0.02)
+    with pytest.raises(UserError, match="disagree"):
+        Predictor(
+            classifier,
+            backend=f"torch-{precision}",
+            precision="fp32" if precision == "bf16" else "bf16",
+        )

@@ -326,7 +326,7 @@ def test_the_page_loads_nothing_from_elsewhere(client: TestClient) -> None:
 
 def test_an_unknown_backend_is_refused_with_the_choices(served_run: RunDir) -> None:
     """Catches `--backend` typos silently served by another backend."""
-    with pytest.raises(UserError, match="choose auto, torch, onnx"):
+    with pytest.raises(UserError, match="choose auto, torch, torch-fp32, torch-bf16, onnx"):
         load_predictor(served_run.root, backend="tensorrt")
 
 

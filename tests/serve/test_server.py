@@ -117,7 +117,7 @@ def test_a_port_in_use_is_one_error_line_before_the_model_loads(
     [
         (["--max-batch", "0"], "--max-batch"),
         (["--port", "70000"], "--port"),
-        (["--backend", "tensorrt"], "choose auto, torch, onnx"),
+        (["--backend", "tensorrt"], "choose auto, torch, torch-fp32, torch-bf16, onnx"),
         (["--set", "serve.max_wait_ms=-1"], "serve.max_wait_ms"),
     ],
 )

@@ -20,8 +20,12 @@ from domaintune.predict.backends import Backend, OnnxBackend, TorchBackend, auto
 from domaintune.rundir import RunDir
 from domaintune.runfiles import ExportParity
 
-BackendChoice = Literal["auto", "torch", "onnx"]
+BackendChoice = Literal["auto", "torch", "torch-fp32", "torch-bf16", "onnx"]
 PrecisionChoice = Literal["auto", "fp32", "bf16"]
+BACKENDS = ("auto", "torch", "torch-fp32", "torch-bf16", "onnx")
+"""What `--backend` takes: `torch-fp32` and `torch-bf16` are PyTorch at that precision (bf16
+pays at batch 32 and more; at batch 1 it was slower than fp32 here), named as outputs name the
+backend."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,15 @@ def choose_backend(
     folder: Path, *, backend: BackendChoice, precision: PrecisionChoice, threads: int | None
 ) -> tuple[Backend, str]:
     """The backend asked for, and why it is the one (in words)."""
-    if backend not in ("auto", "torch", "onnx"):
-        raise UserError(f"backend {backend!r}: choose auto, torch or onnx")
+    if backend not in BACKENDS:
+        raise UserError(f"backend {backend!r}: choose {', '.join(BACKENDS)}")
     if precision not in ("auto", "fp32", "bf16"):
         raise UserError(f"precision {precision!r}: choose auto, fp32 or bf16")
+    if backend.startswith("torch-"):
+        named = backend.removeprefix("torch-")
+        if precision not in ("auto", named):
+            raise UserError(f"backend {backend} and precision {precision} disagree: give one")
+        backend, precision = "torch", named  # type: ignore[assignment]
     if backend == "onnx" and precision != "auto":
         raise UserError(
             f"precision {precision} is PyTorch's: the ONNX backend runs the export as it was "

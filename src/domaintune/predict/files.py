@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from domaintune.data.clean import to_text
 from domaintune.errors import UserError
+from domaintune.predict.choose import BACKENDS
 from domaintune.predict.predictor import Predictor
 from domaintune.predict.stream import TableFile, TableWriter, open_table, output_format
 from domaintune.rundir import atomic_path
@@ -42,7 +43,6 @@ RENAMED = "input_"
 CHUNK_ROWS = 10_000
 """Rows read, labelled and written at a time, unless --chunk-size says otherwise."""
 ENGINES = ("local", "ray")
-BACKENDS = ("auto", "torch", "onnx")
 
 
 def describe_value(value: object) -> str:

@@ -17,7 +17,8 @@ from domaintune.config import ServeConfig
 from domaintune.errors import UserError
 
 SERVER_LIBRARIES = ("fastapi", "uvicorn", "fastapi_offline")
-BACKENDS = ("auto", "torch", "onnx")
+BACKENDS = ("auto", "torch", "torch-fp32", "torch-bf16", "onnx")
+"""`predict.choose.BACKENDS`, checked here before the model's libraries load (seconds)."""
 
 
 def check_server_libraries() -> None:
