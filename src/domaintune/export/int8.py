@@ -12,7 +12,12 @@ largest magnitude mapped to 127 and stored with zero point 128, multiplied in in
 (int8, one scale per output channel) in ONNX Runtime's `MatMulIntegerToFloat`, then scaled back
 per row. Measured there: 0.6-0.7% of test texts and 0.8-1.1% of validation texts differ (mean
 logit error 0.033), depending on how the texts are batched; per-token scales on every linear layer
-did no better (0.5-0.8%, 0.8-1.1%), and were slower. The attention's projections keep ONNX
+did no better (0.5-0.8%, 0.8-1.1%), and were slower; per-token scales on only one of the two
+(before or after GELU) left 0.8-1.8% differing, so both are needed. ONNX Runtime's `MatMulNBits`
+with 8-bit blocks of 32 or 128 weights (activations quantised per block inside the kernel, one
+operator in place of seven) agreed as well but ran 25-40% slower at batch 1 (onnxruntime 1.32).
+Those seven operators are about a quarter of the int8 model's time at batch 1: the price of the
+agreement. The attention's projections keep ONNX
 Runtime's quantisation (one scale per tensor, per-channel weights, the fused `QAttention`): six
 small operators per layer for per-token scales cost about a fifth of the model's time at batch 1.
 Word embeddings stay fp32: a lookup gains nothing from int8.
