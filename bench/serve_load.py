@@ -266,7 +266,11 @@ def main() -> None:
         "--offline-seconds", type=float, default=20.0, help="half before the load, half after"
     )
     parser.add_argument("--texts", type=int, default=1000, help="test texts used (default 1000)")
-    parser.add_argument("--backend", default="auto", help="auto, torch, torch-fp32, torch-bf16 or onnx (default auto)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        help="auto, torch, torch-fp32, torch-bf16 or onnx (default auto)",
+    )
     parser.add_argument("--max-batch", type=int, default=None, help="the server's (config default)")
     parser.add_argument(
         "--max-wait-ms", type=float, default=None, help="the server's (config default)"
