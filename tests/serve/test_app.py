@@ -349,3 +349,12 @@ def test_command_line_options_override_the_config_and_are_checked() -> None:
     assert (settings.port, settings.max_batch, settings.max_wait_ms) == (9000, 4, 1.5)
     with pytest.raises(UserError, match="--max-batch"):
         with_options(config, max_batch=0)
+
+
+def test_the_early_backend_check_takes_what_the_predictor_takes() -> None:
+    """Catches the copy in `serve` (checked before the model's libraries load) drifting from
+    `predict.choose.BACKENDS`: a backend refused by one and taken by the other."""
+    from domaintune.predict.choose import BACKENDS as PREDICTOR_BACKENDS
+    from domaintune.serve import BACKENDS
+
+    assert BACKENDS == PREDICTOR_BACKENDS

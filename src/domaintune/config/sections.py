@@ -374,7 +374,7 @@ class ExportConfig(Section):
     quantize: Literal["int8", "none"] = "int8"
     """int8: weights stored as int8 (one scale per output channel) and activations quantised on
     the fly, one scale per token in the feed-forward layers (domaintune.export.int8 says why). On
-    the default task (MiniLM-L6, 3 labels, two-core Xeon, two threads) it ran 3.9-4.1x the texts/s
+    the default task (MiniLM-L6, 3 labels, two-core Xeon, two threads) it ran 3.7-4.4x the texts/s
     of PyTorch's `pipeline()` at batch 1 and 2.1-2.6x at batch 32 (fp32 ONNX: 2.4-2.7x and
     1.1-1.3x), with the same label for 99.4% of test texts. none: fp32 weights, PyTorch's answers
     to about 1e-6."""

@@ -84,23 +84,15 @@ def import_onnxruntime() -> Any:
 class OnnxBackend:
     """An exported model in ONNX Runtime on the CPU, with `threads` compute threads (None: one
     per physical core). Only the inputs the model declares are fed; a tokenised batch lacking one
-    is an error, never a guess.
+    is an error, never a guess."""
 
-    `spin`: ONNX Runtime's threads wait for work busily between operators and calls, which gives
-    the lowest latency when it runs alone; off, they sleep, for a process that runs other compute
-    between calls (PyTorch's threads stalled beside spinning ones in bench/inference.py)."""
-
-    def __init__(
-        self, path: Path, *, name: str = "onnx", threads: int | None = None, spin: bool = True
-    ) -> None:
+    def __init__(self, path: Path, *, name: str = "onnx", threads: int | None = None) -> None:
         onnxruntime = import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or physical_cores()
         options.inter_op_num_threads = 1  # the graph is one chain: nothing runs beside it
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: its warnings are for its developers
-        if not spin:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path),
