@@ -56,6 +56,41 @@ def make_rows(count: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+TAGS = {
+    "billing": "invoice charged payment refund card subscription billed price",
+    "login": "password login locked signin account reset username code",
+    "bug": "crash error broken freezes fails glitch exception blank",
+    "feature": "request suggestion wish add option integration export dark",
+}
+"""Support-ticket tags and the words that show each: a ticket with two tags has words of both."""
+
+
+def make_tagged_tickets(count: int, seed: int = 0) -> pd.DataFrame:
+    """Support tickets with a list of tags each: most have one tag, every third has two."""
+    rng = random.Random(seed)
+    tags = list(TAGS)
+    rows = []
+    for index in range(count):
+        first = tags[index % len(tags)]
+        labels = [first]
+        if index % 3 == 0:
+            second = tags[(index // 3) % len(tags)]
+            labels.append(second if second != first else tags[(index // 3 + 1) % len(tags)])
+        labels = sorted(labels)
+        words = [w for tag in labels for w in rng.sample(TAGS[tag].split(), 2)]
+        words += rng.sample(FILLER, rng.randint(3, 7))
+        rng.shuffle(words)
+        rows.append({"text": f"{' '.join(words)} ticket {index}", "label": labels})
+    return pd.DataFrame(rows)
+
+
+def write_tagged_tickets(folder: Path, count: int = 320) -> Path:
+    """Tagged tickets as JSONL, the labels a JSON list per row."""
+    path = folder / "tagged.jsonl"
+    make_tagged_tickets(count).to_json(path, orient="records", lines=True)
+    return path
+
+
 def write_tickets(folder: Path) -> Path:
     """300 labelled texts with a few of the problems real data has."""
     frame = make_rows(300)

@@ -87,6 +87,17 @@ def resolve_run(
     return resolved, run_dir
 
 
+MULTI_LABEL_NOT_YET = {"train", "evaluate", "report", "tune"}
+"""Commands that do not handle task.objective: multi_label yet: refused before any work."""
+
+
+def check_objective(config: Config, *commands: str) -> None:
+    """Refuse, in one line, a command that cannot do the configured objective yet."""
+    missing = [name for name in commands if name in MULTI_LABEL_NOT_YET]
+    if config.task.objective == "multi_label" and missing:
+        raise UserError(f"{missing[0]} is not supported for task.objective: multi_label yet")
+
+
 def timed(stage: str, action: Callable[[], Any], where: Path) -> Any:
     console.rule(Text(stage, style="bold"))
     started = time.perf_counter()
@@ -106,6 +117,7 @@ def stage_prepare(config: Config, run: RunDir) -> None:
 def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
     from domaintune.train.trainer import run_train
 
+    check_objective(config, "train")
     log = timed("train", lambda: run_train(config, run, resume=resume), run.model)
     if log.resumed_from:
         console.print(f"resumed from {run.checkpoints / log.resumed_from}")
@@ -121,6 +133,7 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
 def stage_evaluate(config: Config, run: RunDir) -> None:
     from domaintune.evaluate.stage import run_evaluate
 
+    check_objective(config, "evaluate")
     metrics = timed("evaluate", lambda: run_evaluate(config, run), run.metrics)
     low, high = metrics.intervals.macro_f1
     console.print(
@@ -134,6 +147,7 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
 def stage_report(config: Config, run: RunDir) -> None:
     from domaintune.report.build import run_report
 
+    check_objective(config, "report")
     timed("report", lambda: run_report(config, run), run.report_html)
     console.print(f"report: {run.report_md} and {run.report_html}")
 
@@ -225,6 +239,7 @@ def tune(config: ConfigArgument = None, out: OutOption = None, overrides: SetOpt
     from domaintune.train.tune import run_tune
 
     resolved, run_dir = resolve_run(config, overrides, out=out)
+    check_objective(resolved, "tune")
     if not run_dir.card.is_file():
         stage_prepare(resolved, run_dir)
     found = timed("tune", lambda: run_tune(resolved, run_dir, progress=console.print), run_dir.tune)
@@ -267,6 +282,7 @@ def run(
     from domaintune.models import check_model
 
     resolved, run_dir = resolve_run(config, overrides, out=out, quick=quick)
+    check_objective(resolved, "train", "evaluate", "report")
     check_model(resolved.model.name_or_path)
     started = time.perf_counter()
     for stage in (stage_prepare, stage_train, stage_evaluate, stage_report):

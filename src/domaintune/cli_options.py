@@ -1,8 +1,8 @@
 """The arguments and options several commands share, each declared once.
 
-The quick-start options (`--data`, `--text-column`, `--label-column`, `--model`) reach a command
-as one `QuickStart`, added to its signature by `with_quick_start`, so that `config show`,
-`prepare` and `run` take the same flags with the same help without repeating them.
+The quick-start options (`--data`, `--text-column`, `--label-column`, `--model`, `--objective`)
+reach a command as one `QuickStart`, added to its signature by `with_quick_start`, so that
+`config show`, `prepare` and `run` take the same flags with the same help without repeating them.
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ TextColumnOption = Annotated[
 LabelColumnOption = Annotated[
     str | None, typer.Option("--label-column", help="Column with the label.")
 ]
+ObjectiveOption = Annotated[
+    str | None,
+    typer.Option(
+        "--objective",
+        help="Quick start: classification (one label per text) or multi_label (a list of "
+        "labels per text).",
+    ),
+]
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="builtin:NAME, a local model folder or a Hub id.")
 ]
@@ -54,6 +62,7 @@ class QuickStart:
     text_column: str | None = None
     label_column: str | None = None
     model: str | None = None
+    objective: str | None = None
 
     def settings(self) -> dict[str, str]:
         """The flags given, by config key: taken as plain text, never read as YAML."""
@@ -62,6 +71,7 @@ class QuickStart:
             "data.text_column": self.text_column,
             "data.label_column": self.label_column,
             "model.name_or_path": self.model,
+            "task.objective": self.objective,
         }
         return {key: value for key, value in keys.items() if value is not None}
 
@@ -71,6 +81,7 @@ QUICK_START_OPTIONS = {
     "text_column": TextColumnOption,
     "label_column": LabelColumnOption,
     "model": ModelOption,
+    "objective": ObjectiveOption,
 }
 
 

@@ -155,6 +155,12 @@ class DataCard(RunFile):
     lengths: dict[str, TextLengths]
     leakage: Leakage
     label_audit: LabelAuditSummary
+    objective: str = "classification"
+    """multi_label: `labels` are the labels a row's set is drawn from, and `classes` and `splits`
+    count rows per label (a row once for each of its labels). Written only for multi_label."""
+    label_sets: dict[str, dict[str, float]] | None = None
+    """multi_label, per split: labels per row (cardinality), the share of rows with several, and
+    distinct label sets."""
 
     def step(self, name: str) -> CardStep | None:
         """The step called `name`, if prepare took it (the label audit can be off)."""

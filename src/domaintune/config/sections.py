@@ -38,7 +38,10 @@ class TaskConfig(Section):
     name: str = DEFAULT_TASK_NAME
     """Names the run: its directory is runs/<name> unless --out says otherwise."""
     domain: str = "general"
-    objective: Literal["classification"] = "classification"
+    objective: Literal["classification", "multi_label"] = "classification"
+    """classification: one label per text. multi_label: a set of labels per text (none, one or
+    several of them), read from a list or a delimited string (data.label_separator); each label
+    gets its own sigmoid and a threshold tuned on validation."""
     description: str = "Classify each text into one of the labels found in the data."
     """The task in words, as the report quotes it."""
     expected_output: str = "One label per text, with a probability for every label."
@@ -71,7 +74,12 @@ class DataConfig(Section):
     text_column: str = "text"
     label_column: str = "label"
     label_mapping: dict[str, str] = Field(default_factory=dict)
-    """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
+    """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped
+    (multi_label: unmapped labels are dropped from each row's set)."""
+    label_separator: str | None = None
+    """multi_label only: what separates the labels of a row written as one string (`billing|bug`).
+    None: a list (JSON or Parquet) is taken as given, a string holding a JSON list (`["a", "b"]`)
+    is parsed, and any other string is split on commas. Set it when label names hold commas."""
     hub_split: str = "train"
     """The split read from a Hub data set; domaintune makes its own splits from it."""
 
@@ -138,7 +146,8 @@ class PrepareConfig(Section):
     drop_duplicates: bool = True
     """Exact duplicates, ignoring case, after normalisation."""
     conflicts: Literal["majority", "drop"] = "majority"
-    """The same text with different labels: keep the most frequent label, or drop them all."""
+    """The same text with different labels: keep the most frequent label, or drop them all.
+    multi_label: the most frequent label set (ties: the first in sorted order), or drop them all."""
     drop_near_duplicates: bool = True
     """Keep one text of each group of near-duplicates. Off, they are kept but never split apart."""
     near_duplicate_threshold: float = Field(default=0.7, gt=0, lt=1)
@@ -159,11 +168,14 @@ class PrepareConfig(Section):
     leakage: Literal["move", "drop"] = "move"
     """Validation or test rows that near-duplicate a training row: move them to train, or drop."""
     balance: Literal["none", "undersample", "oversample", "class_weights"] = "class_weights"
-    """Applied to the training split only, so validation and test keep the real class mix."""
+    """Applied to the training split only, so validation and test keep the real class mix.
+    multi_label: class_weights weighs each label's positives by negatives/positives (pos_weight);
+    resampling is refused, since a row's labels cannot be resampled apart."""
     validation_size: float = Field(default=0.1, gt=0, lt=0.5)
     test_size: float = Field(default=0.1, gt=0, lt=0.5)
     min_rows_per_class: int = Field(default=10, ge=3)
-    """Each class needs this many rows to be split into train, validation and test."""
+    """Each class needs this many rows to be split into train, validation and test. multi_label:
+    a rarer label is dropped from the label sets (counted in the card), not refused."""
     seed: int = 42
 
     @field_validator("language")
@@ -411,6 +423,21 @@ class Config(Section):
     def _splits_leave_training_data(self) -> Config:
         if self.prepare.validation_size + self.prepare.test_size >= 0.8:
             raise ValueError("prepare.validation_size + prepare.test_size must stay below 0.8")
+        return self
+
+    @model_validator(mode="after")
+    def _multi_label_settings(self) -> Config:
+        """Settings that mean nothing for the objective chosen are refused, not silently ignored."""
+        multi = self.task.objective == "multi_label"
+        if self.data.label_separator is not None and not multi:
+            raise ValueError("data.label_separator is read only with task.objective: multi_label")
+        if self.data.label_separator == "":
+            raise ValueError("data.label_separator cannot be empty: give e.g. ',' or '|'")
+        if multi and self.prepare.balance in {"undersample", "oversample"}:
+            raise ValueError(
+                f"prepare.balance: {self.prepare.balance} cannot balance label sets (a row holds "
+                "several labels): use class_weights (a pos_weight per label) or none"
+            )
         return self
 
     def to_yaml(self) -> str:

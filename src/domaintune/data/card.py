@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -18,6 +19,8 @@ class StepName(str, Enum):
     READ = "read"
     MISSING_LABEL = "missing_label"
     MAP_LABELS = "map_labels"
+    EMPTY_LABELS = "empty_labels"
+    """multi_label: rows whose label list is empty."""
     NOT_TEXT = "not_text"
     NORMALIZE = "normalize"
     TOO_SHORT = "too_short"
@@ -28,6 +31,8 @@ class StepName(str, Enum):
     CONFLICTS = "conflicts"
     EXACT_DUPLICATES = "exact_duplicates"
     NEAR_DUPLICATES = "near_duplicates"
+    RARE_LABELS = "rare_labels"
+    """multi_label: labels too rare to split, dropped from the label sets."""
     LABEL_AUDIT = "label_audit"
     LEAKAGE = "leakage"
     BALANCE = "balance"
@@ -56,9 +61,22 @@ class Step:
         return CardStep(**asdict(self), removed=self.removed)
 
 
-def class_counts(labels: pd.Series) -> dict[str, int]:
-    """Counts per class, largest first, as plain ints for JSON."""
-    return {str(k): int(v) for k, v in labels.value_counts().items()}
+def class_counts(
+    labels: pd.Series, *, counts: Callable[[pd.Series], pd.Series] = pd.Series.value_counts
+) -> dict[str, int]:
+    """Counts per class, largest first, as plain ints for JSON. `counts` counts them
+    (`labels.label_counts` for label sets: each label of a row counts)."""
+    return {str(k): int(v) for k, v in counts(labels).items()}
+
+
+def set_counts(sets: pd.Series) -> dict[str, float]:
+    """multi_label: labels per row (the label cardinality) and the share of rows with several."""
+    sizes = sets.map(len)
+    return {
+        "cardinality": round(float(sizes.mean()), 3),
+        "several_labels_share": round(float((sizes > 1).mean()), 3),
+        "distinct_sets": int(sets.nunique()),
+    }
 
 
 def length_summary(texts: pd.Series) -> dict[str, float]:

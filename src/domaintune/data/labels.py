@@ -1,9 +1,15 @@
-"""Labels: name them, map them, and check that every class can be learnt and evaluated."""
+"""Labels: name them, map them, and check that every class can be learnt and evaluated.
+
+multi_label rows carry a label set (`LabelSet`: a sorted tuple of names) instead of one name;
+the functions named for label sets read, map and prune those.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from domaintune.config import PrepareConfig
@@ -74,3 +80,154 @@ def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -
             f"{prepare.min_rows_per_class} to be split into train, validation and test: add rows, "
             "merge it into another class with data.label_mapping, or lower prepare.min_rows_per_class"
         )
+
+
+LabelSet = tuple[str, ...]
+"""A multi_label row's labels: sorted, each once. A tuple, so rows can be grouped and compared."""
+
+
+def label_set(value: object, *, separator: str | None) -> LabelSet | None:
+    """A raw multi-label value as a label set; None when missing (null, blank text).
+
+    A list (JSON, Parquet, numpy) is taken as given; text is a JSON list when `separator` is None
+    and it looks like one, else split on `separator` (a comma when None). Items are named as
+    `label_name` names single labels; blank items are ignored and repeats kept once, so `[]` and
+    `"a, ,a"` give () and ("a",). Raises ValueError for an item that is itself a list or object.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if separator is None and text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{text[:60]!r} looks like a JSON list but is not one") from error
+        else:
+            value = text.split("," if separator is None else separator)
+    elif isinstance(value, np.ndarray | tuple):
+        value = list(value)
+    elif not isinstance(value, list):
+        name = label_name(value)
+        return None if name is None else (name,)
+    names = set()
+    for item in value:
+        if isinstance(item, list | dict | tuple | np.ndarray):
+            raise ValueError(f"the label list holds {type(item).__name__} {item!r:.60}, not a name")
+        name = label_name(item)
+        if name is not None:
+            names.add(name)
+    return tuple(sorted(names))
+
+
+def parse_label_sets(labels: pd.Series, *, separator: str | None, source: str) -> pd.Series:
+    """Every row's label set (None where missing); a value that cannot be read is a UserError
+    naming its row, counted from 1 over the data rows."""
+    parsed = []
+    for row, value in enumerate(labels, start=1):
+        try:
+            parsed.append(label_set(value, separator=separator))
+        except ValueError as error:
+            raise UserError(
+                f"{source}: row {row} has a label that cannot be read as a list of labels "
+                f"({error}): give a list of names, or names joined by data.label_separator"
+            ) from None
+    return pd.Series(parsed, index=labels.index, dtype=object)
+
+
+def map_label_sets(
+    frame: pd.DataFrame,
+    *,
+    mapping: dict[str, str],
+    separator: str | None,
+    source: str,
+    examples: int,
+) -> tuple[pd.DataFrame, list[Step]]:
+    """map_labels for multi_label: read each row's label set, drop rows without one (missing or
+    an empty list: each its own step), and map each label (dropping labels the mapping omits).
+
+    A data set whose rows all have an empty list is refused, naming the first such row: it has
+    nothing to learn from and is most likely read from the wrong column or with the wrong
+    separator.
+    """
+    sets = parse_label_sets(frame["label"], separator=separator, source=source)
+    missing = sets.isna()
+    steps = [
+        Step(
+            StepName.MISSING_LABEL,
+            "dropped rows without a label",
+            len(frame),
+            int((~missing).sum()),
+            examples=frame[missing].head(examples).to_dict("records"),
+        )
+    ]
+    if mapping:
+        mapped = sets[~missing].map(
+            lambda labels: tuple(sorted({mapping[x] for x in labels if x in mapping}))
+        )
+        unmapped = sorted({x for labels in sets[~missing] for x in labels} - set(mapping))
+        steps.append(
+            Step(
+                StepName.MAP_LABELS,
+                "mapped raw labels to names with data.label_mapping; dropped labels it does not "
+                "list from each row's set" + (f" ({', '.join(unmapped[:10])})" if unmapped else ""),
+                int((~missing).sum()),
+                int((~missing).sum()),
+                changed=int((mapped != sets[~missing]).sum()),
+            )
+        )
+        sets = sets.where(missing, mapped)
+    empty = ~missing & (sets.map(lambda labels: labels is not None and len(labels) == 0))
+    if empty.any() and (missing | empty).all():
+        first = int(np.flatnonzero(empty.to_numpy())[0]) + 1
+        raise UserError(
+            f"{source}: every row's label list is empty after reading (row {first} is the first): "
+            "check data.label_column, data.label_separator and data.label_mapping"
+        )
+    steps.append(
+        Step(
+            StepName.EMPTY_LABELS,
+            "dropped rows whose label list is empty",
+            int((~missing).sum()),
+            int((~missing & ~empty).sum()),
+            examples=frame[empty].head(examples).to_dict("records"),
+        )
+    )
+    kept = ~missing & ~empty
+    return frame[kept].assign(label=sets[kept]), steps
+
+
+def label_counts(sets: pd.Series) -> pd.Series:
+    """Rows per label (a row counts once for each of its labels), largest first."""
+    return sets.explode().value_counts()
+
+
+def drop_rare_labels(
+    frame: pd.DataFrame, prepare: PrepareConfig, *, source: str, examples: int
+) -> tuple[pd.DataFrame, Step]:
+    """check_classes for multi_label: labels on fewer than `min_rows_per_class` rows are dropped
+    from the sets (a rare tag should not stop the others being learnt), then rows left without a
+    label. Refused when fewer than two labels remain."""
+    counts = label_counts(frame["label"])
+    rare = set(counts[counts < prepare.min_rows_per_class].index)
+    sets = frame["label"].map(lambda labels: tuple(x for x in labels if x not in rare))
+    kept = sets.map(len) > 0
+    left = len(counts) - len(rare)
+    if left < 2:
+        raise UserError(
+            f"{source} has {left} label(s) on at least {prepare.min_rows_per_class} rows after "
+            "cleaning: a multi-label classifier needs at least two; add rows or lower "
+            "prepare.min_rows_per_class"
+        )
+    step = Step(
+        StepName.RARE_LABELS,
+        f"dropped {len(rare)} label(s) found on fewer than {prepare.min_rows_per_class} rows from "
+        "the label sets"
+        + (f" ({', '.join(sorted(rare)[:10])})" if rare else "")
+        + ", then the rows left without a label",
+        len(frame),
+        int(kept.sum()),
+        changed=int((sets != frame["label"]).sum()),
+        examples=frame[sets != frame["label"]].head(examples).to_dict("records"),
+    )
+    return frame[kept].assign(label=sets[kept]), step

@@ -15,15 +15,22 @@ import pandas as pd
 from domaintune.config import Config
 from domaintune.data.audit import audit_labels
 from domaintune.data.balance import balance
-from domaintune.data.card import Step, StepName, class_counts, length_summary
+from domaintune.data.card import Step, StepName, class_counts, length_summary, set_counts
 from domaintune.data.clean import coerce_text, normalize, save_normalization
 from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
 from domaintune.data.junk import drop_junk
-from domaintune.data.labels import check_classes, map_labels
+from domaintune.data.labels import (
+    check_classes,
+    drop_rare_labels,
+    label_counts,
+    map_label_sets,
+    map_labels,
+    parse_label_sets,
+)
 from domaintune.data.leakage import leaking_pairs, remove_leakage
 from domaintune.data.minhash import components, signatures, similar_pairs
 from domaintune.data.sources import read_source
-from domaintune.data.split import split
+from domaintune.data.split import split, split_label_sets
 from domaintune.data.typos import fix_typos
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard
@@ -42,7 +49,16 @@ class Prepared:
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
     prepare, examples = config.prepare, config.report.examples
-    frame, steps = map_labels(frame, mapping=config.data.label_mapping, examples=examples)
+    if config.task.objective == "multi_label":
+        frame, steps = map_label_sets(
+            frame,
+            mapping=config.data.label_mapping,
+            separator=config.data.label_separator,
+            source=config.data.source,
+            examples=examples,
+        )
+    else:
+        frame, steps = map_labels(frame, mapping=config.data.label_mapping, examples=examples)
     frame, step = coerce_text(frame, examples=examples)
     steps.append(step)
     frame, step = normalize(frame, prepare, examples=examples)
@@ -62,8 +78,16 @@ def prepare_data(config: Config) -> Prepared:
     data, options = config.data, config.prepare
     examples = config.report.examples
     raw = read_source(data)
+    multi = config.task.objective == "multi_label"
     frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
-    classes_raw = class_counts(frame["label"].map(str))
+    if multi:  # Parquet's lists arrive as numpy arrays: as lists, the card can show them
+        frame["label"] = frame["label"].map(as_list)
+        raw_sets = parse_label_sets(
+            frame["label"], separator=data.label_separator, source=data.source
+        )
+        classes_raw = class_counts(raw_sets.dropna().explode().dropna())
+    else:
+        classes_raw = class_counts(frame["label"].map(str))
     not_utf8 = raw.attrs.get("lines_not_utf8", 0)
     read = f"read {data.source}" + (
         f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else ""
@@ -77,22 +101,31 @@ def prepare_data(config: Config) -> Prepared:
     frame = frame.assign(row=np.arange(len(frame)), group=components(len(frame), first, other))
     frame, step = drop_near_duplicates(frame, options, examples=examples)
     steps.append(step)
-    check_classes(frame, options, source=data.source)
+    if multi:
+        frame, step = drop_rare_labels(frame, options, source=data.source, examples=examples)
+        steps.append(step)
+    else:
+        check_classes(frame, options, source=data.source)
 
     flagged = pd.DataFrame(
         columns=["row", "text", "label", "suggested_label", "label_quality", "likely_error"]
     )
-    if options.label_audit != "off":
+    if options.label_audit != "off" and multi:
+        steps.append(audit_skipped(frame))
+    elif options.label_audit != "off":
         frame, step, flagged = audit_labels(frame, options, examples=examples)
         steps.append(step)
         check_classes(frame, options, source=data.source)
-    classes_clean = class_counts(frame["label"])
+    counts = label_counts if multi else pd.Series.value_counts
+    classes_clean = class_counts(frame["label"], counts=counts)
 
-    splits = split(frame, options)
+    splits = split_label_sets(frame, options) if multi else split(frame, options)
     splits, step = remove_leakage(splits, options, examples=examples)
     steps.append(step)
     leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
-    splits["train"], step = balance(splits["train"], method=options.balance, seed=options.seed)
+    splits["train"], step = balance(
+        splits["train"], method=options.balance, seed=options.seed, multi_label=multi
+    )
     steps.append(step)
 
     split_of_row = (
@@ -113,7 +146,7 @@ def prepare_data(config: Config) -> Prepared:
         steps=[step.record() for step in steps],
         classes={"raw": classes_raw, "clean": classes_clean},
         balance=options.balance,
-        splits={name: class_counts(splits[name]["label"]) for name in SPLITS},
+        splits={name: class_counts(splits[name]["label"], counts=counts) for name in SPLITS},
         lengths={name: length_summary(splits[name]["text"]) for name in SPLITS},
         leakage={"near_duplicate_pairs_after": leaks},
         label_audit={
@@ -123,7 +156,25 @@ def prepare_data(config: Config) -> Prepared:
             "by_split": {str(k): int(v) for k, v in label_audit["split"].value_counts().items()},
         },
     )
+    if multi:  # set only here, so a classification card stays as it was
+        card.objective = "multi_label"
+        card.label_sets = {name: set_counts(splits[name]["label"]) for name in SPLITS}
     return Prepared(splits, card, label_audit.drop(columns="row"))
+
+
+def as_list(value: object) -> object:
+    """A numpy array (how Parquet lists are read) as a list; any other value as it is."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def audit_skipped(frame: pd.DataFrame) -> Step:
+    """The card's note that the label audit does not run on label sets yet."""
+    return Step(
+        StepName.LABEL_AUDIT,
+        "skipped: the label audit (confident learning) does not judge label sets yet",
+        len(frame),
+        len(frame),
+    )
 
 
 def run_prepare(config: Config, run: RunDir) -> DataCard:
@@ -139,7 +190,10 @@ def run_prepare(config: Config, run: RunDir) -> DataCard:
     with atomic_path(run.data) as folder:
         folder.mkdir(parents=True)
         for name, part in prepared.splits.items():
-            part[["text", "label"]].to_parquet(folder / f"{name}.parquet", index=False)
+            part = part[["text", "label"]]
+            if config.task.objective == "multi_label":  # a list column in Parquet
+                part = part.assign(label=part["label"].map(list))
+            part.to_parquet(folder / f"{name}.parquet", index=False)
         prepared.card.write(folder / run.card.name)
         save_normalization(folder, config.prepare)
         prepared.label_audit.to_parquet(folder / run.label_audit.name, index=False)
