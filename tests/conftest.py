@@ -11,33 +11,30 @@ from pathlib import Path
 import pytest
 
 from domaintune.rundir import RunDir
-from tests.helpers import FILLER, WORDS, add_label_noise, domaintune, fast_settings, write_tickets
+from tests.helpers import (
+    FILLER,
+    TAGS,
+    WORDS,
+    add_label_noise,
+    build_tiny_bert,
+    domaintune,
+    fast_settings,
+    write_tickets,
+)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT with a word-level vocabulary covering the test data."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+    words = {w for words in WORDS.values() for w in words.split()} | set(FILLER)
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), words)
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "@", "#", "airline", "&", "!", "?"]
-    vocab += sorted({w for words in WORDS.values() for w in words.split()} | set(FILLER))
-    vocab += [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
-    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
-    tokenizer.model_max_length = 64
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)  # the same random weights every run, so the tests are repeatable
-    BertForMaskedLM(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+
+@pytest.fixture(scope="session")
+def tiny_ticket_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT with a vocabulary covering the tagged support tickets (multi_label)."""
+    words = {w for words in TAGS.values() for w in words.split()} | set(FILLER) | {"ticket"}
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-ticket-bert"), words)
 
 
 @pytest.fixture

@@ -44,6 +44,31 @@ FILLER = [
 ]
 
 
+def build_tiny_bert(folder: Path, words: set[str]) -> Path:
+    """A 2-layer BERT with random weights (seeded) and a word-level vocabulary of `words`,
+    saved in `folder` as `from_pretrained` expects (safetensors)."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "@", "#", "airline", "&", "!", "?"]
+    vocab += sorted(words)
+    vocab += [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
+    tokenizer.model_max_length = 64
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)  # the same random weights every run, so the tests are repeatable
+    BertForMaskedLM(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def make_rows(count: int, seed: int = 0) -> pd.DataFrame:
     """Short texts whose class shows in their words, like customer messages with a clear tone."""
     rng = random.Random(seed)

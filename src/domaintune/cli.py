@@ -31,6 +31,7 @@ from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config,
 from domaintune.errors import UserError
 from domaintune.launch import process_rank
 from domaintune.rundir import RunDir
+from domaintune.runfiles import MultiLabelMetrics
 
 app = typer.Typer(
     help="Fine-tune a small language model for your domain: prepare, train, evaluate, report.",
@@ -87,7 +88,7 @@ def resolve_run(
     return resolved, run_dir
 
 
-MULTI_LABEL_NOT_YET = {"train", "evaluate", "report", "tune"}
+MULTI_LABEL_NOT_YET = {"report", "tune"}
 """Commands that do not handle task.objective: multi_label yet: refused before any work."""
 
 
@@ -135,6 +136,16 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
 
     check_objective(config, "evaluate")
     metrics = timed("evaluate", lambda: run_evaluate(config, run), run.metrics)
+    if isinstance(metrics, MultiLabelMetrics):
+        low, high = metrics.intervals.micro_f1
+        console.print(
+            f"test micro-F1 {metrics.micro_f1:.3f} [{low:.3f}, {high:.3f}], macro-F1 "
+            f"{metrics.macro_f1:.3f}, subset accuracy {metrics.subset_accuracy:.3f}"
+        )
+        for name, baseline in metrics.baselines.items():
+            verdict = metrics.significance[name].verdict
+            console.print(f"  baseline {name}: micro-F1 {baseline.micro_f1:.3f} (model: {verdict})")
+        return
     low, high = metrics.intervals.macro_f1
     console.print(
         f"test macro-F1 {metrics.macro_f1:.3f} [{low:.3f}, {high:.3f}], "

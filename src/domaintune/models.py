@@ -81,13 +81,16 @@ def load_classifier(
     labels: list[str] | None = None,
     dropout: float | None = None,
     attention: str | None = None,
+    problem_type: str | None = None,
 ) -> torch.nn.Module:
     """A sequence classifier. With `labels`, a pre-trained encoder gets a new head for them;
     without, the folder's own head and label names are kept (a fine-tuned model).
 
     `dropout` replaces every dropout rate the model's config names; None keeps them. `attention`
     picks the attention implementation (`eager`: plain operators, which an ONNX export needs for
-    ONNX Runtime to fuse them); None lets Transformers choose.
+    ONNX Runtime to fuse them); None lets Transformers choose. `problem_type`
+    (`multi_label_classification`: a sigmoid per label and binary cross-entropy) goes into a new
+    head's config, where the saved model keeps it.
     """
     head: dict[str, Any] = {}
     if attention is not None:
@@ -99,6 +102,8 @@ def load_classifier(
             "label2id": {label: i for i, label in enumerate(labels)},
             "ignore_mismatched_sizes": True,
         }
+        if problem_type is not None:
+            head["problem_type"] = problem_type
     if dropout is not None:
         head.update(dropout_settings(name_or_path, rate=dropout))
     return _load(AutoModelForSequenceClassification, name_or_path, use_safetensors=True, **head)

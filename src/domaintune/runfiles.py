@@ -405,6 +405,80 @@ class Metrics(RunFile):
     significance: dict[str, Comparison]
 
 
+class LabelReport(Record):
+    """One label of a multi_label model: its decisions scored on their own."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    """Test rows that carry the label."""
+    threshold: float
+    """The probability from which the label is predicted, tuned on validation."""
+
+
+class SetIntervals(Record):
+    """Bootstrap intervals of the multi_label scores, and of each label's F1."""
+
+    micro_f1: Interval
+    macro_f1: Interval
+    samples_f1: Interval
+    subset_accuracy: Interval
+    hamming_loss: Interval
+    f1: dict[str, Interval]
+
+
+class SetBaseline(Record):
+    """A multi_label baseline's test scores, and how it was chosen."""
+
+    micro_f1: float
+    macro_f1: float
+    samples_f1: float
+    subset_accuracy: float
+    hamming_loss: float
+    intervals: SetIntervals
+    description: str
+    c: float | None = None
+    train_rows_embedded: int | None = None
+    validation_micro_f1: float | None = None
+
+
+class SetComparison(Record):
+    """The paired bootstrap of micro-F1 (model - baseline) over the same resampled test rows."""
+
+    alpha: float
+    micro_f1_difference: float
+    micro_f1_difference_interval: Interval
+    p_value: float
+    verdict: str
+    """"better" or "worse" when the interval excludes zero, else "not significant"."""
+
+
+class MultiLabelMetrics(RunFile):
+    """metrics.json for task.objective multi_label, by evaluate: scores of predicted label sets
+    (each label decided by its own threshold), per label, against baselines, with intervals."""
+
+    schema_version: ClassVar[int] = 1
+    objective: str = "multi_label"
+    micro_f1: float
+    macro_f1: float
+    samples_f1: float
+    subset_accuracy: float
+    hamming_loss: float
+    test_rows: int
+    labels: list[str]
+    intervals: SetIntervals
+    confidence_level: float
+    bootstrap_samples: int
+    per_label: dict[str, LabelReport]
+    average_precision: dict[str, float]
+    co_occurrence: list[list[int]]
+    """Test rows carrying both labels (gold), in the order of `labels`; the diagonal: each
+    label's rows."""
+    baselines: dict[str, SetBaseline]
+    significance: dict[str, SetComparison]
+
+
 class SavedClassRule(Record):
     """A class rule as prediction applies it: `label` whenever its probability reaches
     `threshold`, the threshold chosen on validation to reach `value` of `target`."""

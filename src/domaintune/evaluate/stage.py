@@ -23,6 +23,7 @@ from domaintune.errors import UserError
 from domaintune.evaluate import calibration, decision, significance
 from domaintune.evaluate.analysis import by_length
 from domaintune.evaluate.model_card import write_model_card
+from domaintune.evaluate.multilabel import run_evaluate_multi_label
 from domaintune.evaluate.probe import Encoder, fit_probe
 from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
@@ -38,6 +39,7 @@ from domaintune.runfiles import (
     DecisionRules,
     Decisions,
     Metrics,
+    MultiLabelMetrics,
     SavedClassRule,
     TrainLog,
 )
@@ -162,10 +164,13 @@ def decisions(
     return measured, saved
 
 
-def run_evaluate(config: Config, run: RunDir) -> Metrics:
-    """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card."""
+def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics:
+    """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card.
+    multi_label scores label sets instead (`evaluate.multilabel`)."""
     run.require(run.split("test"), run.card, stage="prepare")
     run.require(run.model, run.train_log, stage="train")
+    if config.task.objective == "multi_label":
+        return run_evaluate_multi_label(config, run)
     options = config.evaluate
     card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
     labels = card.labels

@@ -20,6 +20,7 @@ from datasets.fingerprint import Hasher
 from transformers import PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
+from domaintune.multilabel import is_label_sets, multi_hot
 from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
 LENGTH_MULTIPLE = 8
@@ -71,7 +72,8 @@ def tokenize(
     max_length: int,
     untruncated: dict[str, list] | None = None,
 ) -> Dataset:
-    """Token ids without padding (the collator pads each batch), the label id, and the length.
+    """Token ids without padding (the collator pads each batch), the label id (multi_label: a
+    multi-hot row of floats, as binary cross-entropy takes it), and the length.
 
     `untruncated` are the texts' encodings without a limit, when already made: only rows longer
     than `max_length` are then tokenised again.
@@ -89,7 +91,9 @@ def tokenize(
         {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
-            "labels": [label2id[label] for label in frame["label"]],
+            "labels": multi_hot(frame["label"], list(label2id)).tolist()
+            if is_label_sets(frame["label"])
+            else [label2id[label] for label in frame["label"]],
             "length": [len(ids) for ids in input_ids],
         }
     )

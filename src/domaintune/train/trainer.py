@@ -4,6 +4,11 @@ Reads data/ and config.yaml from the run directory; writes model/ (safetensors, 
 names) and train_log.json. Rows are tokenised once (cached in the run directory), without padding,
 and padded per batch; batches are grouped by length, and the maximum length comes from the data,
 so little compute goes to padding. Checkpoints each epoch let a killed run resume.
+
+multi_label (task.objective) changes three choices, not the flow: the head is a sigmoid per label
+with binary cross-entropy (class_weights: each label's positives weighed by pos_weight), each
+epoch is scored at threshold 0.5, and after training each label's threshold is tuned on
+validation and saved as model/thresholds.json, which prediction applies.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ from domaintune.config import Config, TrainConfig
 from domaintune.data.clean import load_normalization
 from domaintune.metrics import scores
 from domaintune.models import load_classifier, load_tokenizer
+from domaintune.multilabel import (
+    DEFAULT_THRESHOLD,
+    PROBLEM_TYPE,
+    save_thresholds,
+    set_scores,
+    sigmoid,
+    tune_thresholds,
+)
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
@@ -63,6 +76,35 @@ def weighted_loss(weights: torch.Tensor):
         return loss / count
 
     return compute
+
+
+def positive_weighted_loss(pos_weight: torch.Tensor):
+    """multi_label's weighted loss: binary cross-entropy per label, each label's positives
+    weighed by `pos_weight` (its negatives / positives in training), averaged over every label
+    of every row as the model's own loss is."""
+
+    def compute(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        logits = outputs["logits"]
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits.float(), labels.float(), pos_weight=pos_weight.to(logits.device)
+        )
+
+    return compute
+
+
+def positive_weights(multi_hot: np.ndarray) -> np.ndarray:
+    """negatives / positives per label (1 for a label without positives, which cannot occur
+    after prepare): the weight that makes a label's positives count as much as its negatives."""
+    positives = multi_hot.sum(axis=0)
+    negatives = len(multi_hot) - positives
+    return np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+
+
+def multi_label_metrics(prediction: Any) -> dict[str, float]:
+    """Each epoch's validation scores for multi_label, every label at the default threshold
+    (thresholds are tuned once, after training): macro_f1 among them, which picks the best epoch."""
+    predicted = sigmoid(prediction.predictions) >= DEFAULT_THRESHOLD
+    return set_scores(prediction.label_ids >= 0.5, predicted)
 
 
 def classification_metrics(prediction: Any) -> dict[str, float]:
@@ -159,7 +201,10 @@ def fit(
     label2id = {label: i for i, label in enumerate(labels)}
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
-    model = load_classifier(source, labels=labels, dropout=train.dropout)
+    multi = config.task.objective == "multi_label"
+    model = load_classifier(
+        source, labels=labels, dropout=train.dropout, problem_type=PROBLEM_TYPE if multi else None
+    )
     if train.freeze_embeddings:
         freeze_word_embeddings(model)
     with args.main_process_first(local=False, desc="tokenize"):
@@ -176,10 +221,13 @@ def fit(
         model = with_lora(model, train)
 
     class_weights = None
-    if config.prepare.balance == "class_weights":
+    if config.prepare.balance == "class_weights" and multi:
+        class_weights = positive_weights(np.array(data.train["labels"]))
+    elif config.prepare.balance == "class_weights":
         class_weights = compute_class_weight(
             "balanced", classes=np.arange(len(labels)), y=np.array(data.train["labels"])
         )
+    loss = positive_weighted_loss if multi else weighted_loss
     callbacks = list(callbacks)
     if train.early_stopping_patience > 0:
         callbacks.append(
@@ -192,10 +240,10 @@ def fit(
         eval_dataset=data.validation,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=LENGTH_MULTIPLE),
-        compute_metrics=classification_metrics,
+        compute_metrics=multi_label_metrics if multi else classification_metrics,
         compute_loss_func=None
         if class_weights is None
-        else weighted_loss(torch.tensor(class_weights, dtype=torch.float)),
+        else loss(torch.tensor(class_weights, dtype=torch.float)),
         callbacks=callbacks,
     )
     started = time.perf_counter()
@@ -285,6 +333,13 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
     )
 
 
+def validation_thresholds(fitted: Fitted) -> np.ndarray:
+    """multi_label: each label's threshold, chosen to maximise its F1 on the validation split
+    with the best epoch's model (the default where validation has no positive of a label)."""
+    prediction = fitted.trainer.predict(fitted.data.validation)
+    return tune_thresholds(sigmoid(prediction.predictions), prediction.label_ids >= 0.5)
+
+
 def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     """Fine-tune the configured model on the run's prepared data; save model/ and train_log.json.
 
@@ -308,6 +363,10 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     fitted = fit(config, run, args, resume_from=resumed_from)
     log = training_log(config, fitted, resumed_from)
     save_model(fitted, run.model, is_main=is_main, normalization=run.normalization)
+    if config.task.objective == "multi_label":
+        thresholds = validation_thresholds(fitted)
+        if is_main:
+            save_thresholds(run.model, fitted.labels, thresholds, tuned_on="validation")
     if is_main:
         run.clear(run.checkpoints)
         log.write(run.train_log)

@@ -1,0 +1,58 @@
+"""multi_label training: a sigmoid per label, pos_weight, thresholds tuned on validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from domaintune.data.prepare import run_prepare
+from domaintune.models import load_model_config
+from domaintune.multilabel import load_thresholds, multi_hot, set_scores, tune_thresholds
+from domaintune.rundir import RunDir
+from domaintune.runfiles import TrainLog
+from domaintune.train.trainer import positive_weighted_loss, positive_weights, run_train
+from tests.helpers import fast_config, write_tagged_tickets
+
+
+def test_positive_weights_make_a_rare_labels_positives_count_more() -> None:
+    rows = multi_hot([("a",), ("a", "b"), ("a",), ("a",)], ["a", "b"])
+    assert positive_weights(rows).tolist() == [0.0, 3.0]
+    logits = torch.zeros(2, 2)
+    labels = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    outputs = SequenceClassifierOutput(logits=logits)
+    plain = positive_weighted_loss(torch.ones(2))(outputs, labels)
+    assert plain == pytest.approx(np.log(2))
+    heavier = positive_weighted_loss(torch.tensor([1.0, 3.0]))(outputs, labels)
+    assert heavier == pytest.approx(np.log(2) * (1 + 1 + 3 + 1) / 4)
+
+
+def test_thresholds_maximise_each_labels_f1_and_default_without_positives() -> None:
+    probabilities = np.array([[0.9, 0.2, 0.1], [0.3, 0.25, 0.2], [0.2, 0.1, 0.3]])
+    gold = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
+    thresholds = tune_thresholds(probabilities, gold)
+    assert thresholds.tolist() == [0.21, 0.11, 0.5]
+    scored = set_scores(gold, probabilities >= thresholds)
+    assert scored["micro_f1"] < 1.0 and scored["macro_f1"] < 1.0  # label 1 catches row 1 too
+    assert set_scores(gold, gold)["subset_accuracy"] == 1.0
+    assert set_scores(gold, ~gold)["hamming_loss"] == 1.0
+
+
+def test_training_learns_label_sets_and_saves_thresholds(
+    tmp_path: Path, tiny_ticket_model: Path
+) -> None:
+    data = write_tagged_tickets(tmp_path)
+    config = fast_config(data, tiny_ticket_model, "task.objective=multi_label")
+    run = RunDir(tmp_path / "run")
+    run_prepare(config, run)
+    log = run_train(config, run)
+    assert load_model_config(str(run.model)).problem_type == "multi_label_classification"
+    assert log.labels == ["billing", "bug", "feature", "login"]
+    assert log.class_weights is not None and log.class_weights["bug"] > log.class_weights["login"]
+    assert log.best_validation_macro_f1 is not None and log.best_validation_macro_f1 > 0.8
+    thresholds = load_thresholds(run.model, log.labels)
+    assert ((thresholds >= 0.05) & (thresholds <= 0.95)).all()
+    assert TrainLog.read(run.train_log) == log
