@@ -88,7 +88,7 @@ def resolve_run(
     return resolved, run_dir
 
 
-MULTI_LABEL_NOT_YET = {"report", "tune"}
+MULTI_LABEL_NOT_YET = {"tune"}
 """Commands that do not handle task.objective: multi_label yet: refused before any work."""
 
 
@@ -118,7 +118,6 @@ def stage_prepare(config: Config, run: RunDir) -> None:
 def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
     from domaintune.train.trainer import run_train
 
-    check_objective(config, "train")
     log = timed("train", lambda: run_train(config, run, resume=resume), run.model)
     if log.resumed_from:
         console.print(f"resumed from {run.checkpoints / log.resumed_from}")
@@ -134,7 +133,6 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
 def stage_evaluate(config: Config, run: RunDir) -> None:
     from domaintune.evaluate.stage import run_evaluate
 
-    check_objective(config, "evaluate")
     metrics = timed("evaluate", lambda: run_evaluate(config, run), run.metrics)
     if isinstance(metrics, MultiLabelMetrics):
         low, high = metrics.intervals.micro_f1
@@ -158,7 +156,6 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
 def stage_report(config: Config, run: RunDir) -> None:
     from domaintune.report.build import run_report
 
-    check_objective(config, "report")
     timed("report", lambda: run_report(config, run), run.report_html)
     console.print(f"report: {run.report_md} and {run.report_html}")
 
@@ -293,7 +290,6 @@ def run(
     from domaintune.models import check_model
 
     resolved, run_dir = resolve_run(config, overrides, out=out, quick=quick)
-    check_objective(resolved, "train", "evaluate", "report")
     check_model(resolved.model.name_or_path)
     started = time.perf_counter()
     for stage in (stage_prepare, stage_train, stage_evaluate, stage_report):

@@ -96,3 +96,11 @@ def load_thresholds(folder: Path, labels: list[str]) -> np.ndarray:
     path = folder / THRESHOLDS_FILE
     saved = read_json(path)["thresholds"] if path.is_file() else {}
     return np.array([float(saved.get(label, DEFAULT_THRESHOLD)) for label in labels])
+
+
+def load_separator(folder: Path) -> str:
+    """How the model's data joined labels in one string (data.label_separator, a comma when
+    unset): `predict` joins a text's labels with it in CSV and TSV output."""
+    path = folder / THRESHOLDS_FILE
+    saved = read_json(path).get("label_separator") if path.is_file() else None
+    return saved or ","

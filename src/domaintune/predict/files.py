@@ -11,7 +11,9 @@ Each output row is the input's row with its predictions: `text` (the text as giv
 column is called), the input's other columns (all of them by default; `--keep-columns` picks), then
 `label`, `confidence`, `decision` and `p_<label>` (see `Predictor.decide`). A kept column named like
 one of those is written as `input_<name>`, with a note saying so. `label_chunk` makes these rows
-for every engine, here and on Ray (`distributed.py`).
+for every engine, here and on Ray (`distributed.py`). A multi_label model writes `labels` (a list
+in JSONL and Parquet; in CSV and TSV joined by the training data's label separator) and
+`p_<label>` instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tqdm import tqdm
 
 from domaintune.data.clean import to_text
 from domaintune.errors import UserError
+from domaintune.multilabel import load_separator
 from domaintune.predict.choose import BACKENDS
 from domaintune.predict.predictor import Predictor
 from domaintune.predict.stream import TableFile, TableWriter, open_table, output_format
@@ -38,6 +41,10 @@ from domaintune.rundir import atomic_path
 TEXT = "text"
 """The output column holding each text, as given."""
 DECISION_COLUMNS = ("label", "confidence", "decision")
+SET_COLUMNS = ("labels",)
+"""A multi_label model's decision column: the list of labels given to a text."""
+JOINED_FORMATS = {"csv", "tsv"}
+"""Formats without lists: a multi_label text's labels are joined by the data's separator."""
 RENAMED = "input_"
 """The prefix of a kept input column whose name an output column has."""
 CHUNK_ROWS = 10_000
@@ -136,10 +143,16 @@ def parse_keep_columns(value: str | None) -> list[str] | None:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-def output_names(kept: list[str], labels: list[str], *, source: str | Path) -> dict[str, str]:
+def output_names(
+    kept: list[str],
+    labels: list[str],
+    *,
+    source: str | Path,
+    decision_columns: tuple[str, ...] = DECISION_COLUMNS,
+) -> dict[str, str]:
     """New names for the kept columns whose names output columns have (`label` -> `input_label`);
     refused when the new name is taken as well."""
-    taken = {TEXT, *DECISION_COLUMNS, *(f"p_{label}" for label in labels)}
+    taken = {TEXT, *decision_columns, *(f"p_{label}" for label in labels)}
     renames = {}
     for column in kept:
         if column in taken:
@@ -308,7 +321,13 @@ def predict_command(
     if first is None:
         raise UserError("no texts to label: pass --text, --file, or lines on standard input")
     predictor = Predictor(model, backend=backend)
-    renames = output_names(source.kept, predictor.labels, source=source.name)
+    renames = output_names(
+        source.kept,
+        predictor.labels,
+        source=source.name,
+        decision_columns=SET_COLUMNS if predictor.multi_label else DECISION_COLUMNS,
+    )
+    separator = load_separator(predictor.folder) if file_format in JOINED_FORMATS else None
     messages = progress_stream(output)
     print(f"backend {predictor.backend.name}: {predictor.backend_reason}", file=messages)
     for column, renamed in renames.items():
@@ -337,6 +356,8 @@ def predict_command(
                 start=done,
                 batch_size=batch_size,
             )
+            if predictor.multi_label and separator is not None:
+                table["labels"] = table["labels"].map(separator.join)
             writer.write(table)
             done += len(frame)
             bar.update(len(frame))

@@ -6,6 +6,9 @@ so raw text gets the model the test split was scored with. When it holds `calibr
 (written by the evaluate stage), the logits are divided by its temperature before the softmax, so
 the probabilities are calibrated. When it holds `decision.json` (also by evaluate), its rules
 (a class rule, an abstain threshold; chosen on validation) decide each text as evaluate scored them.
+A multi_label model (`problem_type` in its config) gives each label its own sigmoid probability,
+and a text every label whose probability reaches that label's threshold (`thresholds.json`,
+tuned on validation by train).
 
 Weights are read from safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when
 loaded, so a folder without safetensors is refused, never unpickled.
@@ -29,10 +32,11 @@ from domaintune.config import PrepareConfig
 from domaintune.data.clean import load_normalization, normalize_text
 from domaintune.errors import UserError
 from domaintune.models import load_model_config, load_tokenizer
+from domaintune.multilabel import is_multi_label, load_thresholds, sigmoid
 from domaintune.predict.backends import Backend
 from domaintune.predict.choose import BackendChoice, PrecisionChoice, choose_backend
 from domaintune.predict.encode import Encode, encoder
-from domaintune.predict.rules import decide, load_rules
+from domaintune.predict.rules import decide, decide_sets, load_rules
 from domaintune.temperature import load_temperature, probabilities
 
 
@@ -113,6 +117,9 @@ class Predictor:
         self.encode = encoder(self.tokenizer, max_length=self.max_length)
         self.temperature = load_temperature(folder)
         self.rules = load_rules(folder)
+        self.multi_label = is_multi_label(getattr(config, "problem_type", None))
+        """A multi_label model: a sigmoid per label, each label given from its own threshold."""
+        self.thresholds = load_thresholds(folder, self.labels) if self.multi_label else None
         self.backend: Backend
         self.backend, self.backend_reason = choose_backend(
             folder, backend=backend, precision=precision, threads=threads
@@ -143,19 +150,27 @@ class Predictor:
     def predict_proba(
         self, texts: list[str], *, batch_size: int = 64, progress: bool = True
     ) -> np.ndarray:
-        """Probabilities, one row per text, scaled by the saved temperature when there is one."""
+        """Probabilities, one row per text, scaled by the saved temperature when there is one;
+        multi_label: each label's own sigmoid probability."""
         logits = self.predict_logits(texts, batch_size=batch_size, progress=progress)
+        if self.multi_label:
+            return sigmoid(logits)
         return probabilities(logits, temperature=self.temperature)
 
-    def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str]:
-        """The label of each text, with the run's class rule applied (see `decide`)."""
-        return self.decide(texts, batch_size=batch_size)["label"].tolist()
+    def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str] | list[list[str]]:
+        """The label of each text, with the run's class rule applied (see `decide`); for a
+        multi_label model, the labels of each text."""
+        column = "labels" if self.multi_label else "label"
+        return self.decide(texts, batch_size=batch_size)[column].tolist()
 
     def decide(
         self, texts: list[str], *, batch_size: int = 64, progress: bool = True
     ) -> pd.DataFrame:
         """One row per text, in order: `label` (with the run's class rule applied), `confidence`
         (the top calibrated probability), `decision` (`model`, `class_rule` or `abstain`: send
-        it to a person) and `p_<label>`, a calibrated probability per label."""
+        it to a person) and `p_<label>`, a calibrated probability per label. multi_label:
+        `labels` (the labels whose probability reaches their threshold) and `p_<label>`."""
         probs = self.predict_proba(texts, batch_size=batch_size, progress=progress)
+        if self.thresholds is not None:
+            return decide_sets(probs, self.labels, self.thresholds)
         return decide(probs, self.labels, self.rules)

@@ -65,3 +65,13 @@ def decide(probs: np.ndarray, labels: list[str], rules: DecisionRules) -> pd.Dat
     for index, label in enumerate(labels):
         table[f"p_{label}"] = probs[:, index].round(6)
     return table
+
+
+def decide_sets(probs: np.ndarray, labels: list[str], thresholds: np.ndarray) -> pd.DataFrame:
+    """multi_label: one row per text, `labels` (every label whose probability reaches its
+    threshold, in the model's order; possibly none) and a probability per label (`p_<label>`)."""
+    names = np.asarray(labels, dtype=object)
+    table = pd.DataFrame({"labels": [names[row].tolist() for row in probs >= thresholds]})
+    for index, label in enumerate(labels):
+        table[f"p_{label}"] = probs[:, index].round(6)
+    return table

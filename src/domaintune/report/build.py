@@ -3,7 +3,7 @@
 Every figure and sentence comes from the files earlier stages wrote (config.yaml, data/card.json,
 data/label_audit.parquet when prepare ran an audit, train_log.json, metrics.json,
 predictions.parquet, and export/parity.json once the model is exported), so the report says what
-happened in this run.
+happened in this run. task.objective multi_label has a template of its own (`multilabel.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from domaintune.config import Config
 from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
-from domaintune.report import plots
+from domaintune.report import multilabel, plots
+from domaintune.report.multilabel import multi_label_context
 from domaintune.rundir import RunDir, read_parquet, write_text
 from domaintune.runfiles import DataCard, ExportParity, Metrics, TrainLog
 from domaintune.templating import environment
@@ -352,6 +353,9 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     run.require(run.metrics, run.predictions, stage="evaluate")
     run.clear_from("report")
     card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
+    if config.task.objective == "multi_label":
+        context = multi_label_context(config, run, card, log)
+        return write_report(run, multilabel.TEMPLATE, context)
     metrics = Metrics.read(run.metrics)
     predictions = read_parquet(run.predictions)
     labels, shown = metrics.labels, config.report.examples
@@ -378,7 +382,12 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "export": ExportParity.read(run.parity) if run.parity.is_file() else None,
         "export_file": run.onnx_model.as_posix(),
     }
-    text = ENVIRONMENT.get_template("report.md.j2").render(context)
+    return write_report(run, "report.md.j2", context)
+
+
+def write_report(run: RunDir, template: str, context: dict[str, Any]) -> list[Path]:
+    """report.md from `template`, and report.html from it with the plots embedded."""
+    text = ENVIRONMENT.get_template(template).render(context)
     write_text(run.report_md, text)
     body = markdown_to_html(text, run.plots)
     page = ENVIRONMENT.get_template("report.html.j2").render(title=context["title"], body=body)

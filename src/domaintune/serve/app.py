@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domaintune.config import ServeConfig
+from domaintune.errors import UserError
 from domaintune.predict import Predictor
 from domaintune.rundir import version
 from domaintune.serve import check_backend
@@ -96,7 +97,13 @@ class BodyLimit:
 def load_predictor(path: Path, *, backend: str) -> Predictor:
     """The run's predictor, on `backend` (auto: the run's ONNX export if there is one)."""
     check_backend(backend)
-    return Predictor(path, backend=backend)
+    predictor = Predictor(path, backend=backend)
+    if predictor.multi_label:
+        raise UserError(
+            f"{predictor.folder} is a multi_label model: serve is not supported for multi_label "
+            "yet; use `domaintune predict`"
+        )
+    return predictor
 
 
 def warm_up(predictor: Predictor) -> None:

@@ -366,7 +366,13 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     if config.task.objective == "multi_label":
         thresholds = validation_thresholds(fitted)
         if is_main:
-            save_thresholds(run.model, fitted.labels, thresholds, tuned_on="validation")
+            save_thresholds(
+                run.model,
+                fitted.labels,
+                thresholds,
+                tuned_on="validation",
+                label_separator=config.data.label_separator or ",",
+            )
     if is_main:
         run.clear(run.checkpoints)
         log.write(run.train_log)
