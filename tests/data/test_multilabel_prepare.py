@@ -132,7 +132,7 @@ def test_prepare_writes_label_lists_and_a_card_per_label(tmp_path: Path, form: s
     assert sum(card.splits["train"].values()) == sum(len(x) for x in train["label"])
     assert card.objective == "multi_label"
     assert 1.2 < card.label_sets["train"]["cardinality"] < 1.45
-    assert card.step("label_audit").description.startswith("skipped")
+    assert card.step("label_audit").description.startswith("confident learning (cleanlab, multi")
     assert DataCard.read(run.card) == card
 
 
@@ -148,3 +148,24 @@ def test_resampling_and_a_separator_without_multi_label_are_refused() -> None:
         build_config({**MULTI, "prepare": {"balance": "oversample"}})
     with pytest.raises(UserError, match=r"only with task\.objective: multi_label"):
         build_config({"data": {"label_separator": "|"}})
+
+
+def test_the_audit_finds_label_sets_planted_wrong(tmp_path: Path) -> None:
+    frame = make_tagged_tickets(400)
+    planted = frame.index % 20 == 7
+    frame.loc[planted, "label"] = frame.loc[planted, "label"].map(
+        lambda labels: ["bug"] if "bug" not in labels else ["billing"]
+    )
+    path = tmp_path / "noisy.parquet"
+    frame.to_parquet(path)
+    run = RunDir(tmp_path / "run")
+    config = build_config({**MULTI, "data": {"source": str(path)}})
+    card = run_prepare(config, run)
+    audit = pd.read_parquet(run.label_audit)
+    likely = set(audit.loc[audit["likely_error"], "text"])
+    wrong = set(frame.loc[planted, "text"])
+    assert likely and likely <= wrong  # confident learning accuses no clean row here
+    assert len(set(audit["text"]) & wrong) >= 0.8 * len(wrong)  # most are at least flagged
+    assert len(audit) <= 2 * len(wrong)
+    assert card.label_audit.likely_errors == len(likely)
+    assert set(audit["split"]) <= {"train", "validation", "test", "dropped"}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_union
 
 from domaintune.config import PrepareConfig
@@ -119,6 +119,92 @@ def audit_labels(
         f"{int(likely.sum())} labels ({likely.mean():.1%}) are likely wrong"
         + (" and were dropped" if drop else " (kept; prepare.label_audit: drop removes them)")
         + f"; {int(doubtful.sum())} get less than {prepare.audit_probability:.0%} for their label",
+        len(frame),
+        len(kept),
+        changed=int(likely.sum()),
+        examples=flagged.drop(columns="row").head(examples).to_dict("records"),
+    )
+    return kept, step, flagged
+
+
+def out_of_fold_set_probabilities(
+    texts: pd.Series, members: np.ndarray, prepare: PrepareConfig
+) -> np.ndarray:
+    """multi_label: each row's probability of each label, from one-vs-rest models trained on the
+    other folds (folds drawn at random: label sets have no one class to stratify by), with the
+    same features, row cap and chunking as `out_of_fold_probabilities`."""
+    texts = texts.to_numpy()
+    rng = np.random.default_rng(prepare.seed)
+    hashing = vectorizer()
+    sample = np.sort(rng.permutation(len(texts))[: prepare.audit_max_train_rows])
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(hashing.transform(texts[sample]))
+    folds = KFold(n_splits=prepare.audit_folds, shuffle=True, random_state=prepare.seed)
+    probabilities = np.zeros(members.shape)
+    for train, held_out in folds.split(texts):
+        train = np.sort(rng.permutation(train)[: prepare.audit_max_train_rows])
+        features = tfidf.transform(hashing.transform(texts[train]))
+        used = np.flatnonzero(features.getnnz(axis=0))
+        models = []
+        for label in range(members.shape[1]):
+            target = members[train, label]
+            if target.all() or not target.any():  # nothing to learn: the fold's share
+                models.append(float(target.mean()))
+            else:
+                models.append(
+                    LogisticRegression(C=10.0, max_iter=300).fit(features[:, used], target)
+                )
+        for start in range(0, len(held_out), CHUNK):
+            rows = held_out[start : start + CHUNK]
+            chunk = tfidf.transform(hashing.transform(texts[rows]))[:, used]
+            for label, model in enumerate(models):
+                probabilities[rows, label] = (
+                    model if isinstance(model, float) else model.predict_proba(chunk)[:, 1]
+                )
+    return probabilities
+
+
+def audit_label_sets(
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
+) -> tuple[pd.DataFrame, Step, pd.DataFrame]:
+    """`audit_labels` for multi_label rows: confident learning with cleanlab's multi-label filter
+    (each label judged one-vs-rest) on out-of-fold probabilities. A row is
+    doubtful when a label it carries gets less than `audit_probability`, or one it lacks gets
+    more than 1 - `audit_probability`. `suggested_label` lists the labels the cheap model gives
+    (probability 0.5 or more); `label_quality` is cleanlab's multi-label quality score."""
+    from cleanlab.multilabel_classification.filter import find_label_issues
+    from cleanlab.multilabel_classification.rank import get_label_quality_scores
+
+    classes = sorted({label for labels in frame["label"] for label in labels})
+    index = {label: i for i, label in enumerate(classes)}
+    given = [[index[label] for label in labels] for labels in frame["label"]]
+    members = np.zeros((len(frame), len(classes)), dtype=bool)
+    for row, ids in enumerate(given):
+        members[row, ids] = True
+    probabilities = out_of_fold_set_probabilities(frame["text"], members, prepare)
+    likely = find_label_issues(given, probabilities, n_jobs=1)
+    doubtful = (
+        (members & (probabilities < prepare.audit_probability))
+        | (~members & (probabilities > 1 - prepare.audit_probability))
+    ).any(axis=1)
+    quality = get_label_quality_scores(given, probabilities)
+    ranked = np.flatnonzero(likely | doubtful)
+    ranked = ranked[np.argsort(quality[ranked], kind="stable")]
+    names = np.array(classes, dtype=object)
+    flagged = frame.iloc[ranked][["row", "text"]].assign(
+        label=[list(labels) for labels in frame["label"].iloc[ranked]],
+        suggested_label=[names[row >= 0.5].tolist() for row in probabilities[ranked]],
+        label_quality=quality[ranked].round(4),
+        likely_error=likely[ranked],
+    )
+    drop = prepare.label_audit == "drop"
+    kept = frame[~likely] if drop else frame
+    step = Step(
+        StepName.LABEL_AUDIT,
+        f"confident learning (cleanlab, multi-label) on out-of-fold one-vs-rest TF-IDF + LR "
+        f"probabilities: {int(likely.sum())} label sets ({likely.mean():.1%}) are likely wrong"
+        + (" and were dropped" if drop else " (kept; prepare.label_audit: drop removes them)")
+        + f"; {int(doubtful.sum())} have a label the model doubts (probability on the wrong side "
+        f"of {prepare.audit_probability:.0%})",
         len(frame),
         len(kept),
         changed=int(likely.sum()),

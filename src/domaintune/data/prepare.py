@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from domaintune.config import Config
-from domaintune.data.audit import audit_labels
+from domaintune.data.audit import audit_label_sets, audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import Step, StepName, class_counts, length_summary, set_counts
 from domaintune.data.clean import coerce_text, normalize, save_normalization
@@ -111,7 +111,8 @@ def prepare_data(config: Config) -> Prepared:
         columns=["row", "text", "label", "suggested_label", "label_quality", "likely_error"]
     )
     if options.label_audit != "off" and multi:
-        steps.append(audit_skipped(frame))
+        frame, step, flagged = audit_label_sets(frame, options, examples=examples)
+        steps.append(step)
     elif options.label_audit != "off":
         frame, step, flagged = audit_labels(frame, options, examples=examples)
         steps.append(step)
@@ -165,16 +166,6 @@ def prepare_data(config: Config) -> Prepared:
 def as_list(value: object) -> object:
     """A numpy array (how Parquet lists are read) as a list; any other value as it is."""
     return value.tolist() if isinstance(value, np.ndarray) else value
-
-
-def audit_skipped(frame: pd.DataFrame) -> Step:
-    """The card's note that the label audit does not run on label sets yet."""
-    return Step(
-        StepName.LABEL_AUDIT,
-        "skipped: the label audit (confident learning) does not judge label sets yet",
-        len(frame),
-        len(frame),
-    )
 
 
 def run_prepare(config: Config, run: RunDir) -> DataCard:
