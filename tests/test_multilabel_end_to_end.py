@@ -82,7 +82,13 @@ def test_predict_file_writes_lists_or_joined_labels(tagged_run: RunDir, tmp_path
 
 def test_commands_not_ready_for_multi_label_refuse_in_one_line(tagged_run: RunDir) -> None:
     work = tagged_run.root.parent.parent
-    for args in (("export", str(tagged_run.root)), ("tune", "--out", str(tagged_run.root))):
+    for args in (
+        ("export", str(tagged_run.root)),
+        ("tune", "--out", str(tagged_run.root)),
+        ("serve", str(tagged_run.root)),
+        ("predict", str(tagged_run.root), "--file", "x.csv", "--engine", "ray"),
+        ("compare", str(tagged_run.root), str(tagged_run.root)),
+    ):
         result = domaintune(*args, cwd=work)
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and "multi_label" in result.stderr

@@ -46,7 +46,7 @@ def summary(card: DataCard) -> list[tuple[str, str]]:
         ("language", card.language),
         (
             "missing or unusable labels",
-            f"{card.removed(StepName.MISSING_LABEL, StepName.MAP_LABELS):,}",
+            f"{card.removed(StepName.MISSING_LABEL, StepName.MAP_LABELS, StepName.EMPTY_LABELS):,}",
         ),
         ("texts that are not text", f"{card.removed(StepName.NOT_TEXT):,}"),
         ("junk (short, long, symbols)", f"{card.removed(*JUNK):,}"),

@@ -32,11 +32,11 @@ from tqdm import tqdm
 
 from domaintune.data.clean import to_text
 from domaintune.errors import UserError
-from domaintune.multilabel import load_separator
+from domaintune.multilabel import is_multi_label, load_separator
 from domaintune.predict.choose import BACKENDS
-from domaintune.predict.predictor import Predictor
+from domaintune.predict.predictor import Predictor, model_folder
 from domaintune.predict.stream import TableFile, TableWriter, open_table, output_format
-from domaintune.rundir import atomic_path
+from domaintune.rundir import atomic_path, read_json
 
 TEXT = "text"
 """The output column holding each text, as given."""
@@ -296,6 +296,9 @@ def predict_command(
     if engine == "ray":
         from domaintune.predict.distributed import predict_on_ray
 
+        if is_multi_label_folder(model_folder(model)):
+            raise UserError("--engine ray is not supported for multi_label models yet")
+
         predict_on_ray(
             model,
             file=file,
@@ -363,6 +366,12 @@ def predict_command(
             bar.update(len(frame))
     if output is not None:
         print(f"wrote {done} predictions to {output}", file=messages)
+
+
+def is_multi_label_folder(folder: Path) -> bool:
+    """Whether `folder` holds a multi_label model (its config's problem_type says so)."""
+    config = folder / "config.json"
+    return config.is_file() and is_multi_label(read_json(config).get("problem_type"))
 
 
 def output_format_checked(output: Path | None, given: str | None, *, file: Path | None) -> str:

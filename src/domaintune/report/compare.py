@@ -12,7 +12,8 @@ from typing import Any
 
 from rich.table import Table
 
-from domaintune.rundir import RunDir
+from domaintune.errors import UserError
+from domaintune.rundir import RunDir, read_json
 from domaintune.runfiles import Interval, Metrics
 
 COLUMNS = ("run", "model", "test rows", "accuracy", "macro-F1", "ECE", "fine-tuned vs this")
@@ -22,6 +23,11 @@ paired tests' verdict for the run's fine-tuned model against that baseline."""
 
 def load_metrics(folders: list[Path]) -> dict[str, Metrics]:
     """metrics.json of each run, keyed by the run's folder as given; missing ones are errors."""
+    for folder in folders:
+        path = RunDir(folder).metrics
+        raw = read_json(path) if path.is_file() else None
+        if isinstance(raw, dict) and raw.get("objective") == "multi_label":
+            raise UserError(f"{folder} is a multi_label run: compare does not support them yet")
     return {str(folder): Metrics.read(RunDir(folder).metrics) for folder in folders}
 
 
