@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from domaintune.config import ServeConfig
 from domaintune.errors import UserError
+from domaintune.multilabel import is_multi_label
+from domaintune.rundir import read_json
 
 SERVER_LIBRARIES = ("fastapi", "uvicorn", "fastapi_offline")
 BACKENDS = ("auto", "torch", "torch-fp32", "torch-bf16", "onnx")
@@ -52,4 +54,13 @@ def check_model_path(path: Path) -> None:
         raise UserError(
             f"{path} is not a model folder nor a run directory holding one (no model/config.json):"
             " give runs/NAME of a trained run"
+        )
+    config = (
+        path / "config.json" if (path / "config.json").is_file() else path / "model/config.json"
+    )
+    raw = read_json(config)
+    if isinstance(raw, dict) and is_multi_label(raw.get("problem_type")):
+        raise UserError(
+            f"{path} holds a multi_label model: serve is not supported for multi_label yet; use "
+            "`domaintune predict`"
         )
