@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from domaintune.config import PrepareConfig, build_config
-from domaintune.data.labels import drop_rare_labels, label_set, map_label_sets
+from domaintune.data.labels import drop_rare_labels, label_set, map_label_sets, map_labels
 from domaintune.data.prepare import run_prepare
 from domaintune.data.split import iterative_assignment, split_label_sets
 from domaintune.errors import UserError
@@ -169,3 +169,12 @@ def test_the_audit_finds_label_sets_planted_wrong(tmp_path: Path) -> None:
     assert len(audit) <= 2 * len(wrong)
     assert card.label_audit.likely_errors == len(likely)
     assert set(audit["split"]) <= {"train", "validation", "test", "dropped"}
+
+
+def test_lists_under_classification_point_to_multi_label(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"text": ["a b", "c d", "e f"], "label": [["x"], "y", ["x", "y"]]})
+    _, steps = map_labels(frame, mapping={}, examples=5)
+    assert steps[0].removed == 2 and "2 hold a list of labels" in steps[0].description
+    path = write_tagged_tickets(tmp_path)
+    with pytest.raises(UserError, match=r"every label is a list .*--objective multi_label"):
+        run_prepare(build_config({"data": {"source": str(path)}}), RunDir(tmp_path / "run"))

@@ -32,13 +32,31 @@ def label_name(value: object) -> str | None:
 def map_labels(
     frame: pd.DataFrame, *, mapping: dict[str, str], examples: int
 ) -> tuple[pd.DataFrame, list[Step]]:
-    """Drop rows without a label, then apply the configured mapping (dropping unmapped labels)."""
+    """Drop rows without a label, then apply the configured mapping (dropping unmapped labels).
+
+    A list is no label here: those rows are dropped with the rest, and the step says how many
+    were lists, pointing to task.objective: multi_label; data whose labels are all lists is
+    refused with that advice (when no row has a single label).
+    """
     names = frame["label"].map(label_name)
     missing = names.isna()
+    lists = int(
+        frame["label"].map(lambda value: isinstance(value, list | tuple | np.ndarray)).sum()
+    )
+    if lists and missing.all():
+        raise UserError(
+            "every label is a list of labels: set task.objective: multi_label (quick start: "
+            "--objective multi_label) to learn several labels per text"
+        )
+    hint = (
+        f" ({lists} hold a list of labels: task.objective: multi_label reads those)"
+        if lists
+        else ""
+    )
     steps = [
         Step(
             StepName.MISSING_LABEL,
-            "dropped rows without a label",
+            "dropped rows without a label" + hint,
             len(frame),
             int((~missing).sum()),
             examples=frame[missing].head(examples).to_dict("records"),
