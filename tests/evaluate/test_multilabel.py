@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from domaintune.data.prepare import run_prepare
-from domaintune.evaluate.multilabel import resample_weights, resampled_set_scores
+from domaintune.evaluate.multilabel import resampled_set_scores, weighted_set_scores
 from domaintune.evaluate.scoring import resample_rows
 from domaintune.evaluate.stage import run_evaluate
 from domaintune.multilabel import set_scores
@@ -23,14 +23,15 @@ def test_each_resample_scores_as_the_rows_it_drew() -> None:
     rng = np.random.default_rng(0)
     gold = rng.random((40, 3)) < 0.4
     predicted = gold ^ (rng.random((40, 3)) < 0.2)
-    rows = resample_rows(40, samples=5, seed=1)
-    resampled = resampled_set_scores(gold, predicted, resample_weights(rows, 40))
-    for sample in range(5):
+    rows = resample_rows(40, samples=70, seed=1)  # more than one batch of resamples
+    resampled = resampled_set_scores(gold, predicted, rows)
+    assert len(resampled["micro_f1"]) == 70
+    for sample in (0, 1, 63, 64, 69):
         drawn = rows[sample]
         expected = set_scores(gold[drawn], predicted[drawn])
         for name, value in expected.items():
             assert resampled[name][sample] == pytest.approx(value), name
-    identity = resampled_set_scores(gold, predicted, np.ones((1, 40)))
+    identity = weighted_set_scores(gold, predicted, np.ones((1, 40)))
     assert identity["macro_f1"][0] == pytest.approx(set_scores(gold, predicted)["macro_f1"])
 
 

@@ -47,6 +47,10 @@ from domaintune.runfiles import (
 SCORES = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")
 
 
+RESAMPLES_AT_ONCE = 64
+"""Resamples weighed at a time: their (resamples x test rows) weights stay small in memory."""
+
+
 def resample_weights(rows: np.ndarray, count: int) -> np.ndarray:
     """How often each row is drawn in each resample of `rows` (from `resample_rows`)."""
     samples = len(rows)
@@ -55,23 +59,22 @@ def resample_weights(rows: np.ndarray, count: int) -> np.ndarray:
     return drawn.reshape(samples, count).astype(np.float64)
 
 
-def resampled_set_scores(
+def weighted_set_scores(
     gold: np.ndarray, predicted: np.ndarray, weights: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The multi_label scores of every resample at once: each resample is a row weighting
-    (`resample_weights`), so the pooled counts are one matrix product each."""
+    """The multi_label scores of rows weighted by each row of `weights` (one per resample), so
+    the pooled counts of every resample are one matrix product each."""
     gold, predicted = gold.astype(bool), predicted.astype(bool)
     rows, labels = gold.shape
     tp = weights @ (gold & predicted)
     fp = weights @ (~gold & predicted)
     fn = weights @ (gold & ~predicted)
-    label_f1 = np.divide(
-        2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn > 0
-    )
+    counted = 2 * tp + fp + fn
+    label_f1 = np.divide(2 * tp, counted, out=np.zeros_like(tp), where=counted > 0)
     row_tp = (gold & predicted).sum(axis=1)
     row_total = gold.sum(axis=1) + predicted.sum(axis=1)
     row_f1 = np.divide(2 * row_tp, row_total, out=np.zeros(rows), where=row_total > 0)
-    pooled = 2 * tp.sum(axis=1) + fp.sum(axis=1) + fn.sum(axis=1)
+    pooled = counted.sum(axis=1)
     return {
         "micro_f1": np.divide(
             2 * tp.sum(axis=1), pooled, out=np.zeros(len(weights)), where=pooled > 0
@@ -84,10 +87,24 @@ def resampled_set_scores(
     }
 
 
+def resampled_set_scores(
+    gold: np.ndarray, predicted: np.ndarray, rows: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The multi_label scores of every bootstrap resample in `rows` (from `resample_rows`),
+    RESAMPLES_AT_ONCE at a time."""
+    parts = [
+        weighted_set_scores(
+            gold, predicted, resample_weights(rows[start : start + RESAMPLES_AT_ONCE], len(gold))
+        )
+        for start in range(0, len(rows), RESAMPLES_AT_ONCE)
+    ]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
 def intervals(
-    gold: np.ndarray, predicted: np.ndarray, labels: list[str], weights: np.ndarray, level: float
+    gold: np.ndarray, predicted: np.ndarray, labels: list[str], rows: np.ndarray, level: float
 ) -> SetIntervals:
-    resampled = resampled_set_scores(gold, predicted, weights)
+    resampled = resampled_set_scores(gold, predicted, rows)
     return SetIntervals(
         **{name: percentile_interval(resampled[name], confidence_level=level) for name in SCORES},
         f1={
@@ -190,15 +207,15 @@ def paired_comparison(
     gold: np.ndarray,
     model: np.ndarray,
     baseline: np.ndarray,
-    weights: np.ndarray,
+    rows: np.ndarray,
     options: EvaluateConfig,
 ) -> SetComparison:
     """Micro-F1 difference (model - baseline) over the same resampled rows, its interval and a
     two-sided p-value (twice the share of resamples on the far side of zero), as
     `significance.paired_bootstrap` does for macro-F1."""
     difference = (
-        resampled_set_scores(gold, model, weights)["micro_f1"]
-        - resampled_set_scores(gold, baseline, weights)["micro_f1"]
+        resampled_set_scores(gold, model, rows)["micro_f1"]
+        - resampled_set_scores(gold, baseline, rows)["micro_f1"]
     )
     low, high = percentile_interval(difference, confidence_level=options.confidence_level)
     far_side = min(np.mean(difference <= 0), np.mean(difference >= 0))
@@ -235,7 +252,6 @@ def run_evaluate_multi_label(config: Config, run: RunDir) -> MultiLabelMetrics:
     test_gold = gold["test"]
 
     rows = resample_rows(len(texts), samples=options.bootstrap_samples, seed=options.seed)
-    weights = resample_weights(rows, len(texts))
     level = options.confidence_level
     precision, recall, f1, support = precision_recall_fscore_support(
         test_gold, predicted, average=None, zero_division=0
@@ -245,16 +261,16 @@ def run_evaluate_multi_label(config: Config, run: RunDir) -> MultiLabelMetrics:
         baseline, details = baseline_sets(name, config, splits, gold, max_length=log.max_length)
         baselines[name] = SetBaseline(
             **set_scores(test_gold, baseline),
-            intervals=intervals(test_gold, baseline, labels, weights, level),
+            intervals=intervals(test_gold, baseline, labels, rows, level),
             **details,
         )
-        comparisons[name] = paired_comparison(test_gold, predicted, baseline, weights, options)
+        comparisons[name] = paired_comparison(test_gold, predicted, baseline, rows, options)
     metrics = MultiLabelMetrics(
         objective="multi_label",
         **set_scores(test_gold, predicted),
         test_rows=len(texts),
         labels=labels,
-        intervals=intervals(test_gold, predicted, labels, weights, level),
+        intervals=intervals(test_gold, predicted, labels, rows, level),
         confidence_level=level,
         bootstrap_samples=options.bootstrap_samples,
         per_label={
