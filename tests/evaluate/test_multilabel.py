@@ -60,6 +60,8 @@ def test_evaluate_scores_label_sets_against_baselines(
     assert sum(report.support for report in metrics.per_label.values()) == int(
         np.trace(np.array(metrics.co_occurrence))
     )
+    model_card = run.model_card.read_text()
+    assert "Micro F1" in model_card and "thresholds.json" in model_card
     predictions = pd.read_parquet(run.predictions)
     assert list(predictions.columns) == [
         "text",

@@ -16,7 +16,7 @@ from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.clean import load_normalization, normalization_summary
 from domaintune.rundir import write_text
-from domaintune.runfiles import DataCard, Metrics, TrainLog
+from domaintune.runfiles import DataCard, Metrics, MultiLabelMetrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("evaluate/templates")
@@ -83,6 +83,38 @@ def write_model_card(
         m=metrics,
         normalization=None if normalization is None else normalization_summary(normalization),
         weakest=min(metrics.labels, key=lambda label: per_class[label].f1_score),
+    )
+    write_text(path, f"---\n{header}---\n\n{body}")
+    return path
+
+
+def write_multi_label_model_card(
+    path: Path, config: Config, card: DataCard, log: TrainLog, metrics: MultiLabelMetrics
+) -> Path:
+    """The model card of a multi_label model: the same front matter with its micro- and
+    macro-F1, and a body saying how its labels are decided (thresholds.json)."""
+    base = base_model(config.model.name_or_path)
+    results = {
+        "task": {"type": "text-classification", "name": "Multi-label Text Classification"},
+        "dataset": {"name": card.source, "type": card.source, "split": "test"},
+        "metrics": [
+            {"type": "f1", "value": value, "name": name, "args": {"average": average}}
+            for name, value, average in (
+                ("Micro F1", metrics.micro_f1, "micro"),
+                ("Macro F1", metrics.macro_f1, "macro"),
+            )
+        ],
+    }
+    front = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        **({"base_model": base} if base else {}),
+        "tags": ["text-classification", "multi-label-classification", "domaintune"],
+        "model-index": [{"name": config.task.name, "results": [results]}],
+    }
+    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
+    body = ENVIRONMENT.get_template("model_card_multilabel.md.j2").render(
+        config=config, card=card, log=log, m=metrics
     )
     write_text(path, f"---\n{header}---\n\n{body}")
     return path

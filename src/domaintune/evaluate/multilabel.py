@@ -9,8 +9,8 @@ and choose C and each label's threshold on validation, never on test: the most f
 set, one-vs-rest TF-IDF + LR, and one-vs-rest LR on the frozen encoder's embeddings (the probe).
 Each is compared to the model by a paired bootstrap of micro-F1 on the same resampled rows.
 
-Not done for multi_label: temperature calibration (the sigmoids are used as they are), decision
-rules and abstaining, error analysis by length and the model card.
+Also the model card (model/README.md). Not done for multi_label: temperature calibration (the
+sigmoids are used as they are), decision rules and abstaining, and error analysis by length.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 from domaintune.config import Config, EvaluateConfig
 from domaintune.errors import UserError
+from domaintune.evaluate.model_card import write_multi_label_model_card
 from domaintune.evaluate.probe import Encoder
 from domaintune.evaluate.scoring import percentile_interval, resample_rows
 from domaintune.multilabel import load_thresholds, multi_hot, set_scores, sigmoid, tune_thresholds
@@ -302,5 +303,6 @@ def run_evaluate_multi_label(config: Config, run: RunDir) -> MultiLabelMetrics:
         predictions[f"p_{label}"] = probabilities[:, index]
     write_parquet(run.predictions, predictions)
     metrics.write(run.metrics)
+    write_multi_label_model_card(run.model_card, config, card, log, metrics)
     write_text(run.config, config.to_yaml())
     return metrics
