@@ -84,7 +84,6 @@ def test_commands_not_ready_for_multi_label_refuse_in_one_line(tagged_run: RunDi
     work = tagged_run.root.parent.parent
     for args in (
         ("export", str(tagged_run.root)),
-        ("tune", "--out", str(tagged_run.root)),
         ("serve", str(tagged_run.root)),
         ("predict", str(tagged_run.root), "--file", "x.csv", "--engine", "ray"),
         ("compare", str(tagged_run.root), str(tagged_run.root)),

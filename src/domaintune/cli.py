@@ -88,17 +88,6 @@ def resolve_run(
     return resolved, run_dir
 
 
-MULTI_LABEL_NOT_YET = {"tune"}
-"""Commands that do not handle task.objective: multi_label yet: refused before any work."""
-
-
-def check_objective(config: Config, *commands: str) -> None:
-    """Refuse, in one line, a command that cannot do the configured objective yet."""
-    missing = [name for name in commands if name in MULTI_LABEL_NOT_YET]
-    if config.task.objective == "multi_label" and missing:
-        raise UserError(f"{missing[0]} is not supported for task.objective: multi_label yet")
-
-
 def timed(stage: str, action: Callable[[], Any], where: Path) -> Any:
     console.rule(Text(stage, style="bold"))
     started = time.perf_counter()
@@ -247,7 +236,6 @@ def tune(config: ConfigArgument = None, out: OutOption = None, overrides: SetOpt
     from domaintune.train.tune import run_tune
 
     resolved, run_dir = resolve_run(config, overrides, out=out)
-    check_objective(resolved, "tune")
     if not run_dir.card.is_file():
         stage_prepare(resolved, run_dir)
     found = timed("tune", lambda: run_tune(resolved, run_dir, progress=console.print), run_dir.tune)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from domaintune.config import load_config
 from domaintune.data.prepare import run_prepare
 from domaintune.models import load_model_config
 from domaintune.multilabel import load_thresholds, multi_hot, set_scores, tune_thresholds
 from domaintune.rundir import RunDir
 from domaintune.runfiles import TrainLog
 from domaintune.train.trainer import positive_weighted_loss, positive_weights, run_train
-from tests.helpers import fast_config, write_tagged_tickets
+from tests.helpers import domaintune, fast_config, write_tagged_tickets
 
 
 def test_positive_weights_make_a_rare_labels_positives_count_more() -> None:
@@ -56,3 +59,29 @@ def test_training_learns_label_sets_and_saves_thresholds(
     thresholds = load_thresholds(run.model, log.labels)
     assert ((thresholds >= 0.05) & (thresholds <= 0.95)).all()
     assert TrainLog.read(run.train_log) == log
+
+
+def test_tune_searches_multi_label_by_validation_macro_f1(
+    tmp_path: Path, tiny_ticket_model: Path
+) -> None:
+    config = {
+        "task": {"name": "tags", "objective": "multi_label"},
+        "data": {"source": str(write_tagged_tickets(tmp_path))},
+        "model": {"name_or_path": str(tiny_ticket_model)},
+        "train": {"threads": 1, "early_stopping_patience": 0, "freeze_embeddings": False},
+        "tune": {
+            "n_trials": 2,
+            "learning_rate": [0.001, 0.003],
+            "batch_size": [8],
+            "epochs": [2, 3],
+        },
+    }
+    path = tmp_path / "tags.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = domaintune("tune", str(path), "--out", "run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = json.loads((tmp_path / "run/tune/trials.json").read_text())
+    assert all(
+        0 < trial["validation_macro_f1"] <= 1 for trial in trials if trial["state"] == "complete"
+    )
+    assert load_config(str(tmp_path / "run/tune/best.yaml")).task.objective == "multi_label"
