@@ -137,10 +137,33 @@ class LabelAuditSummary(Record):
     """Flagged rows per split they ended in ("dropped" for those that did not)."""
 
 
+class SplitSummary(Record):
+    """Where the splits came from, and what came of them."""
+
+    method: str
+    """"random" or "time" (prepare split the rows), "split_column" or "files" (the user did)."""
+    made: dict[str, str]
+    """How each held-out split was made: "given" (the user's, kept as given), or "random" or
+    "time" (carved by prepare; from the training rows when the user split the data)."""
+    rows: dict[str, int]
+    """Rows in each split as written."""
+    near_train_kept: dict[str, int]
+    """Rows of a held-out split never changed (given, or cut by time) that near-duplicated a
+    training row: kept where they were, their training copies dropped by the leakage step."""
+    split_column: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+    """The file of each split the user gave as a file."""
+    time_column: str | None = None
+    time_range: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    """The first and last time in each split (ISO 8601, UTC), when a time column was read."""
+    warnings: list[str] = Field(default_factory=list)
+    """What the user's splits lack, e.g. a class without test rows: said, never fixed."""
+
+
 class DataCard(RunFile):
     """data/card.json, by prepare: what it read, each step it took, and the splits it wrote."""
 
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     source: str
     text_column: str
     label_column: str
@@ -155,6 +178,7 @@ class DataCard(RunFile):
     lengths: dict[str, TextLengths]
     leakage: Leakage
     label_audit: LabelAuditSummary
+    split: SplitSummary
 
     def step(self, name: str) -> CardStep | None:
         """The step called `name`, if prepare took it (the label audit can be off)."""

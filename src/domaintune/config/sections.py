@@ -74,6 +74,48 @@ class DataConfig(Section):
     """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
     hub_split: str = "train"
     """The split read from a Hub data set; domaintune makes its own splits from it."""
+    split_column: str | None = None
+    """A column naming each row's split: train, validation or test (any case; also training,
+    valid, val, dev, testing). For a test set others report on: its rows stay in test as given
+    (cleaned, never moved to train; a training row that near-duplicates one is dropped instead).
+    A split without rows is carved from train (see prepare.split). The column is not a feature."""
+    train: str | None = None
+    """For data already split into files: the training file, read as data.source is (which it
+    replaces; the card names it as the source). data.validation and data.test are optional."""
+    validation: str | None = None
+    """The validation file; without it, validation is carved from the training rows."""
+    test: str | None = None
+    """The test file, kept as given like a split column's test rows; without it, test is carved
+    from the training rows. With data.validation or data.test but no data.train, data.source is
+    the training file (so `--data train.csv --set data.test=test.csv` works)."""
+    time_column: str | None = None
+    """A column with each row's date or time, for prepare.split: time. Read by pandas, formats
+    mixed freely (2024-03-15, 15 March 2024, 2024-03-15T14:30Z); numeric dates such as 03/04/2024
+    are read as prepare.date_order says. A value that is not a date is an error naming its row."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _train_file_is_the_source(cls, values: Any) -> Any:
+        """data.train replaces data.source, so that the card, inspect and the task name all see
+        the file the rows come from, and a saved config reads back the same."""
+        if isinstance(values, dict) and values.get("train"):
+            values = {**values, "source": values["train"]}
+        return values
+
+    @model_validator(mode="after")
+    def _one_way_to_split(self) -> DataConfig:
+        if self.split_column and self.split_files():
+            raise ValueError(
+                "data.split_column and data.train/validation/test both give the splits: keep one"
+            )
+        return self
+
+    def split_files(self) -> dict[str, str]:
+        """The files of data the user split into files, by split; empty when it is one source."""
+        if not (self.train or self.validation or self.test):
+            return {}
+        files = {"train": self.source, "validation": self.validation, "test": self.test}
+        return {name: path for name, path in files.items() if path}
 
     @field_validator("label_mapping", mode="before")
     @classmethod
@@ -156,12 +198,23 @@ class PrepareConfig(Section):
     audit_probability: float = Field(default=0.5, gt=0, lt=1)
     """Rows whose label gets less than this out-of-fold probability are listed as doubtful too."""
     # Split, leakage and balance.
+    split: Literal["random", "time"] = "random"
+    """How prepare makes the splits the data does not bring. random: stratified by class and
+    seeded. time: by data.time_column, the latest test_size of the rows to test and the next
+    latest validation_size to validation, since a model meets texts newer than those it learnt
+    from and a random split flatters it when topics drift. Splits the user gives (data.split_column,
+    data.validation, data.test) are kept as given; only missing ones are carved from train."""
     leakage: Literal["move", "drop"] = "move"
-    """Validation or test rows that near-duplicate a training row: move them to train, or drop."""
+    """Validation or test rows that near-duplicate a training row: move them to train, or drop.
+    Only for rows prepare split off at random: a split the user gave, or one cut by time, is never
+    changed, so the training copies are dropped instead and the pairs counted in the card."""
     balance: Literal["none", "undersample", "oversample", "class_weights"] = "class_weights"
     """Applied to the training split only, so validation and test keep the real class mix."""
     validation_size: float = Field(default=0.1, gt=0, lt=0.5)
+    """The share of the rows for validation; carved from a split the user gave, the share of
+    its training rows."""
     test_size: float = Field(default=0.1, gt=0, lt=0.5)
+    """The share of the rows for test, likewise."""
     min_rows_per_class: int = Field(default=10, ge=3)
     """Each class needs this many rows to be split into train, validation and test."""
     seed: int = 42
@@ -411,6 +464,17 @@ class Config(Section):
     def _splits_leave_training_data(self) -> Config:
         if self.prepare.validation_size + self.prepare.test_size >= 0.8:
             raise ValueError("prepare.validation_size + prepare.test_size must stay below 0.8")
+        return self
+
+    @model_validator(mode="after")
+    def _time_split_has_a_time_column(self) -> Config:
+        """A time column is read only to split by time; one set alone would be silently unused."""
+        if self.prepare.split == "time" and not self.data.time_column:
+            raise ValueError("prepare.split: time needs data.time_column (or --time-column)")
+        if self.data.time_column and self.prepare.split != "time":
+            raise ValueError(
+                "data.time_column is read only by prepare.split: time: set it, or remove the column"
+            )
         return self
 
     def to_yaml(self) -> str:

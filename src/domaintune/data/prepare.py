@@ -1,6 +1,10 @@
 """The prepare stage: source -> labels -> clean -> junk -> typos -> duplicates -> label audit ->
 split -> leakage -> balance -> data/ in the run directory.
 
+A split the user gives (a split column, or separate files) is kept: its rows are cleaned like any
+other, but a test or validation row is never moved, relabelled for a training row, or dropped as
+leakage; the training copy goes instead, and the card counts it (see `dedup`, `leakage`).
+
 Everything is computed in memory first and written at the end in one atomic rename, so bad input
 never leaves a half-prepared run behind. Each step is counted, with examples, in the data card.
 """
@@ -18,17 +22,20 @@ from domaintune.data.balance import balance
 from domaintune.data.card import Step, StepName, class_counts, length_summary
 from domaintune.data.clean import coerce_text, normalize, save_normalization
 from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
+from domaintune.data.given import read_rows
 from domaintune.data.junk import drop_junk
-from domaintune.data.labels import check_classes, map_labels
-from domaintune.data.leakage import leaking_pairs, remove_leakage
+from domaintune.data.labels import check_classes, check_split_classes, map_labels
+from domaintune.data.leakage import (
+    KEPT_AS_MADE,
+    leaking_pairs,
+    near_training_rows,
+    remove_leakage,
+)
 from domaintune.data.minhash import components, signatures, similar_pairs
-from domaintune.data.sources import read_source
-from domaintune.data.split import split
+from domaintune.data.split import SPLITS, make_splits
 from domaintune.data.typos import fix_typos
 from domaintune.rundir import RunDir, atomic_path, write_text
-from domaintune.runfiles import DataCard
-
-SPLITS = ("train", "validation", "test")
+from domaintune.runfiles import DataCard, SplitSummary
 
 
 @dataclass
@@ -61,19 +68,24 @@ def prepare_data(config: Config) -> Prepared:
     """Run every preparation step and describe each in the data card."""
     data, options = config.data, config.prepare
     examples = config.report.examples
-    raw = read_source(data)
-    frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
+    rows = read_rows(config)
+    frame = rows.frame
     classes_raw = class_counts(frame["label"].map(str))
-    not_utf8 = raw.attrs.get("lines_not_utf8", 0)
-    read = f"read {data.source}" + (
-        f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else ""
+    files = data.split_files()
+    read = f"read {', '.join(files.values()) if files else data.source}" + (
+        f"; {rows.lines_not_utf8} lines were not UTF-8 and were read as cp1252"
+        if rows.lines_not_utf8
+        else ""
     )
-    steps: list[Step] = [Step(StepName.READ, read, len(frame), len(frame), changed=not_utf8)]
+    steps: list[Step] = [
+        Step(StepName.READ, read, len(frame), len(frame), changed=rows.lines_not_utf8)
+    ]
     frame, clean_steps, language = clean(config, frame)
     steps += clean_steps
 
     signature = signatures(frame["text"].tolist(), permutations=options.minhash_permutations)
     first, other = similar_pairs(signature, threshold=options.near_duplicate_threshold)
+    times = None if rows.times is None else rows.times.loc[frame.index].to_numpy()
     frame = frame.assign(row=np.arange(len(frame)), group=components(len(frame), first, other))
     frame, step = drop_near_duplicates(frame, options, examples=examples)
     steps.append(step)
@@ -88,9 +100,11 @@ def prepare_data(config: Config) -> Prepared:
         check_classes(frame, options, source=data.source)
     classes_clean = class_counts(frame["label"])
 
-    splits = split(frame, options)
-    splits, step = remove_leakage(splits, options, examples=examples)
+    splits, made = make_splits(frame, options, times=times)
+    near_train = near_training_rows(splits)
+    splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
+    warnings = check_split_classes(splits, made, source=data.source)
     leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
     splits["train"], step = balance(splits["train"], method=options.balance, seed=options.seed)
     steps.append(step)
@@ -122,8 +136,50 @@ def prepare_data(config: Config) -> Prepared:
             "likely_errors": int(label_audit["likely_error"].sum()),
             "by_split": {str(k): int(v) for k, v in label_audit["split"].value_counts().items()},
         },
+        split=split_summary(
+            config, rows.method, splits, made, near_train, times=times, warnings=warnings
+        ),
     )
     return Prepared(splits, card, label_audit.drop(columns="row"))
+
+
+def split_summary(
+    config: Config,
+    method: str,
+    splits: dict[str, pd.DataFrame],
+    made: dict[str, str],
+    near_train: dict[str, int],
+    *,
+    times: np.ndarray | None,
+    warnings: list[str],
+) -> SplitSummary:
+    """The card's account of the split: where it came from, each split's rows and time range."""
+    summary = SplitSummary(
+        method=method,
+        made=made,
+        rows={name: len(part) for name, part in splits.items()},
+        near_train_kept={
+            name: count for name, count in near_train.items() if made[name] in KEPT_AS_MADE
+        },
+    )
+    data = config.data
+    if method == "split_column":
+        summary.split_column = data.split_column
+    if method == "files":
+        summary.files = data.split_files()
+    if times is not None:
+        summary.time_column = data.time_column
+        summary.time_range = {
+            name: (
+                pd.Timestamp(times[part["row"]].min()).isoformat(),
+                pd.Timestamp(times[part["row"]].max()).isoformat(),
+            )
+            for name, part in splits.items()
+            if len(part)
+        }
+    if warnings:
+        summary.warnings = warnings
+    return summary
 
 
 def run_prepare(config: Config, run: RunDir) -> DataCard:

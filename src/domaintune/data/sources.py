@@ -24,33 +24,53 @@ FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
 
 def read_source(data: DataConfig) -> pd.DataFrame:
-    """The source as a table with at least the configured text and label columns."""
-    source = data.source
-    if assets.is_builtin(source):
-        frame = assets.load_dataset(source)
-    elif source.startswith(HUB_PREFIX):
-        frame = read_hub(source.removeprefix(HUB_PREFIX), split=data.hub_split)
-    else:
-        path = Path(source).expanduser()
-        if path.is_dir():
-            frame = read_folder(path)
-        elif path.is_file():
-            frame = read_table(path)
-        else:
-            raise UserError(
-                f"data source '{source}' not found: give an existing file or folder, "
-                f"builtin:NAME ({', '.join(assets.DATASETS)}) or hub:OWNER/NAME"
-            )
+    """The source as a table with at least the configured text and label columns (and the split
+    or time column, when one is configured)."""
+    return read_checked(data.source, data)
+
+
+def read_split_files(data: DataConfig) -> dict[str, pd.DataFrame]:
+    """Data the user split into files (data.train, data.validation, data.test), each read and
+    checked as a source is, by split name."""
+    return {name: read_checked(path, data) for name, path in data.split_files().items()}
+
+
+def read_checked(source: str, data: DataConfig) -> pd.DataFrame:
+    """One source, refused with what to set when it lacks a configured column."""
+    frame = read_any(source, hub_split=data.hub_split)
     if frame.empty:
         raise UserError(f"{source} has no rows: give a file with a header and at least two classes")
-    missing = [c for c in (data.text_column, data.label_column) if c not in frame.columns]
-    if missing:
-        which = "text" if missing[0] == data.text_column else "label"
-        raise UserError(
-            f"{source} has no column '{missing[0]}' (its columns: {', '.join(map(str, frame.columns))})"
-            f": set data.{which}_column, or --{which}-column"
-        )
+    columns = {
+        "text": data.text_column,
+        "label": data.label_column,
+        "split": data.split_column,
+        "time": data.time_column,
+    }
+    for which, column in columns.items():
+        if column is not None and column not in frame.columns:
+            raise UserError(
+                f"{source} has no column '{column}' (its columns: "
+                f"{', '.join(map(str, frame.columns))}): set data.{which}_column, "
+                f"or --{which}-column"
+            )
     return frame
+
+
+def read_any(source: str, *, hub_split: str) -> pd.DataFrame:
+    """A built-in, a Hub data set, a file or a folder, by what `source` names."""
+    if assets.is_builtin(source):
+        return assets.load_dataset(source)
+    if source.startswith(HUB_PREFIX):
+        return read_hub(source.removeprefix(HUB_PREFIX), split=hub_split)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return read_folder(path)
+    if path.is_file():
+        return read_table(path)
+    raise UserError(
+        f"data source '{source}' not found: give an existing file or folder, "
+        f"builtin:NAME ({', '.join(assets.DATASETS)}) or hub:OWNER/NAME"
+    )
 
 
 def read_table(path: Path) -> pd.DataFrame:
