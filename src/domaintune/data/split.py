@@ -57,7 +57,8 @@ def make_splits(
                 parts["train"], math.ceil(size * base), prepare, times=times, name=name
             )
             made[name] = prepare.split
-    return {name: parts[name].reset_index(drop=True) for name in SPLITS}, made
+    splits = {name: parts[name].reset_index(drop=True) for name in SPLITS}
+    return splits, {name: made[name] for name in ("validation", "test")}
 
 
 def carve(
