@@ -100,7 +100,10 @@ def stage_prepare(config: Config, run: RunDir) -> None:
 
     card = timed("prepare", lambda: run_prepare(config, run), run.data)
     splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card.splits.items())
-    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits}")
+    how = card.split.method.replace("_", " ")
+    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits} (split: {how})")
+    for warning in card.split.warnings:
+        console.print(f"warning: {warning}")
 
 
 def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
