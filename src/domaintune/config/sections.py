@@ -78,7 +78,9 @@ class DataConfig(Section):
     """A column naming each row's split: train, validation or test (any case; also training,
     valid, val, dev, testing). For a test set others report on: its rows stay in test as given
     (cleaned, never moved to train; a training row that near-duplicates one is dropped instead).
-    A split without rows is carved from train (see prepare.split). The column is not a feature."""
+    A split without rows is carved from train (see prepare.split), test too rather than refused:
+    public data sets often withhold their test labels, and the card says the split was carved.
+    The column is not a feature."""
     train: str | None = None
     """For data already split into files: the training file, read as data.source is (which it
     replaces; the card names it as the source). data.validation and data.test are optional."""

@@ -90,7 +90,6 @@ def where_rows(source: str, count: int) -> pd.DataFrame:
 def split_names(values: pd.Series, where: pd.DataFrame, *, column: str) -> pd.Series:
     """Each value as train, validation or test; anything else is an error naming its row."""
     names = values.map(lambda value: SPLIT_NAMES.get(str(value).strip().casefold()))
-    names[values.isna()] = None
     unknown = names.isna().to_numpy()
     if unknown.any():
         first = unknown.argmax()
