@@ -90,7 +90,7 @@ def test_corrupt_parquet_and_unknown_suffix(tmp_path: Path) -> None:
     path.write_text("text,label\n")
     with pytest.raises(UserError, match="not a valid PARQUET file"):
         read(path)
-    other = tmp_path / "data.xlsx"
+    other = tmp_path / "data.docx"
     other.write_text("x")
     with pytest.raises(UserError, match="unsupported file type"):
         read(other)

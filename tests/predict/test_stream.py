@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from domaintune.data.sources import decode_lines, read_table
+from domaintune.data.sniff import decode_lines
+from domaintune.data.sources import read_table
 from domaintune.errors import UserError
 from domaintune.predict.stream import (
     TableWriter,
@@ -128,7 +129,8 @@ def test_rechunk_gives_tables_of_the_asked_size_in_order() -> None:
     [
         ("none.csv", None, "not found"),
         ("empty.csv", "", "is empty"),
-        ("t.xlsx", "x", "unsupported file type"),
+        ("t.docx", "x", "unsupported file type"),
+        ("t.xlsx", "x", "not a valid Excel workbook"),
         ("twice.csv", "text,id,text\na,1,b\n", "has the column 'text' twice"),
         ("bad.parquet", "not parquet", "not a valid PARQUET file"),
     ],

@@ -65,8 +65,11 @@ def prepare_data(config: Config) -> Prepared:
     frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
     classes_raw = class_counts(frame["label"].map(str))
     not_utf8 = raw.attrs.get("lines_not_utf8", 0)
-    read = f"read {data.source}" + (
-        f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else ""
+    encoding = raw.attrs.get("encoding", "utf-8")
+    read = (
+        f"read {data.source}"
+        + (f" as {encoding}" if encoding != "utf-8" else "")
+        + (f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else "")
     )
     steps: list[Step] = [Step(StepName.READ, read, len(frame), len(frame), changed=not_utf8)]
     frame, clean_steps, language = clean(config, frame)
