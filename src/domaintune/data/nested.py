@@ -1,7 +1,8 @@
 """Dotted paths into nested JSON objects: `meta.body` names the `body` of each record's `meta`.
 
-A key that itself holds the dot (`"meta.body": ...`) wins over the path, so a flat file's column
-keeps its meaning. A record without the field has none (null), as a record without a key has.
+A column (a key of any record) that itself holds the dot (`"meta.body": ...`) wins over the path,
+so a flat file's column keeps its meaning. A record without the field has none (null), as a record
+without a key has.
 """
 
 from __future__ import annotations

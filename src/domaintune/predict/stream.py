@@ -303,15 +303,17 @@ class JsonlTable:
         records = self.records()
         while group := list(islice(records, rows)):
             yield pd.DataFrame(
-                {name: [field(record, name) for record in group] for name in columns},
+                {name: [self.field(record, name) for record in group] for name in columns},
                 columns=columns,
             )
 
-
-def field(record: dict, name: str) -> object:
-    """A record's value of a key or dotted path; None where it has none."""
-    value = lookup(record, name)
-    return None if value is MISSING else value
+    def field(self, record: dict, name: str) -> object:
+        """A record's value of a key, or (when no record has that key: a key holding the dot
+        wins, as in `read_table`'s table) of a dotted path; None where it has none."""
+        if name in self.columns:
+            return record.get(name)
+        value = lookup(record, name)
+        return None if value is MISSING else value
 
 
 class WholeTable:
