@@ -176,7 +176,8 @@ def test_a_semicolon_csv_with_commas_in_texts_and_amounts_is_semicolon_separated
         ("id;text\n1;a, b, c\n2;d,e\n", ";"),
         ("id\ttext\n1\ta, b; c\n", "\t"),
         ("id|text|label\n1|a, b; c|x\n", "|"),
-        ("text\nhello, world; bye\n", ","),
+        ("text\nhello, world; bye\n", "\t"),  # one column: no delimiter splits its rows
+        ("text\nhello world\n", ","),
         ('id;text\n1;"one\nline; cut', ";"),  # the cut last record is left out
     ],
 )

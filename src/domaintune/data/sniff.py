@@ -206,8 +206,9 @@ def sniff_delimiter(head: str) -> str:
     """The delimiter (comma, semicolon, tab or pipe) that splits the header into the most columns
     and the rows after it into as many (a last record without its line end may be cut, and is
     left out). Quoted cells count as one, so a comma CSV whose texts hold semicolons stays
-    comma-separated. A header no delimiter splits is one column: comma."""
-    best, best_score = DELIMITERS[0], (0.0, 1)
+    comma-separated. A header no delimiter splits is one column, read with a delimiter its rows
+    do not hold either (a one-column file of texts with commas)."""
+    best, best_score = DELIMITERS[0], (False, -1.0, 0)
     for delimiter in DELIMITERS:
         try:
             records = list(
@@ -218,13 +219,14 @@ def sniff_delimiter(head: str) -> str:
         if not head.endswith(("\n", "\r")) and len(records) > 1:
             records = records[:-1]
         rows = [record for record in records if record]
-        if not rows or len(rows[0]) < 2:
+        if not rows:
             continue
         width = len(rows[0])
         rest = rows[1:]
         alike = sum(len(row) == width for row in rest) / len(rest) if rest else 1.0
-        if (alike, width) > best_score:
-            best, best_score = delimiter, (alike, width)
+        score = (width > 1, alike, width)
+        if score > best_score:
+            best, best_score = delimiter, score
     return best
 
 

@@ -98,7 +98,7 @@ def file_encoding(path: Path) -> str:
 @contextmanager
 def utf8_file(path: Path, encoding: str) -> Iterator[io.BufferedReader]:
     with path.open("rb") as raw:
-        stream = UTF8Stream(raw, encoding=encoding, source=str(path))
+        stream = UTF8Stream(raw, encoding=encoding, source=str(path), block_bytes=BLOCK_BYTES)
         yield io.BufferedReader(stream, buffer_size=BLOCK_BYTES)
 
 
