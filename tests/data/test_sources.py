@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from domaintune.config import DataConfig
-from domaintune.data.sniff import sniff_delimiter
+from domaintune.data.sniff import SAMPLE_BYTES, sniff_delimiter
 from domaintune.data.sources import read_source, read_table
 from domaintune.errors import UserError
 from tests.exported import (
@@ -279,3 +279,47 @@ def test_a_utf8_file_with_a_few_cp1252_lines_keeps_them_and_counts_them(tmp_path
     frame = read(path)
     assert frame["text"].tolist() == ["caf\u00e9 cr\u00e8me", "\u201cquoted\u201d \u20ac5"]
     assert frame.attrs["lines_not_utf8"] == 1 and frame.attrs["encoding"] == "utf-8"
+
+
+def test_a_cp1252_file_with_utf8_lines_past_the_sample_reads_both(tmp_path: Path) -> None:
+    """Catches a file decided as cp1252 from its first 64 KiB garbling the UTF-8 lines pasted in
+    after them (naÃ¯ve)."""
+    path = tmp_path / "pasted.csv"
+    legacy = "".join(f"caf\u00e9 \u20ac{i},a\n" for i in range(6000)).encode("cp1252")
+    assert len(legacy) > SAMPLE_BYTES
+    path.write_bytes(b"text,label\n" + legacy + "na\u00efve \u2713,b\n".encode())
+    frame = read(path)
+    assert frame.attrs["encoding"] == "cp1252"
+    assert frame["text"].iloc[0] == "caf\u00e9 \u20ac0"
+    assert frame["text"].iloc[-1] == "na\u00efve \u2713"
+
+
+@pytest.mark.parametrize(
+    ("texts", "encoding"),
+    [
+        (
+            [
+                "\u0421\u043f\u0430\u0441\u0438\u0431\u043e \u0437\u0430 \u0431\u044b\u0441\u0442\u0440\u0443\u044e \u0434\u043e\u0441\u0442\u0430\u0432\u043a\u0443, \u0432\u0441\u0451 \u043e\u0442\u043b\u0438\u0447\u043d\u043e",
+                "\u0417\u0430\u043a\u0430\u0437 \u043f\u0440\u0438\u0448\u0451\u043b \u043f\u043e\u0432\u0440\u0435\u0436\u0434\u0451\u043d\u043d\u044b\u043c \u0438 \u043f\u043e\u0437\u0434\u043d\u043e",
+            ],
+            "cp1251",
+        ),
+        (
+            [
+                "Tr\u00e8s d\u00e9\u00e7u, le caf\u00e9 \u00e9tait froid",
+                "rembours\u00e9 5 \u20ac, \u00ab merci \u00bb",
+            ],
+            "cp1252",
+        ),
+    ],
+)
+def test_a_legacy_encoding_is_told_by_the_detector(
+    tmp_path: Path, texts: list[str], encoding: str
+) -> None:
+    """Catches Cyrillic from a Russian Windows read as cp1252 (\u00cf\u00f0\u00e8...), and French cp1252 read as
+    cp775 or mac_latin2, the detector's own first choices for such samples."""
+    path = tmp_path / "legacy.csv"
+    lines = [f'{i},"{text}",x' for i, text in enumerate(texts)]
+    path.write_bytes(("id,text,label\r\n" + "\r\n".join(lines) + "\r\n").encode(encoding))
+    frame = read(path)
+    assert frame["text"].tolist() == texts and frame.attrs["encoding"] == encoding
