@@ -316,8 +316,8 @@ def test_a_cp1252_file_with_utf8_lines_past_the_sample_reads_both(tmp_path: Path
 def test_a_legacy_encoding_is_told_by_the_detector(
     tmp_path: Path, texts: list[str], encoding: str
 ) -> None:
-    """Catches Cyrillic from a Russian Windows read as cp1252 (\u00cf\u00f0\u00e8...), and French cp1252 read as
-    cp775 or mac_latin2, the detector's own first choices for such samples."""
+    """Catches Cyrillic from a Russian Windows read as cp1252 (mojibake), and French cp1252 read
+    as cp775 or mac_latin2, the detector's own first choices for such samples."""
     path = tmp_path / "legacy.csv"
     lines = [f'{i},"{text}",x' for i, text in enumerate(texts)]
     path.write_bytes(("id,text,label\r\n" + "\r\n".join(lines) + "\r\n").encode(encoding))
