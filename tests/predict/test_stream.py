@@ -217,3 +217,18 @@ def test_a_workbook_is_opened_in_read_only_mode(tmp_path: Path) -> None:
     book = open_workbook(workbook(tmp_path))
     assert book.read_only
     book.close()
+
+
+def test_a_broken_utf16_file_gives_both_readers_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches a decoding error surfacing as a parser's error, or at another byte when the file is
+    read in blocks (a character cut by a block boundary counted twice)."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 5)
+    path = tmp_path / "cut.csv"
+    path.write_bytes("text;label\r\nhello;a\r\n".encode("utf-16") + b"\x00")
+    message = r"cut\.csv: byte 44 is not utf-16, the encoding its first 64 KiB showed \(tried"
+    with pytest.raises(UserError, match=message):
+        read_table(path)
+    with pytest.raises(UserError, match=message):
+        list(open_table(path).chunks(rows=1, columns=["text"]))

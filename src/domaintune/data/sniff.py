@@ -153,11 +153,13 @@ class Decoder:
 
     def decode(self, block: bytes, *, final: bool) -> str:
         if self.codec is not None:
+            held = len(self.codec.getstate()[0])  # bytes of a character cut by the last block
             try:
                 text = self.codec.decode(block, final=final)
             except UnicodeDecodeError as error:
+                at = self.offset - held + error.start
                 raise UserError(
-                    f"{self.source}: byte {self.offset + error.start} is not {self.encoding}, the "
+                    f"{self.source}: byte {at} is not {self.encoding}, the "
                     f"encoding its first {SAMPLE_BYTES // 1024} KiB showed (tried {TRIED}): save "
                     "it as CSV UTF-8"
                 ) from None
