@@ -11,6 +11,7 @@ from domaintune.data.prepare import run_prepare
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
+from tests.exported import utf16_semicolon_csv
 from tests.helpers import make_rows
 
 
@@ -210,3 +211,24 @@ def test_a_time_split_tests_on_the_latest_rows_and_gives_each_splits_range(tmp_p
     test = pd.read_parquet(run.split("test"))
     latest = frame.assign(when=stamps[frame.index]).sort_values("when")["text"].tail(len(test))
     assert len(test) == 30 and set(test["text"]) == set(latest)
+
+
+def test_a_utf16_semicolon_export_prepares_its_texts_and_labels(tmp_path: Path) -> None:
+    """The issue's file end to end: UTF-16 with a BOM, semicolons, CRLF, texts holding commas,
+    semicolons and quotes, as a spreadsheet saves it. Catches NULs in the column names, one
+    column `id;text;label;amount`, and texts or labels split or shifted."""
+    frame = make_rows(120, seed=3)
+    rows = [
+        [str(i), f'{text}; "{label}", twice', label, f"{i},50"]
+        for i, (text, label) in enumerate(zip(frame["text"], frame["label"]))
+    ]
+    path = utf16_semicolon_csv(tmp_path, rows)
+    card = run_prepare(build_config({"data": {"source": str(path)}}), RunDir(tmp_path / "run"))
+    parts = pd.concat(
+        pd.read_parquet(RunDir(tmp_path / "run").split(name))
+        for name in ("train", "validation", "test")
+    )
+    label_of = {text: label for _, text, label, _ in rows}
+    assert len(parts) == card.rows_kept >= 110
+    assert all(label_of[text] == label for text, label in zip(parts["text"], parts["label"]))
+    assert "as utf-16" in card.steps[0].description

@@ -67,9 +67,23 @@ def task_name_from(source: str) -> str:
 
 class DataConfig(Section):
     source: str = "builtin:airline-tweets"
-    """builtin:NAME, a local file (CSV, TSV, JSONL, Parquet) or folder, or hub:OWNER/NAME."""
+    """builtin:NAME, a local file (CSV, TSV, TXT, JSONL, JSON, Parquet, Excel .xlsx) or folder,
+    or hub:OWNER/NAME. A text file's encoding is told from its first 64 KiB: a byte-order mark
+    (UTF-8, UTF-16, UTF-32), else UTF-8 (a line that is not is read as cp1252), else
+    charset-normalizer's choice (cp1252 when it reads as cleanly)."""
     text_column: str = "text"
+    """The column of texts; in JSON, JSONL or Parquet a dotted path such as `meta.body` names a
+    field of a nested object (a column literally named `meta.body` wins)."""
     label_column: str = "label"
+    """The column of labels; a dotted path reaches into nested objects as `text_column` does."""
+    sheet: str | None = None
+    """The sheet of an Excel workbook to read; None reads the first. Every cell is read as the
+    text it shows (1, not 1.0; a date as 2024-03-15)."""
+    delimiter: str = "auto"
+    """The delimiter of a CSV/TXT file: `auto` sniffs comma, semicolon, tab or pipe from the
+    header and first rows (European Excel writes semicolons; quoted cells count as one, so texts
+    full of semicolons do not mislead it); .tsv is read with tabs. Give one character (or `tab`)
+    to override."""
     label_mapping: dict[str, str] = Field(default_factory=dict)
     """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
     hub_split: str = "train"
@@ -118,6 +132,15 @@ class DataConfig(Section):
             return {}
         files = {"train": self.source, "validation": self.validation, "test": self.test}
         return {name: path for name, path in files.items() if path}
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, delimiter: str) -> str:
+        """A delimiter is one character; `tab` and `\\t` are easier to write in YAML."""
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if delimiter != "auto" and (len(delimiter) != 1 or delimiter in '"\r\n'):
+            raise ValueError(f"{delimiter!r}: give auto, tab, or one character such as ; or |")
+        return delimiter
 
     @field_validator("label_mapping", mode="before")
     @classmethod

@@ -42,6 +42,8 @@ class Rows:
     method: Method
     """Where the split comes from: the data (split_column, files) or prepare (random, time)."""
     lines_not_utf8: int
+    encoding: str
+    """How the files were decoded (utf-8, utf-16, cp1252, ...), for the card's read step."""
 
 
 def read_rows(config: Config) -> Rows:
@@ -58,6 +60,9 @@ def read_rows(config: Config) -> Rows:
             [name for name, part in parts.items() for _ in range(len(part))], dtype=object
         )
         not_utf8 = sum(part.attrs.get("lines_not_utf8", 0) for part in parts.values())
+        encoding = ", ".join(
+            sorted({part.attrs.get("encoding", "utf-8") for part in parts.values()})
+        )
         method: Method = "files"
     else:
         raw = read_source(data)
@@ -67,6 +72,7 @@ def read_rows(config: Config) -> Rows:
         if data.split_column:
             given = split_names(raw[data.split_column], where, column=data.split_column)
         not_utf8 = raw.attrs.get("lines_not_utf8", 0)
+        encoding = raw.attrs.get("encoding", "utf-8")
         method = "split_column" if given is not None else config.prepare.split
     frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
     if given is not None:
@@ -79,7 +85,7 @@ def read_rows(config: Config) -> Rows:
             column=data.time_column,
             dayfirst=config.prepare.date_order == "DMY",
         )
-    return Rows(frame, times, method, not_utf8)
+    return Rows(frame, times, method, not_utf8, encoding)
 
 
 def where_rows(source: str, count: int) -> pd.DataFrame:

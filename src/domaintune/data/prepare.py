@@ -72,10 +72,14 @@ def prepare_data(config: Config) -> Prepared:
     frame = rows.frame
     classes_raw = class_counts(frame["label"].map(str))
     files = data.split_files()
-    read = f"read {', '.join(files.values()) if files else data.source}" + (
-        f"; {rows.lines_not_utf8} lines were not UTF-8 and were read as cp1252"
-        if rows.lines_not_utf8
-        else ""
+    read = (
+        f"read {', '.join(files.values()) if files else data.source}"
+        + (f" as {rows.encoding}" if rows.encoding != "utf-8" else "")
+        + (
+            f"; {rows.lines_not_utf8} lines were not UTF-8 and were read as cp1252"
+            if rows.lines_not_utf8
+            else ""
+        )
     )
     steps: list[Step] = [
         Step(StepName.READ, read, len(frame), len(frame), changed=rows.lines_not_utf8)
