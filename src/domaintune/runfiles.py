@@ -221,6 +221,11 @@ class TrainLog(RunFile):
     """What set max_length: "percentile", "configured", "model" or "floor"."""
     max_length_percentile: float
     truncated_rows: int
+    """Training texts longer than max_length, read as long_text says."""
+    long_text: str = "truncate"
+    """model.long_text: truncate, head_tail or chunks."""
+    train_windows: int | None = None
+    """Rows the model trained on: train_rows, or more where chunks cut long texts into windows."""
     train_rows: int
     validation_rows: int
     tokenized_from_cache: bool
@@ -363,6 +368,27 @@ class LengthBucket(Record):
     weighted_f1: float
 
 
+class LongTextBucket(Record):
+    """Test texts of a range of token lengths, and each reading strategy's macro-F1 on them."""
+
+    min_tokens: int
+    max_tokens: int
+    rows: int
+    macro_f1: dict[str, float]
+
+
+class LongTextScores(Record):
+    """How a model trained on windows (model.long_text: chunks) reads long texts best."""
+
+    mode: str
+    max_length: int
+    pooling: str
+    """The pooling chosen on validation, which every prediction applies."""
+    validation_macro_f1: dict[str, float]
+    test_macro_f1: dict[str, float]
+    by_tokens: list[LongTextBucket]
+
+
 class Baseline(Record):
     """A baseline's test scores, and how it was chosen: the details depend on the baseline."""
 
@@ -421,6 +447,8 @@ class Metrics(RunFile):
     by_length: list[LengthBucket]
     baselines: dict[str, Baseline]
     significance: dict[str, Comparison]
+    long_text: LongTextScores | None = None
+    """With model.long_text chunks: the strategies compared (first window, mean, max)."""
 
 
 class SavedClassRule(Record):

@@ -23,6 +23,8 @@ from pydantic import (
 
 DEFAULT_CONFIG = "airline-sentiment"
 DEFAULT_TASK_NAME = "domaintune"
+MAX_CHARS_WHEN_CUT = 20_000
+"""prepare.max_chars auto, where long texts are cut: longer ones are pasted logs or whole files."""
 NOT_IN_A_FOLDER_NAME = re.compile(r"[/\\:\x00]")
 """Separators (POSIX, Windows, drive) and NUL: a task name must stay one folder under runs/."""
 UNSAFE_IN_A_DERIVED_NAME = re.compile(r"[^\w.-]+")
@@ -173,8 +175,10 @@ class PrepareConfig(Section):
     # Junk: rows that cannot teach the model anything, each dropped with its own reason.
     min_chars: int = Field(default=2, ge=1)
     """Texts shorter than this after cleaning are dropped as empty or too short."""
-    max_chars: int = Field(default=20_000, ge=1)
-    """Longer texts are dropped as junk (pasted logs, whole files); the model reads ~512 tokens."""
+    max_chars: Annotated[int, Field(ge=1)] | Literal["auto"] | None = "auto"
+    """Longer texts are dropped as junk (pasted logs, whole files); None keeps every length.
+    auto: 20,000 characters (about ten times the 512 tokens a model reads) when long texts are
+    cut, no limit with `model.long_text: chunks`, which reads the whole of every text."""
     min_letter_ratio: float = Field(default=0.25, ge=0, le=1)
     """Texts whose non-space characters are mostly not letters (codes, numbers, symbols) are junk."""
     language: str = "auto"
@@ -260,6 +264,24 @@ class ModelConfig(Section):
     """Token limit per text; None chooses it from the data."""
     max_length_percentile: float = Field(default=99.0, gt=0, le=100)
     """With max_length None: this percentile of training token lengths, rounded up to 8."""
+    long_text: Literal["truncate", "head_tail", "chunks"] = "truncate"
+    """How a text longer than the token limit is read, in training and prediction alike.
+    truncate: its first tokens. head_tail: its first `head_share` of the limit and its last tokens
+    (Sun et al. 2019, "How to Fine-Tune BERT for Text Classification": on long reviews and news
+    the end says as much as the start). chunks: overlapping windows, each trained on with the
+    text's label; a text's logits are its windows' pooled, mean or max as validation prefers.
+    truncate by default: most texts people classify fit, and chunks multiplies the time of long
+    ones; say chunks when most texts are longer than the model reads (the data card tells).
+    With chunks, the validation scores of each epoch (early stopping, the best checkpoint) score
+    windows one by one, each with its text's label; evaluate scores whole texts."""
+    head_share: float = Field(default=0.25, gt=0, lt=1)
+    """head_tail: the share of the limit taken from the start (Sun et al.: 128 of 512)."""
+    chunk_overlap: float = Field(default=0.25, ge=0, lt=1)
+    """chunks: the share of a window repeated in the next, so a sentence cut at a window's edge is
+    read whole in one of them."""
+    max_chunks: int = Field(default=8, ge=1)
+    """chunks: training windows per text, spread evenly over it; bounds the time one long text
+    takes. Prediction reads every window."""
 
 
 class TrainConfig(Section):

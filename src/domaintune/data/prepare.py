@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from domaintune.config import Config
+from domaintune.config import MAX_CHARS_WHEN_CUT, Config
 from domaintune.data.audit import audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import Step, StepName, class_counts, length_summary
@@ -46,6 +46,13 @@ class Prepared:
     """Suspected label errors, most suspect first, with the split each row ended in."""
 
 
+def max_chars(config: Config) -> int | None:
+    """prepare.max_chars with auto resolved: no limit where the model reads every window."""
+    if config.prepare.max_chars != "auto":
+        return config.prepare.max_chars
+    return None if config.model.long_text == "chunks" else MAX_CHARS_WHEN_CUT
+
+
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
     prepare, examples = config.prepare, config.report.examples
@@ -54,7 +61,9 @@ def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step]
     steps.append(step)
     frame, step = normalize(frame, prepare, examples=examples)
     steps.append(step)
-    frame, junk_steps, language = drop_junk(frame, prepare, examples=examples)
+    frame, junk_steps, language = drop_junk(
+        frame, prepare, examples=examples, max_chars=max_chars(config)
+    )
     steps += junk_steps
     frame, step = fix_typos(frame, prepare, language=language, examples=examples)
     steps.append(step)
