@@ -265,9 +265,9 @@ def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier
     """Each window's logits as the model gives them alone, pooled as long_text.json says; a text
     that fits reads as under truncation."""
     short, long = "thanks", " ".join(["late delayed cancelled lost rude broken angry"] * 6)
-    truncating = Predictor(classifier)
+    truncating = Predictor(classifier, backend="torch", precision="fp32")
     LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="max").save(classifier)
-    predictor = Predictor(classifier)
+    predictor = Predictor(classifier, backend="torch", precision="fp32")
     tokenizer = predictor.tokenizer
     encoded = tokenizer(long, return_special_tokens_mask=True)
     special = encoded.pop("special_tokens_mask")
@@ -280,6 +280,6 @@ def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier
     assert logits[0] == pytest.approx(alone.max(axis=0), abs=1e-5)
     assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)
     LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(classifier)
-    assert Predictor(classifier).predict_logits([long])[0] == pytest.approx(
-        alone.mean(axis=0), abs=1e-5
-    )
+    assert Predictor(classifier, backend="torch", precision="fp32").predict_logits([long])[
+        0
+    ] == pytest.approx(alone.mean(axis=0), abs=1e-5)
