@@ -175,6 +175,7 @@ def test_brown_reader_drops_the_tags_and_keeps_the_genre(tmp_path: Path) -> None
     frame = assets._read_brown(tmp_path)
     assert frame["text"].tolist() == ['The jury said " no evidence " .', "Ratio 1/2 of"]
     assert frame["label"].tolist() == ["news", "learned"]
+    assert frame["group"].tolist() == ["press", "learned"]
 
 
 @pytest.mark.network
@@ -194,6 +195,12 @@ def test_brown_genres_are_long_documents_in_fifteen_genres() -> None:
     frame = assets.load_dataset("builtin:brown-genres")
     assert len(frame) == 500 and frame["label"].nunique() == 15
     assert frame["label"].value_counts()["learned"] == 80
+    assert frame["group"].value_counts().to_dict() == {
+        "general_prose": 206,
+        "fiction": 126,
+        "press": 88,
+        "learned": 80,
+    }
     words = frame["text"].str.split().map(len)
     assert words.min() > 1_900  # each sample is about 2,000 words: well over 512 tokens
     assert not frame["text"].str.contains(r"\w/(?:at|nn|vbd)\b").any()  # no tags left

