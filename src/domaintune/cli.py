@@ -101,7 +101,10 @@ def stage_prepare(config: Config, run: RunDir) -> None:
 
     card = timed("prepare", lambda: run_prepare(config, run), run.data)
     splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card.splits.items())
-    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits}")
+    how = card.split.method.replace("_", " ")
+    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits} (split: {how})")
+    for warning in card.split.warnings:
+        console.print(f"warning: {warning}")
 
 
 def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
@@ -300,11 +303,28 @@ def predict(
         Path | None,
         typer.Option(
             "--file",
-            help="A CSV/TSV/JSONL/Parquet file of any size (read, labelled and written in "
-            "chunks), or '-' for stdin (one text per line).",
+            help="A CSV/TSV/TXT/JSONL/Parquet file or Excel workbook of any size (read, "
+            "labelled and written in chunks), or '-' for stdin (one text per line).",
         ),
     ] = None,
-    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    text_column: Annotated[
+        str,
+        typer.Option(
+            "--text-column", help="The column of texts; meta.body reaches into nested JSON."
+        ),
+    ] = "text",
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="The sheet of an Excel workbook; default: the first."),
+    ] = None,
+    delimiter: Annotated[
+        str,
+        typer.Option(
+            "--delimiter",
+            help="A CSV's delimiter: auto (sniffed: comma, semicolon, tab or pipe), tab, or "
+            "one character.",
+        ),
+    ] = "auto",
     keep_columns: Annotated[
         str | None,
         typer.Option(
@@ -392,6 +412,8 @@ def predict(
         address=address,
         workers=workers,
         backend=backend,
+        sheet=sheet,
+        delimiter=delimiter,
     )
 
 

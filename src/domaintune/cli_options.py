@@ -1,8 +1,9 @@
 """The arguments and options several commands share, each declared once.
 
-The quick-start options (`--data`, `--text-column`, `--label-column`, `--model`, `--objective`)
-reach a command as one `QuickStart`, added to its signature by `with_quick_start`, so that
-`config show`, `prepare` and `run` take the same flags with the same help without repeating them.
+The quick-start options (`--data`, `--text-column`, `--label-column`, `--split-column`,
+`--time-column`, `--model`, `--objective`) reach a command as one `QuickStart`, added to its
+signature by `with_quick_start`, so that `config show`, `prepare` and `run` take the same flags
+with the same help without repeating them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ TextColumnOption = Annotated[
 LabelColumnOption = Annotated[
     str | None, typer.Option("--label-column", help="Column with the label.")
 ]
+SplitColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--split-column",
+        help="Column naming each row's split (train, validation, test): test rows stay in test.",
+    ),
+]
+TimeColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-column", help="Column with each row's date: split by time, the latest to test."
+    ),
+]
 ObjectiveOption = Annotated[
     str | None,
     typer.Option(
@@ -56,11 +70,14 @@ ModelOption = Annotated[
 
 @dataclass(frozen=True)
 class QuickStart:
-    """The quick-start flags: a data source, its columns and a model, to run without a config."""
+    """The quick-start flags: a data source, its columns and a model, to run without a config.
+    `--time-column` also sets prepare.split: time, the only use of a time column."""
 
     data: str | None = None
     text_column: str | None = None
     label_column: str | None = None
+    split_column: str | None = None
+    time_column: str | None = None
     model: str | None = None
     objective: str | None = None
 
@@ -70,6 +87,9 @@ class QuickStart:
             "data.source": self.data,
             "data.text_column": self.text_column,
             "data.label_column": self.label_column,
+            "data.split_column": self.split_column,
+            "data.time_column": self.time_column,
+            "prepare.split": "time" if self.time_column is not None else None,
             "model.name_or_path": self.model,
             "task.objective": self.objective,
         }
@@ -80,6 +100,8 @@ QUICK_START_OPTIONS = {
     "data": DataOption,
     "text_column": TextColumnOption,
     "label_column": LabelColumnOption,
+    "split_column": SplitColumnOption,
+    "time_column": TimeColumnOption,
     "model": ModelOption,
     "objective": ObjectiveOption,
 }

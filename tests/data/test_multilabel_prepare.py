@@ -178,3 +178,58 @@ def test_lists_under_classification_point_to_multi_label(tmp_path: Path) -> None
     path = write_tagged_tickets(tmp_path)
     with pytest.raises(UserError, match=r"every label is a list .*--objective multi_label"):
         run_prepare(build_config({"data": {"source": str(path)}}), RunDir(tmp_path / "run"))
+
+
+def test_a_split_column_keeps_the_users_test_label_sets_and_validation_is_carved_by_label(
+    tmp_path: Path,
+) -> None:
+    frame = make_tagged_tickets(320)
+    frame["part"] = np.where(np.arange(320) % 5 == 0, "test", "train")
+    path = tmp_path / "tagged.jsonl"
+    frame.to_json(path, orient="records", lines=True)
+    config = build_config({**MULTI, "data": {"source": str(path), "split_column": "part"}})
+    run = RunDir(tmp_path / "run")
+    card = run_prepare(config, run)
+    test = pd.read_parquet(run.split("test"))
+    assert set(test["text"]) == set(frame.loc[frame["part"] == "test", "text"])
+    assert card.split.method == "split_column"
+    assert card.split.made == {"validation": "random", "test": "given"}
+    validation = pd.read_parquet(run.split("validation"))
+    assert set(validation["label"].explode()) == set(card.labels)  # every label carved into it
+    train = pd.read_parquet(run.split("train"))
+    carved = validation["label"].explode().value_counts()
+    before = pd.concat([train, validation])["label"].explode().value_counts()
+    for label, total in before.items():  # each label's share as configured, not only the rows'
+        assert abs(carved[label] - 0.1 * total) <= 1.0, label
+    assert card.split.rows["test"] == len(test)
+
+
+def test_a_time_split_of_label_sets_tests_on_the_latest_rows(tmp_path: Path) -> None:
+    frame = make_tagged_tickets(320)
+    frame["created"] = pd.date_range("2024-01-01", periods=320, freq="D").strftime("%Y-%m-%d")
+    frame = frame.sample(frac=1, random_state=0)
+    path = tmp_path / "tagged.jsonl"
+    frame.to_json(path, orient="records", lines=True)
+    config = build_config(
+        {
+            **MULTI,
+            "data": {"source": str(path), "time_column": "created"},
+            "prepare": {"split": "time"},
+        }
+    )
+    run = RunDir(tmp_path / "run")
+    card = run_prepare(config, run)
+    assert card.split.made == {"validation": "time", "test": "time"}
+    latest = frame.sort_values("created")["text"].tail(len(pd.read_parquet(run.split("test"))))
+    assert set(pd.read_parquet(run.split("test"))["text"]) == set(latest)
+    assert card.split.time_range["train"][1] < card.split.time_range["test"][0]
+
+
+def test_chunks_are_refused_for_multi_label_and_head_tail_is_kept() -> None:
+    with pytest.raises(
+        UserError, match=r"chunks is not supported with task\.objective: multi_label"
+    ):
+        build_config({**MULTI, "model": {"long_text": "chunks"}})
+    assert (
+        build_config({**MULTI, "model": {"long_text": "head_tail"}}).model.long_text == "head_tail"
+    )

@@ -13,6 +13,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 from domaintune.config import load_config
 from domaintune.data.clean import NORMALIZATION_FIELDS, NORMALIZATION_FILE, NORMALIZATION_VERSION
 from domaintune.errors import UserError
+from domaintune.longtext import LongText, windows
 from domaintune.predict import Predictor, pipeline
 from domaintune.predict.files import read_texts
 from domaintune.rundir import RunDir
@@ -258,3 +259,27 @@ def test_a_named_torch_backend_forces_its_precision_on_any_cpu(
             backend=f"torch-{precision}",
             precision="fp32" if precision == "bf16" else "bf16",
         )
+
+
+def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier: Path) -> None:
+    """Each window's logits as the model gives them alone, pooled as long_text.json says; a text
+    that fits reads as under truncation."""
+    short, long = "thanks", " ".join(["late delayed cancelled lost rude broken angry"] * 6)
+    truncating = Predictor(classifier, backend="torch", precision="fp32")
+    LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="max").save(classifier)
+    predictor = Predictor(classifier, backend="torch", precision="fp32")
+    tokenizer = predictor.tokenizer
+    encoded = tokenizer(long, return_special_tokens_mask=True)
+    special = encoded.pop("special_tokens_mask")
+    pieces = windows(dict(encoded), special, max_length=16, overlap=0.25)
+    assert len(pieces) > 2
+    alone = np.vstack(
+        [predictor.backend.logits({k: np.array([v]) for k, v in piece.items()}) for piece in pieces]
+    )
+    logits = predictor.predict_logits([long, short], batch_size=2)
+    assert logits[0] == pytest.approx(alone.max(axis=0), abs=1e-5)
+    assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)
+    LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(classifier)
+    assert Predictor(classifier, backend="torch", precision="fp32").predict_logits([long])[
+        0
+    ] == pytest.approx(alone.mean(axis=0), abs=1e-5)

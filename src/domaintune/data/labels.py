@@ -249,3 +249,33 @@ def drop_rare_labels(
         examples=frame[sets != frame["label"]].head(examples).to_dict("records"),
     )
     return frame[kept].assign(label=sets[kept]), step
+
+
+def check_split_classes(
+    splits: dict[str, pd.DataFrame], made: dict[str, str], *, source: str, multi_label: bool
+) -> list[str]:
+    """Refuse a class no training row teaches; warn of a class a held-out split the user gave
+    lacks (its scores there cannot be measured), which prepare must not fix by moving rows.
+    multi_label: a class is a label, found in a row's set."""
+
+    def rows_per_class(part: pd.DataFrame) -> pd.Series:
+        return label_counts(part["label"]) if multi_label else part["label"].value_counts()
+
+    counts = {name: rows_per_class(part) for name, part in splits.items()}
+    train = set(counts["train"].index)
+    every = set().union(*(set(count.index) for count in counts.values()))
+    untaught = sorted(every - train)
+    if untaught:
+        where = {name: int(count.get(untaught[0], 0)) for name, count in counts.items()}
+        raise UserError(
+            f"{source}: class '{untaught[0]}' has no training rows after cleaning (validation "
+            f"{where['validation']}, test {where['test']}), so no model can learn it: add "
+            "training rows of it, or merge it into another class with data.label_mapping"
+        )
+    return [
+        f"class '{label}' has no rows in the {name} split you gave: its {name} scores cannot be "
+        "measured"
+        for name in ("validation", "test")
+        if made.get(name) == "given"
+        for label in sorted(train - set(counts[name].index))
+    ]

@@ -1,13 +1,20 @@
 """Split into train, validation and test: stratified by class (by label for multi_label) and
-seeded, so it is repeatable."""
+seeded, so it is repeatable; or by time; or as the user split the data, carving from train only
+the splits it lacks."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from domaintune.config import PrepareConfig
+from domaintune.data.given import GIVEN
+from domaintune.errors import UserError
+
+SPLITS = ("train", "validation", "test")
 
 
 def split(frame: pd.DataFrame, prepare: PrepareConfig) -> dict[str, pd.DataFrame]:
@@ -60,15 +67,92 @@ def iterative_assignment(members: np.ndarray, proportions: list[float], *, seed:
 def split_label_sets(frame: pd.DataFrame, prepare: PrepareConfig) -> dict[str, pd.DataFrame]:
     """`split` for multi_label rows: three disjoint parts, each label spread over them in the
     configured shares by iterative stratification (`iterative_assignment`)."""
+    held_out = prepare.validation_size + prepare.test_size
+    proportions = [1 - held_out, prepare.validation_size, prepare.test_size]
+    part = iterative_assignment(label_matrix(frame), proportions, seed=prepare.seed)
+    return {
+        name: frame[part == i].reset_index(drop=True)
+        for i, name in enumerate(("train", "validation", "test"))
+    }
+
+
+def label_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The (rows, labels) boolean matrix of the frame's label sets, labels in sorted order."""
     labels = sorted({label for labels in frame["label"] for label in labels})
     index = {label: i for i, label in enumerate(labels)}
     members = np.zeros((len(frame), len(labels)), dtype=bool)
     for row, row_labels in enumerate(frame["label"]):
         members[row, [index[label] for label in row_labels]] = True
-    held_out = prepare.validation_size + prepare.test_size
-    proportions = [1 - held_out, prepare.validation_size, prepare.test_size]
-    part = iterative_assignment(members, proportions, seed=prepare.seed)
-    return {
-        name: frame[part == i].reset_index(drop=True)
-        for i, name in enumerate(("train", "validation", "test"))
-    }
+    return members
+
+
+def make_splits(
+    frame: pd.DataFrame,
+    prepare: PrepareConfig,
+    *,
+    times: np.ndarray | None,
+    multi_label: bool = False,
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The three splits, and how each held-out one was made: "given", "random" or "time".
+
+    Rows carry `row`, their position in `times`. With a GIVEN column the user's splits are kept
+    and a missing validation or test split is carved from train (its size a share of the
+    training rows); without one, prepare.split decides, its sizes a share of all rows. Rows of
+    label sets (`multi_label`) are stratified by label, iteratively; a time split ignores labels.
+    """
+    if GIVEN not in frame and prepare.split == "random":
+        made = {"validation": "random", "test": "random"}
+        return (split_label_sets(frame, prepare) if multi_label else split(frame, prepare)), made
+    if GIVEN in frame:
+        parts = {name: frame[frame[GIVEN] == name] for name in SPLITS}
+    else:
+        parts = {"train": frame, "validation": frame.iloc[:0], "test": frame.iloc[:0]}
+    made = {name: "given" for name in ("validation", "test") if len(parts[name])}
+    base = len(parts["train"])
+    for name, size in (("test", prepare.test_size), ("validation", prepare.validation_size)):
+        if name not in made:
+            parts["train"], parts[name] = carve(
+                parts["train"],
+                math.ceil(size * base),
+                prepare,
+                times=times,
+                name=name,
+                multi_label=multi_label,
+            )
+            made[name] = prepare.split
+    splits = {name: parts[name].reset_index(drop=True) for name in SPLITS}
+    return splits, {name: made[name] for name in ("validation", "test")}
+
+
+def carve(
+    frame: pd.DataFrame,
+    count: int,
+    prepare: PrepareConfig,
+    *,
+    times: np.ndarray | None,
+    name: str,
+    multi_label: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`count` rows of `frame` for a held-out split: the latest by time, or stratified at random
+    (at random alone when a class is too small to stratify; label sets iteratively, by label).
+    Returns the rest and those rows."""
+    if count >= len(frame):
+        raise UserError(
+            f"only {len(frame)} training rows are left to carve a {name} split of {count} from: "
+            f"give more training rows, or give the {name} split yourself"
+        )
+    if prepare.split == "time" and times is not None:
+        order = np.argsort(times[frame["row"].to_numpy()], kind="stable")
+        return frame.iloc[order[:-count]], frame.iloc[order[-count:]]
+    if multi_label:
+        share = count / len(frame)
+        part = iterative_assignment(label_matrix(frame), [1 - share, share], seed=prepare.seed)
+        return frame[part == 0], frame[part == 1]
+    labels = frame["label"]
+    classes = labels.nunique()
+    can_stratify = labels.value_counts().min() >= 2 and min(count, len(frame) - count) >= classes
+    stratify = labels if can_stratify else None
+    rest, carved = train_test_split(
+        frame, test_size=count, stratify=stratify, random_state=prepare.seed
+    )
+    return rest, carved

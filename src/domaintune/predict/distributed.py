@@ -31,9 +31,15 @@ import pandas as pd
 
 from domaintune.errors import UserError, first_line
 from domaintune.models import load_model_config
-from domaintune.predict.files import check_texts, kept_columns, label_chunk, output_names
+from domaintune.predict.files import (
+    check_text_column,
+    check_texts,
+    kept_columns,
+    label_chunk,
+    output_names,
+)
 from domaintune.predict.predictor import Predictor, check_model_folder, model_folder
-from domaintune.predict.stream import CsvTable, open_table
+from domaintune.predict.stream import CsvTable, open_table, roots
 from domaintune.rundir import atomic_path
 
 INSTALL = "pip install 'domaintune[distributed]'"
@@ -100,7 +106,8 @@ def input_format(file: str) -> str:
         return INPUT_FORMATS[found.pop()]
     raise UserError(
         f"--engine ray reads CSV, TSV, JSONL or Parquet: {file} is not such a file, nor a folder "
-        "of one kind of them"
+        "of one kind of them (label an Excel workbook or a .txt file with --engine local, or "
+        "save it as CSV)"
     )
 
 
@@ -114,8 +121,10 @@ def first_file(file: str, suffix: str) -> Path | None:
     return None
 
 
-def read_dataset(ray: Any, file: str, *, file_format: str) -> Any:
-    """The input as a Ray dataset, read as `predict` reads it: CSV cells as text."""
+def read_dataset(ray: Any, file: str, *, file_format: str, delimiter: str = "auto") -> Any:
+    """The input as a Ray dataset, read as `predict` reads it: CSV cells as text, in the encoding
+    and with the delimiter told from the first file (a UTF-8 file's cp1252 lines aside: Ray reads
+    strict UTF-8)."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
@@ -123,11 +132,19 @@ def read_dataset(ray: Any, file: str, *, file_format: str) -> Any:
         return ray.data.read_parquet(file)
     if file_format == "jsonl":
         return ray.data.read_json(file, lines=True, file_extensions=["jsonl", "json"])
-    delimiter = "\t" if file_format == "tsv" else ","
     header = first_file(file, f".{file_format}")
-    columns = CsvTable(header, delimiter=delimiter).columns if header is not None else []
+    if file_format == "tsv" and delimiter == "auto":
+        delimiter = "\t"
+    encoding, columns = "utf8", []
+    if header is not None:
+        table = CsvTable(header, delimiter=delimiter)
+        delimiter, columns = table.delimiter, table.columns
+        encoding = "utf8" if table.encoding in ("utf-8", "utf-8-sig") else table.encoding
+    elif delimiter == "auto":
+        delimiter = ","
     return ray.data.read_csv(
         file,
+        read_options=pa_csv.ReadOptions(encoding=encoding),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in columns}, strings_can_be_null=False
@@ -179,6 +196,7 @@ def predict_on_ray(
     address: str | None,
     workers: int | None,
     backend: str = "auto",
+    delimiter: str = "auto",
 ) -> None:
     """Label `file` on a Ray cluster with a pool of actors, writing a folder of part files."""
     if file is None or str(file) == "-":
@@ -198,12 +216,8 @@ def predict_on_ray(
     source = str(file)
     kind = input_format(source)
     if Path(source).is_file():  # checked as `predict` checks it, before the cluster starts
-        table = open_table(Path(source))
-        if text_column not in table.columns:
-            raise UserError(
-                f"{file} has no column '{text_column}' (its columns: "
-                f"{', '.join(table.columns)}): pass --text-column"
-            )
+        table = open_table(Path(source), delimiter=delimiter)
+        check_text_column(table, text_column)
         check_texts(table, column=text_column, chunk_rows=chunk_rows)
 
     ray = import_ray()
@@ -217,9 +231,9 @@ def predict_on_ray(
                 f"({first_line(error)}): check --address"
             ) from None
     try:
-        dataset = read_dataset(ray, source, file_format=kind)
+        dataset = read_dataset(ray, source, file_format=kind, delimiter=delimiter)
         columns = [str(c) for c in dataset.schema().names]
-        if text_column not in columns:
+        if not roots(columns, [text_column]):  # a dotted path is read from its object's column
             raise UserError(
                 f"{file} has no column '{text_column}' (its columns: {', '.join(columns)})"
                 ": pass --text-column"

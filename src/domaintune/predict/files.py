@@ -28,14 +28,23 @@ from typing import TextIO
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from tqdm import tqdm
 
+from domaintune.config import DataConfig
 from domaintune.data.clean import to_text
+from domaintune.data.nested import with_fields
 from domaintune.errors import UserError
 from domaintune.multilabel import is_multi_label, load_separator
 from domaintune.predict.choose import BACKENDS
 from domaintune.predict.predictor import Predictor, model_folder
-from domaintune.predict.stream import TableFile, TableWriter, open_table, output_format
+from domaintune.predict.stream import (
+    TableFile,
+    TableWriter,
+    has_column,
+    open_table,
+    output_format,
+)
 from domaintune.rundir import atomic_path, read_json
 
 TEXT = "text"
@@ -177,7 +186,10 @@ def label_chunk(
     start: int | None,
     batch_size: int,
 ) -> pd.DataFrame:
-    """The output rows of a chunk of input rows: the text, the kept columns, the predictions."""
+    """The output rows of a chunk of input rows: the text, the kept columns, the predictions.
+    A dotted text column absent from the chunk is read from its nested objects (Ray's batches
+    hold a JSON object as one column)."""
+    frame = with_fields(frame, [text_column])
     texts = column_texts(frame, source, column=text_column, start=start)
     decided = predictor.decide(texts, batch_size=batch_size, progress=False)
     table = frame[kept].rename(columns=renames).reset_index(drop=True)
@@ -211,20 +223,19 @@ def open_source(
     text_column: str,
     keep_columns: list[str] | None,
     chunk_rows: int,
+    sheet: str | None = None,
+    delimiter: str = "auto",
 ) -> Source:
-    """Texts from --text options, a table file (checked whole first), or standard input."""
+    """Texts from --text options, a table file (checked whole first; `sheet` and `delimiter` as
+    `data.sheet` and `data.delimiter`), or standard input."""
     if texts or file is None or str(file) == "-":
         kept = kept_columns([TEXT], keep_columns, source="the input", text_column=TEXT)
         if texts:
             frame = pd.DataFrame({TEXT: list(texts)})
             return Source("--text", TEXT, kept, len(frame), lambda: iter([frame]))
         return Source("standard input", TEXT, kept, None, lambda: stdin_chunks(chunk_rows))
-    table = open_table(file)
-    if text_column not in table.columns:
-        raise UserError(
-            f"{file} has no column '{text_column}' (its columns: {', '.join(table.columns)})"
-            ": pass --text-column"
-        )
+    table = open_table(file, sheet=sheet, delimiter=delimiter)
+    check_text_column(table, text_column)
     kept = kept_columns(table.columns, keep_columns, source=file, text_column=text_column)
     total = check_texts(table, column=text_column, chunk_rows=chunk_rows)
 
@@ -232,6 +243,16 @@ def open_source(
         return table.chunks(rows=chunk_rows, columns=[text_column, *kept])
 
     return Source(str(file), text_column, kept, total, chunks)
+
+
+def check_text_column(table: TableFile, text_column: str) -> None:
+    """Refuse a file without the text column, listing its columns and nested paths."""
+    if not has_column(table, text_column):
+        names = [*table.columns, *table.nested]
+        raise UserError(
+            f"{table.path} has no column '{text_column}' (its columns: {', '.join(names)})"
+            ": pass --text-column"
+        )
 
 
 def read_texts(texts: list[str] | None, file: Path | None, *, text_column: str) -> list[str]:
@@ -283,9 +304,12 @@ def predict_command(
     address: str | None = None,
     workers: int | None = None,
     backend: str = "auto",
+    sheet: str | None = None,
+    delimiter: str = "auto",
 ) -> None:
     """Label texts and write one row per text: the text, the input's other columns, the label,
     confidence, decision and a probability per label."""
+    delimiter = checked_delimiter(delimiter)
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: choose {', '.join(BACKENDS)}")
     if engine not in ENGINES:
@@ -311,13 +335,20 @@ def predict_command(
             address=address,
             workers=workers,
             backend=backend,
+            delimiter=delimiter,
         )
         return
     if address is not None or workers is not None:
         raise UserError("--address and --workers are for --engine ray")
     file_format = output_format_checked(output, output_format, file=file)
     source = open_source(
-        texts, file, text_column=text_column, keep_columns=keep, chunk_rows=chunk_rows
+        texts,
+        file,
+        text_column=text_column,
+        keep_columns=keep,
+        chunk_rows=chunk_rows,
+        sheet=sheet,
+        delimiter=delimiter,
     )
     frames = source.chunks()
     first = next(frames, None)
@@ -387,3 +418,11 @@ def output_format_checked(output: Path | None, given: str | None, *, file: Path 
     if file is not None and str(file) != "-" and output.resolve() == file.resolve():
         raise UserError(f"--output {output} is the input file: give another path")
     return file_format
+
+
+def checked_delimiter(delimiter: str) -> str:
+    """--delimiter as `data.delimiter` takes it: auto, tab, or one character."""
+    try:
+        return DataConfig(delimiter=delimiter).delimiter
+    except ValidationError:
+        raise UserError(f"--delimiter {delimiter!r}: give auto, tab, or one character") from None

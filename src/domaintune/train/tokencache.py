@@ -12,14 +12,16 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from datasets import Dataset, DatasetDict
 from datasets.fingerprint import Hasher
-from transformers import PreTrainedTokenizerBase
+from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
+from domaintune.longtext import LongText, head_tail, spread, windows
 from domaintune.multilabel import is_label_sets, multi_hot
 from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
@@ -27,7 +29,7 @@ LENGTH_MULTIPLE = 8
 """Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
 TOKENIZED_SPLITS = ("train", "validation")
 """The splits training reads; the test split is left to evaluate, which tokenises it itself."""
-FORMAT = 2
+FORMAT = 3
 """Bump when what is cached changes, so old caches are not read."""
 
 
@@ -39,7 +41,11 @@ class TokenizedSplits:
     max_length_set_by: str
     """What set max_length: "percentile", "configured", "model" or "floor"."""
     truncated_rows: int
-    """Training rows longer than max_length, cut to it."""
+    """Training rows longer than max_length: cut to it, or read otherwise as long_text says."""
+    long_text: LongText
+    train_texts: int
+    validation_texts: int
+    """The splits' texts; `train` and `validation` hold more rows where chunks cut long ones."""
     from_cache: bool
 
 
@@ -69,34 +75,57 @@ def tokenize(
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
     *,
-    max_length: int,
-    untruncated: dict[str, list] | None = None,
+    reading: LongText,
+    max_chunks: int,
+    untruncated: BatchEncoding | None = None,
 ) -> Dataset:
     """Token ids without padding (the collator pads each batch), the label id (multi_label: a
     multi-hot row of floats, as binary cross-entropy takes it), and the length.
 
-    `untruncated` are the texts' encodings without a limit, when already made: only rows longer
-    than `max_length` are then tokenised again.
+    A text longer than `reading.max_length` is cut (truncate), kept at both ends (head_tail), or
+    read as up to `max_chunks` windows, each a row with the text's label (chunks). `untruncated`
+    are the texts' encodings without a limit, with their special-tokens masks, when already made.
     """
-    texts = frame["text"].tolist()
-    encoded = untruncated if untruncated is not None else tokenizer(texts)
-    input_ids, attention_mask = list(encoded["input_ids"]), list(encoded["attention_mask"])
-    too_long = [row for row, ids in enumerate(input_ids) if len(ids) > max_length]
-    if too_long:
-        cut = tokenizer([texts[row] for row in too_long], truncation=True, max_length=max_length)
-        for index, row in enumerate(too_long):
-            input_ids[row] = cut["input_ids"][index]
-            attention_mask[row] = cut["attention_mask"][index]
-    return Dataset.from_dict(
-        {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "labels": multi_hot(frame["label"], list(label2id)).tolist()
-            if is_label_sets(frame["label"])
-            else [label2id[label] for label in frame["label"]],
-            "length": [len(ids) for ids in input_ids],
-        }
+    texts, max_length = frame["text"].tolist(), reading.max_length
+    encoded = (
+        untruncated
+        if untruncated is not None
+        else tokenizer(texts, return_special_tokens_mask=True)
     )
+    targets = (
+        multi_hot(frame["label"], list(label2id)).tolist()
+        if is_label_sets(frame["label"])
+        else [label2id[label] for label in frame["label"]]
+    )
+    names = [name for name in encoded if name != "special_tokens_mask"]
+    rows: dict[str, list] = {name: [] for name in [*names, "labels"]}
+    for index, target in enumerate(targets):
+        encoding = {name: encoded[name][index] for name in names}
+        special = encoded["special_tokens_mask"][index]
+        if len(encoding["input_ids"]) <= max_length or reading.mode == "truncate":
+            pieces = [encoding]
+        elif reading.mode == "head_tail":
+            pieces = [
+                head_tail(encoding, special, max_length=max_length, head_share=reading.head_share)
+            ]
+        else:
+            cut = windows(encoding, special, max_length=max_length, overlap=reading.chunk_overlap)
+            pieces = spread(cut, max_chunks)
+        for piece in pieces:
+            for name in names:
+                rows[name].append(piece[name])
+            rows["labels"].append(target)
+    if reading.mode == "truncate":
+        too_long = [row for row, ids in enumerate(rows["input_ids"]) if len(ids) > max_length]
+        if too_long:
+            cut = tokenizer(
+                [texts[row] for row in too_long], truncation=True, max_length=max_length
+            )
+            for index, row in enumerate(too_long):
+                for name in names:
+                    rows[name][row] = cut[name][index]
+    rows["length"] = [len(ids) for ids in rows["input_ids"]]
+    return Dataset.from_dict(rows)
 
 
 def cache_key(
@@ -117,6 +146,7 @@ def cache_key(
         "labels": label2id,
         "max_length": model.max_length,
         "percentile": model.max_length_percentile,
+        "long_text": [model.long_text, model.head_share, model.chunk_overlap, model.max_chunks],
         "model_limit": model_limit,
     }
     digest.update(json.dumps(facts, sort_keys=True).encode())
@@ -130,9 +160,12 @@ def build(
     model: ModelConfig,
     *,
     model_limit: int,
-) -> tuple[DatasetDict, dict[str, int]]:
+) -> tuple[DatasetDict, dict[str, Any]]:
     """Tokenise the splits; the token limit comes from the training split's lengths."""
-    encoded = {name: tokenizer(frames[name]["text"].tolist()) for name in TOKENIZED_SPLITS}
+    encoded = {
+        name: tokenizer(frames[name]["text"].tolist(), return_special_tokens_mask=True)
+        for name in TOKENIZED_SPLITS
+    }
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
     max_length, set_by = choose_max_length(
         lengths,
@@ -140,10 +173,16 @@ def build(
         model_limit=model_limit,
         fixed=model.max_length,
     )
+    reading = long_text_of(model, max_length=max_length)
     splits = DatasetDict(
         {
             name: tokenize(
-                frames[name], tokenizer, label2id, max_length=max_length, untruncated=encoded[name]
+                frames[name],
+                tokenizer,
+                label2id,
+                reading=reading,
+                max_chunks=model.max_chunks,
+                untruncated=encoded[name],
             )
             for name in TOKENIZED_SPLITS
         }
@@ -152,8 +191,21 @@ def build(
         "max_length": max_length,
         "max_length_set_by": set_by,
         "truncated_rows": int(sum(length > max_length for length in lengths)),
+        "long_text": reading.model_dump(),
+        "train_texts": len(frames["train"]),
+        "validation_texts": len(frames["validation"]),
     }
     return splits, facts
+
+
+def long_text_of(model: ModelConfig, *, max_length: int) -> LongText:
+    """How the model reads long texts, at the token limit chosen from the data."""
+    return LongText(
+        mode=model.long_text,
+        max_length=max_length,
+        head_share=model.head_share,
+        chunk_overlap=model.chunk_overlap,
+    )
 
 
 def load_or_tokenize(
@@ -185,5 +237,8 @@ def load_or_tokenize(
         max_length=facts["max_length"],
         max_length_set_by=facts["max_length_set_by"],
         truncated_rows=facts["truncated_rows"],
+        long_text=LongText(**facts["long_text"]),
+        train_texts=facts["train_texts"],
+        validation_texts=facts["validation_texts"],
         from_cache=from_cache,
     )
