@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from domaintune.data.split import SPLITS
 from domaintune.rundir import RunDir
 from tests.helpers import domaintune, write_tagged_tickets
 
@@ -30,6 +31,8 @@ def test_quick_start_prepares_label_sets(tmp_path: Path) -> None:
         "feature",
         "login",
     }
+    rows = {name: len(pd.read_parquet(RunDir(tmp_path / "runs/t").split(name))) for name in SPLITS}
+    assert "train {train}, validation {validation}, test {test} ".format(**rows) in result.stdout
 
 
 def test_an_all_empty_label_column_is_one_error_line(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def stage_prepare(config: Config, run: RunDir) -> None:
     from domaintune.data.prepare import run_prepare
 
     card = timed("prepare", lambda: run_prepare(config, run), run.data)
-    splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card.splits.items())
+    splits = ", ".join(f"{name} {rows}" for name, rows in card.split.rows.items())
     how = card.split.method.replace("_", " ")
     console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits} (split: {how})")
     for warning in card.split.warnings:
