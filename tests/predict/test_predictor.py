@@ -280,6 +280,8 @@ def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier
     assert logits[0] == pytest.approx(alone.max(axis=0), abs=1e-5)
     assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)
     LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(classifier)
+    with pytest.raises(UserError, match="cannot"):
+        pipeline(classifier)  # a transformers pipeline would cut the text, never pool
     assert Predictor(classifier, backend="torch", precision="fp32").predict_logits([long])[
         0
     ] == pytest.approx(alone.mean(axis=0), abs=1e-5)

@@ -11,6 +11,7 @@ from transformers import TextClassificationPipeline
 from transformers.modeling_outputs import ModelOutput
 
 from domaintune.config import PrepareConfig
+from domaintune.errors import UserError
 from domaintune.predict.predictor import Predictor, normalized
 
 
@@ -48,6 +49,12 @@ def pipeline(folder: str | Path, **options: Any) -> NormalizingPipeline:
     at training's token limit, and scores calibrated. `options` go to the pipeline (`device`,
     `batch_size`, `top_k`, ...)."""
     predictor = Predictor(folder, backend="torch", precision="fp32")
+    if predictor.long_text.mode != "truncate":
+        raise UserError(
+            f"{folder} reads long texts as model.long_text {predictor.long_text.mode} says, which "
+            "a transformers pipeline cannot (it cuts them): use domaintune.predict.Predictor or "
+            "`domaintune predict`"
+        )
     return NormalizingPipeline(
         model=predictor.backend.model,  # the PyTorch backend asked for above
         tokenizer=predictor.tokenizer,
