@@ -293,7 +293,15 @@ def predict(
             "chunks), or '-' for stdin (one text per line).",
         ),
     ] = None,
-    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    text_column: Annotated[
+        str | None,
+        typer.Option(
+            "--text-column",
+            help="The file's column of texts (default: text). A model trained on several "
+            "fields reads each from the column of its name; --text and stdin lines are then "
+            'JSON objects such as {"subject": "...", "body": "..."}.',
+        ),
+    ] = None,
     keep_columns: Annotated[
         str | None,
         typer.Option(

@@ -69,11 +69,45 @@ class DataConfig(Section):
     source: str = "builtin:airline-tweets"
     """builtin:NAME, a local file (CSV, TSV, JSONL, Parquet) or folder, or hub:OWNER/NAME."""
     text_column: str = "text"
+    """The column holding each text, when there is one (see text_columns for several)."""
+    text_columns: list[str] | None = None
+    """Several text fields, e.g. [subject, body] or [question, answer]; None: text_column alone.
+    Each field is cleaned on its own and kept as its own column in data/, and the model reads them
+    joined by its tokenizer's separator token (`subject [SEP] body`), so it can tell where one
+    field ends and the next begins. Fields are kept in order: put the one that must not be cut
+    first, since a text over the token limit loses its end. The checks of prepare (duplicates,
+    junk, label audit) and the TF-IDF and probe baselines read the fields joined with " | "."""
+    text_pair: bool = False
+    """Two fields compared with each other (question and answer, claim and evidence): the
+    tokenizer encodes them as a pair (token type 0 then 1, as the model was pre-trained on
+    sentence pairs) and cuts the longer one first when the pair is over the token limit.
+    Needs exactly two text_columns."""
     label_column: str = "label"
     label_mapping: dict[str, str] = Field(default_factory=dict)
     """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
     hub_split: str = "train"
     """The split read from a Hub data set; domaintune makes its own splits from it."""
+
+    @property
+    def fields(self) -> list[str]:
+        """The columns the model reads, in order: text_columns, else text_column alone."""
+        return list(self.text_columns) if self.text_columns else [self.text_column]
+
+    @field_validator("text_columns")
+    @classmethod
+    def _distinct_fields(cls, columns: list[str] | None) -> list[str] | None:
+        if columns is not None and (not columns or len(set(columns)) != len(columns)):
+            raise ValueError("give one or more distinct column names, e.g. [subject, body]")
+        return columns
+
+    @model_validator(mode="after")
+    def _pair_of_two(self) -> DataConfig:
+        if self.text_pair and len(self.fields) != 2:
+            raise ValueError(
+                f"text_pair compares two fields; text_columns names {len(self.fields)}: "
+                "give exactly two, e.g. [question, answer]"
+            )
+        return self
 
     @field_validator("label_mapping", mode="before")
     @classmethod
@@ -411,6 +445,16 @@ class Config(Section):
     def _splits_leave_training_data(self) -> Config:
         if self.prepare.validation_size + self.prepare.test_size >= 0.8:
             raise ValueError("prepare.validation_size + prepare.test_size must stay below 0.8")
+        return self
+
+    @model_validator(mode="after")
+    def _typos_of_one_field(self) -> Config:
+        """Typo corrections are chosen from the words of one text column; with several fields
+        they would change the joined text the checks read but not the fields the model reads."""
+        if self.prepare.fix_typos and len(self.data.fields) > 1:
+            raise ValueError(
+                "prepare.fix_typos works on one text column: turn it off with data.text_columns"
+            )
         return self
 
     def to_yaml(self) -> str:

@@ -43,12 +43,17 @@ def read_source(data: DataConfig) -> pd.DataFrame:
             )
     if frame.empty:
         raise UserError(f"{source} has no rows: give a file with a header and at least two classes")
-    missing = [c for c in (data.text_column, data.label_column) if c not in frame.columns]
+    missing = [c for c in (*data.fields, data.label_column) if c not in frame.columns]
     if missing:
-        which = "text" if missing[0] == data.text_column else "label"
+        if missing[0] == data.label_column and missing[0] not in data.fields:
+            fix = "set data.label_column, or --label-column"
+        elif data.text_columns:
+            fix = "set data.text_columns, or --text-column once per field"
+        else:
+            fix = "set data.text_column, or --text-column"
         raise UserError(
             f"{source} has no column '{missing[0]}' (its columns: {', '.join(map(str, frame.columns))})"
-            f": set data.{which}_column, or --{which}-column"
+            f": {fix}"
         )
     return frame
 

@@ -19,6 +19,7 @@ from sklearn.metrics import average_precision_score, classification_report, conf
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from domaintune.config import Config, EvaluateConfig
+from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate import calibration, decision, significance
 from domaintune.evaluate.analysis import by_length
@@ -183,8 +184,11 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
     predictor = Predictor(run.model, backend="torch", precision="fp32")
     if predictor.labels != labels:
         raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
-    logits = {
-        name: predictor.predict_logits(splits[name]["text"].tolist(), batch_size=options.batch_size)
+    logits = {  # a model of several fields reads them; the baselines read `text`, them joined
+        name: predictor.predict_logits(
+            prepared_inputs(splits[name], predictor.fields, path=run.split(name)),
+            batch_size=options.batch_size,
+        )
         for name in ("validation", "test")
     }
     gold_ids = {

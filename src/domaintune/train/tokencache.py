@@ -20,6 +20,8 @@ from datasets.fingerprint import Hasher
 from transformers import PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
+from domaintune.data.fields import TextFields, load_fields
+from domaintune.models import field_separator
 from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
 LENGTH_MULTIPLE = 8
@@ -63,34 +65,58 @@ def choose_max_length(
     return limit, set_by
 
 
+def model_inputs(
+    frame: pd.DataFrame, fields: TextFields | None, tokenizer: PreTrainedTokenizerBase
+) -> list[list[str]]:
+    """What the tokenizer is given for a split: [texts], or for a pair of fields [firsts, seconds].
+
+    Several fields are joined by the tokenizer's separator token (`field_separator`), so the
+    model sees where each ends; a pair is tokenised as the model's sentence pairs are.
+    """
+    if fields is None:
+        return [frame["text"].tolist()]
+    columns = [frame[column].tolist() for column in fields.columns]
+    if fields.pair:
+        return columns
+    separator = field_separator(tokenizer)
+    return [[separator.join(values) for values in zip(*columns)]]
+
+
 def tokenize(
     frame: pd.DataFrame,
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
     *,
     max_length: int,
+    fields: TextFields | None = None,
     untruncated: dict[str, list] | None = None,
 ) -> Dataset:
-    """Token ids without padding (the collator pads each batch), the label id, and the length.
+    """Token ids without padding (the collator pads each batch), token types for a pair of
+    fields (elsewhere all 0, the model's default), the label id, and the length.
 
     `untruncated` are the texts' encodings without a limit, when already made: only rows longer
-    than `max_length` are then tokenised again.
+    than `max_length` are then tokenised again (a pair loses tokens from its longer field first).
     """
-    texts = frame["text"].tolist()
-    encoded = untruncated if untruncated is not None else tokenizer(texts)
-    input_ids, attention_mask = list(encoded["input_ids"]), list(encoded["attention_mask"])
-    too_long = [row for row, ids in enumerate(input_ids) if len(ids) > max_length]
+    inputs = model_inputs(frame, fields, tokenizer)
+    encoded = untruncated if untruncated is not None else tokenizer(*inputs)
+    paired = fields is not None and fields.pair and "token_type_ids" in encoded
+    names = ["input_ids", "attention_mask", *(["token_type_ids"] if paired else [])]
+    columns = {name: list(encoded[name]) for name in names}
+    too_long = [row for row, ids in enumerate(columns["input_ids"]) if len(ids) > max_length]
     if too_long:
-        cut = tokenizer([texts[row] for row in too_long], truncation=True, max_length=max_length)
+        cut = tokenizer(
+            *([part[row] for row in too_long] for part in inputs),
+            truncation="longest_first",
+            max_length=max_length,
+        )
         for index, row in enumerate(too_long):
-            input_ids[row] = cut["input_ids"][index]
-            attention_mask[row] = cut["attention_mask"][index]
+            for name in names:
+                columns[name][row] = cut[name][index]
     return Dataset.from_dict(
         {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
+            **columns,
             "labels": [label2id[label] for label in frame["label"]],
-            "length": [len(ids) for ids in input_ids],
+            "length": [len(ids) for ids in columns["input_ids"]],
         }
     )
 
@@ -102,6 +128,7 @@ def cache_key(
     model: ModelConfig,
     *,
     model_limit: int,
+    fields: TextFields | None = None,
 ) -> str:
     """A hash of every input of the tokenised splits."""
     digest = hashlib.sha256()
@@ -114,6 +141,7 @@ def cache_key(
         "max_length": model.max_length,
         "percentile": model.max_length_percentile,
         "model_limit": model_limit,
+        "fields": None if fields is None else [list(fields.names), fields.mode],
     }
     digest.update(json.dumps(facts, sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -126,9 +154,12 @@ def build(
     model: ModelConfig,
     *,
     model_limit: int,
+    fields: TextFields | None = None,
 ) -> tuple[DatasetDict, dict[str, int]]:
     """Tokenise the splits; the token limit comes from the training split's lengths."""
-    encoded = {name: tokenizer(frames[name]["text"].tolist()) for name in TOKENIZED_SPLITS}
+    encoded = {
+        name: tokenizer(*model_inputs(frames[name], fields, tokenizer)) for name in TOKENIZED_SPLITS
+    }
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
     max_length, set_by = choose_max_length(
         lengths,
@@ -139,7 +170,12 @@ def build(
     splits = DatasetDict(
         {
             name: tokenize(
-                frames[name], tokenizer, label2id, max_length=max_length, untruncated=encoded[name]
+                frames[name],
+                tokenizer,
+                label2id,
+                max_length=max_length,
+                fields=fields,
+                untruncated=encoded[name],
             )
             for name in TOKENIZED_SPLITS
         }
@@ -162,14 +198,19 @@ def load_or_tokenize(
     use_cache: bool,
     write: bool,
 ) -> TokenizedSplits:
-    """The tokenised splits from the run's cache, or made now (and cached when `write`)."""
-    folder = run.tokenized(cache_key(run, tokenizer, label2id, model, model_limit=model_limit))
+    """The tokenised splits from the run's cache, or made now (and cached when `write`). The
+    fields the model reads are prepare's (`data/fields.json`), whatever the config says now."""
+    fields = load_fields(run.data)
+    key = cache_key(run, tokenizer, label2id, model, model_limit=model_limit, fields=fields)
+    folder = run.tokenized(key)
     facts_file = folder / "facts.json"
     if use_cache and facts_file.is_file():
         splits, facts, from_cache = DatasetDict.load_from_disk(folder), read_json(facts_file), True
     else:
         frames = {name: read_parquet(run.split(name)) for name in TOKENIZED_SPLITS}
-        splits, facts = build(frames, tokenizer, label2id, model, model_limit=model_limit)
+        splits, facts = build(
+            frames, tokenizer, label2id, model, model_limit=model_limit, fields=fields
+        )
         from_cache = False
         if use_cache and write:
             with atomic_path(folder) as temporary:
