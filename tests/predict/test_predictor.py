@@ -258,3 +258,30 @@ def test_a_named_torch_backend_forces_its_precision_on_any_cpu(
             backend=f"torch-{precision}",
             precision="fp32" if precision == "bf16" else "bf16",
         )
+
+
+def test_a_model_of_fields_reads_them_joined_by_its_separator(ticket_classifier: Path) -> None:
+    predictor = Predictor(ticket_classifier)
+    ticket = {"subject": "Need   help", "body": "my password &amp; code expired", "id": "T-1"}
+    assert predictor.model_inputs([ticket]) == ["Need help [SEP] my password & code expired"]
+    batch = predictor.encode(predictor.model_inputs([ticket]))
+    sep = predictor.tokenizer.sep_token_id
+    assert batch["input_ids"][0].tolist().count(sep) == 2  # between the fields, and at the end
+    joined = predictor.predict_proba([ticket])
+    alone = predictor.predict_proba([{"subject": "", "body": ticket["body"]}])
+    assert not np.allclose(joined, alone)  # the subject reaches the model
+
+
+def test_a_model_of_fields_refuses_a_text_or_a_missing_field(ticket_classifier: Path) -> None:
+    predictor = Predictor(ticket_classifier)
+    with pytest.raises(UserError, match=r"input 1 is str.*fields subject, body"):
+        predictor.predict_proba(["my password expired"])
+    with pytest.raises(UserError, match=r"input 2 has no field 'subject'"):
+        predictor.predict_proba([{"subject": "a", "body": "b"}, {"body": "b"}])
+    with pytest.raises(UserError, match="the field 'body' is not a text"):
+        predictor.predict_proba([{"subject": "a", "body": None}])
+
+
+def test_a_model_of_one_text_refuses_an_object_of_fields(ruled_classifier: Path) -> None:
+    with pytest.raises(UserError, match="input 1 is dict: this model reads one text"):
+        Predictor(ruled_classifier).predict_proba([{"text": "thanks"}])

@@ -97,3 +97,57 @@ def test_splits_are_tokenised_once_per_tokenizer_limit_and_data(
     fewer.to_parquet(run.split("train"), index=False)  # the data changed: prepare ran again
     changed = load(config.model)
     assert not changed.from_cache and len(changed.train) == len(made.train) - 1
+
+
+def test_several_fields_reach_the_model_with_the_separator_between_them(
+    ticket_model: Path,
+) -> None:
+    """Joined fields: [CLS] subject [SEP] body [SEP], so the model sees where the subject ends."""
+    from transformers import AutoTokenizer
+
+    from domaintune.data.fields import TextFields
+
+    tokenizer = AutoTokenizer.from_pretrained(ticket_model)
+    frame = pd.DataFrame(
+        {
+            "field:subject": ["Refund", "Need help"],
+            "field:body": ["see subject please help thanks", "my password expired"],
+            "label": ["billing", "login"],
+        }
+    )
+    fields = TextFields(("subject", "body"))
+    dataset = tokenize(frame, tokenizer, {"billing": 0, "login": 1}, max_length=64, fields=fields)
+    subject = tokenizer("Need help", add_special_tokens=False)["input_ids"]
+    body = tokenizer("my password expired", add_special_tokens=False)["input_ids"]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    assert dataset["input_ids"][1] == [cls, *subject, sep, *body, sep]
+    assert "token_type_ids" not in dataset.column_names  # one segment: the model's default 0
+
+
+def test_a_text_pair_gives_token_types_0_then_1_and_cuts_the_longer_field(
+    ticket_model: Path,
+) -> None:
+    from transformers import AutoTokenizer
+
+    from domaintune.data.fields import TextFields
+
+    tokenizer = AutoTokenizer.from_pretrained(ticket_model)
+    long_body = " ".join(["package delivery tracking"] * 10)
+    frame = pd.DataFrame(
+        {
+            "field:subject": ["Need help", "Refund"],
+            "field:body": ["my password expired", long_body],
+            "label": ["login", "billing"],
+        }
+    )
+    fields = TextFields(("subject", "body"), "pair")
+    dataset = tokenize(frame, tokenizer, {"billing": 0, "login": 1}, max_length=16, fields=fields)
+    ids, types = dataset["input_ids"][0], dataset["token_type_ids"][0]
+    first_end = ids.index(tokenizer.sep_token_id)
+    assert types == [0] * (first_end + 1) + [1] * (len(ids) - first_end - 1)
+    assert ids[-1] == tokenizer.sep_token_id and 1 in types
+    cut, cut_types = dataset["input_ids"][1], dataset["token_type_ids"][1]
+    assert len(cut) == 16 and dataset["length"][1] == 16
+    refund = tokenizer("Refund", add_special_tokens=False)["input_ids"]
+    assert cut[1 : 1 + len(refund)] == refund  # the short subject is kept whole
+    assert cut_types.count(1) == 16 - len(refund) - 2  # the long body lost the tokens
