@@ -112,7 +112,9 @@ def warm_up(predictor: Predictor) -> None:
     shared with other processes, MiniLM-L6 batches in the worker thread took 13 ms of CPU per
     text with this, 35-44 ms without (19 against 78 texts/s); `GOMP_SPINCOUNT=1000` does the
     same."""
-    predictor.predict_proba(["warm-up"] * 2, batch_size=2)
+    fields = predictor.fields
+    text = "warm-up" if fields is None else dict.fromkeys(fields.names, "warm-up")
+    predictor.predict_proba([text] * 2, batch_size=2)
 
 
 def batch_predictor(predictor: Predictor) -> Callable[[list[str]], list[Prediction]]:
