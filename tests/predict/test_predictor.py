@@ -285,3 +285,12 @@ def test_a_model_of_fields_refuses_a_text_or_a_missing_field(ticket_classifier: 
 def test_a_model_of_one_text_refuses_an_object_of_fields(ruled_classifier: Path) -> None:
     with pytest.raises(UserError, match="input 1 is dict: this model reads one text"):
         Predictor(ruled_classifier).predict_proba([{"text": "thanks"}])
+
+
+def test_the_pipeline_reads_an_object_of_fields_as_the_predictor(ticket_classifier: Path) -> None:
+    ticket = {"subject": "Refund", "body": "charged   twice &amp; no receipt"}
+    answer = pipeline(ticket_classifier, top_k=None)(ticket)
+    probabilities = Predictor(ticket_classifier, backend="torch-fp32").predict_proba([ticket])[0]
+    scores = {row["label"]: row["score"] for row in answer}
+    labels = Predictor(ticket_classifier, backend="torch-fp32").labels
+    assert [scores[label] for label in labels] == pytest.approx(probabilities.tolist(), abs=1e-5)
