@@ -51,6 +51,12 @@ def card(**changes: Any) -> DataCard:
         "lengths": {name: lengths for name in SPLITS},
         "leakage": {"near_duplicate_pairs_after": {"train_validation": 0, "train_test": 0}},
         "label_audit": {"mode": "flag", "flagged": 0, "likely_errors": 0, "by_split": {}},
+        "split": {
+            "method": "random",
+            "made": {"validation": "random", "test": "random"},
+            "rows": {"train": 801, "validation": 99, "test": 99},
+            "near_train_kept": {},
+        },
     }
     return DataCard.model_validate(fields | changes)
 

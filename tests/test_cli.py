@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from domaintune.rundir import MARKER, RunDir
-from tests.helpers import copy_run, domaintune, snapshot, user_files, write_tickets
+from tests.helpers import (
+    copy_run,
+    domaintune,
+    fast_settings,
+    make_rows,
+    snapshot,
+    user_files,
+    write_tickets,
+)
 
 
 def test_run_writes_every_output_of_the_design(finished_run: RunDir) -> None:
@@ -153,6 +161,14 @@ BAD_INPUTS = {
     "single class": (["--data", "{one_class}"], "a classifier needs at least two classes"),
     "too few rows of a class": (["--data", "{tiny_class}"], "class 'rare' has only 2 row(s)"),
     "empty file": (["--data", "{empty}"], "is empty"),
+    "unknown split value": (
+        ["--data", "{parts}", "--split-column", "part"],
+        "parts.csv, row 3, column 'part' holds 'holdout', not a split",
+    ),
+    "time that does not parse": (
+        ["--data", "{parts}", "--time-column", "sent"],
+        "parts.csv, row 2, column 'sent' holds 'soon', not a date",
+    ),
     "unknown model": (
         ["--data", "{csv}", "--model", "nobody/no-such-model"],
         "could not be loaded",
@@ -175,7 +191,11 @@ def test_bad_input_is_one_line_exit_2_and_no_run(
         "one_class": tmp_path / "one_class.csv",
         "tiny_class": tmp_path / "tiny_class.csv",
         "empty": tmp_path / "empty.csv",
+        "parts": tmp_path / "parts.csv",
     }
+    make_rows(30).assign(
+        part=["train", "test", "holdout"] * 10, sent=["2024-03-01", "soon", "2024-03-02"] * 10
+    ).to_csv(files["parts"], index=False)
     files["binary"].write_bytes(b'"unclosed,quote\n' + b"\x00" * 10)
     pd.DataFrame({"text": [f"text {i}" for i in range(30)], "label": "a"}).to_csv(
         files["one_class"], index=False
@@ -438,3 +458,42 @@ def test_a_run_on_two_text_fields_then_predict_on_a_file(
     missing = domaintune("predict", str(root.root), "--text", "my password expired", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "not a JSON object of the fields this model reads (subject, body)" in missing.stderr
+
+
+@pytest.mark.slow
+def test_run_with_a_split_column_tests_on_the_users_test_rows(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """Catches a fixed test set re-split, a test row moved into train by `leakage: move`, or a
+    report silent on where the split came from."""
+    frame = make_rows(240, seed=8)
+    frame["part"] = ["test" if i % 4 == 0 else "train" for i in range(240)]
+    frame.loc[4, "text"] = frame.loc[4, "text"].replace(" ", " &amp; ", 1)  # cleaned in test too
+    frame.loc[1, ["text", "label"]] = [frame.loc[0, "text"] + " !!", frame.loc[0, "label"]]
+    frame.to_csv(tmp_path / "tickets.csv", index=False)
+    expected = frame[frame["part"] == "test"].assign(
+        text=lambda f: f["text"].str.replace("&amp;", "&")
+    )
+    result = domaintune(
+        "run",
+        "--data",
+        str(tmp_path / "tickets.csv"),
+        "--split-column",
+        "part",
+        *fast_settings(tiny_model),
+        "--out",
+        "runs/fixed",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = RunDir(tmp_path / "runs/fixed")
+    test = pd.read_parquet(run.split("test"))
+    assert test["text"].tolist() == expected["text"].tolist()
+    assert test["label"].tolist() == expected["label"].tolist()
+    assert sorted(pd.read_parquet(run.predictions)["text"]) == sorted(expected["text"])
+    assert frame.loc[1, "text"] not in set(pd.read_parquet(run.split("train"))["text"])
+    report = run.report_md.read_text()
+    assert "The splits come from the split column `part`" in report
+    assert (
+        "1 test row near-duplicated a training row: kept, and the training copies dropped" in report
+    )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from domaintune.config import Config, build_config, load_config, ready_configs, task_name_from
 from domaintune.errors import UserError
@@ -127,3 +128,31 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
         UserError, match=r"latin\.yaml: not UTF-8 text \(byte 24\): save the config"
     ):
         load_config(str(path))
+
+
+def test_split_files_stand_for_the_source_and_read_back_the_same() -> None:
+    """Catches a saved config that would read back with two sources, or a test file whose
+    training rows would silently come from the default data set."""
+    config = build_config({}, ["data.train=train.csv", "data.test=test.csv"])
+    assert config.data.source == "train.csv"
+    assert config.data.split_files() == {"train": "train.csv", "test": "test.csv"}
+    again = build_config(yaml.safe_load(config.to_yaml()))
+    assert again.data.split_files() == config.data.split_files()
+    quick = build_config({}, ["data.test=test.csv"], settings={"data.source": "mine.csv"})
+    assert quick.data.split_files() == {"train": "mine.csv", "test": "test.csv"}
+    assert build_config({}).data.split_files() == {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (["data.split_column=part", "data.test=t.csv"], "keep one"),
+        (["prepare.split=time"], "prepare.split: time needs data.time_column"),
+        (["data.time_column=date"], "data.time_column is read only by prepare.split: time"),
+    ],
+)
+def test_ways_to_split_that_contradict_each_other_are_refused(
+    overrides: list[str], named: str
+) -> None:
+    with pytest.raises(UserError, match=named):
+        build_config({}, overrides)

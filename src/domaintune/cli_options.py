@@ -1,8 +1,9 @@
 """The arguments and options several commands share, each declared once.
 
-The quick-start options (`--data`, `--text-column`, `--text-pair`, `--label-column`, `--model`)
-reach a command as one `QuickStart`, added to its signature by `with_quick_start`, so that `config show`,
-`prepare` and `run` take the same flags with the same help without repeating them.
+The quick-start options (`--data`, `--text-column`, `--text-pair`, `--label-column`,
+`--split-column`, `--time-column`, `--model`) reach a command as one `QuickStart`, added to its
+signature by `with_quick_start`, so that `config show`, `prepare` and `run` take the same flags
+with the same help without repeating them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ TextPairOption = Annotated[
 LabelColumnOption = Annotated[
     str | None, typer.Option("--label-column", help="Column with the label.")
 ]
+SplitColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--split-column",
+        help="Column naming each row's split (train, validation, test): test rows stay in test.",
+    ),
+]
+TimeColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-column", help="Column with each row's date: split by time, the latest to test."
+    ),
+]
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="builtin:NAME, a local model folder or a Hub id.")
 ]
@@ -62,12 +76,15 @@ ModelOption = Annotated[
 
 @dataclass(frozen=True)
 class QuickStart:
-    """The quick-start flags: a data source, its columns and a model, to run without a config."""
+    """The quick-start flags: a data source, its columns and a model, to run without a config.
+    `--time-column` also sets prepare.split: time, the only use of a time column."""
 
     data: str | None = None
     text_column: list[str] | None = None
     """One column, or several fields in order."""
     label_column: str | None = None
+    split_column: str | None = None
+    time_column: str | None = None
     model: str | None = None
     text_pair: bool | None = None
 
@@ -81,6 +98,9 @@ class QuickStart:
             "data.text_columns": columns if len(columns) > 1 else None,
             "data.text_pair": self.text_pair,
             "data.label_column": self.label_column,
+            "data.split_column": self.split_column,
+            "data.time_column": self.time_column,
+            "prepare.split": "time" if self.time_column is not None else None,
             "model.name_or_path": self.model,
         }
         return {key: value for key, value in keys.items() if value is not None}
@@ -91,6 +111,8 @@ QUICK_START_OPTIONS = {
     "text_column": TextColumnOption,
     "text_pair": TextPairOption,
     "label_column": LabelColumnOption,
+    "split_column": SplitColumnOption,
+    "time_column": TimeColumnOption,
     "model": ModelOption,
 }
 

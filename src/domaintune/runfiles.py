@@ -148,10 +148,33 @@ class FieldsSummary(Record):
     """Field -> split -> characters and words of that field."""
 
 
+class SplitSummary(Record):
+    """Where the splits came from, and what came of them."""
+
+    method: str
+    """"random" or "time" (prepare split the rows), "split_column" or "files" (the user did)."""
+    made: dict[str, str]
+    """How each held-out split was made: "given" (the user's, kept as given), or "random" or
+    "time" (carved by prepare; from the training rows when the user split the data)."""
+    rows: dict[str, int]
+    """Rows in each split as written."""
+    near_train_kept: dict[str, int]
+    """Rows of a held-out split never changed (given, or cut by time) that near-duplicated a
+    training row: kept where they were, their training copies dropped by the leakage step."""
+    split_column: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+    """The file of each split the user gave as a file."""
+    time_column: str | None = None
+    time_range: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    """The first and last time in each split (ISO 8601, UTC), when a time column was read."""
+    warnings: list[str] = Field(default_factory=list)
+    """What the user's splits lack, e.g. a class without test rows: said, never fixed."""
+
+
 class DataCard(RunFile):
     """data/card.json, by prepare: what it read, each step it took, and the splits it wrote."""
 
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     source: str
     text_column: str
     label_column: str
@@ -166,6 +189,7 @@ class DataCard(RunFile):
     lengths: dict[str, TextLengths]
     leakage: Leakage
     label_audit: LabelAuditSummary
+    split: SplitSummary
     fields: FieldsSummary | None = None
     """Optional, and so no new schema version: a card without it is one of a single text."""
 
@@ -210,6 +234,11 @@ class TrainLog(RunFile):
     """What set max_length: "percentile", "configured", "model" or "floor"."""
     max_length_percentile: float
     truncated_rows: int
+    """Training texts longer than max_length, read as long_text says."""
+    long_text: str = "truncate"
+    """model.long_text: truncate, head_tail or chunks."""
+    train_windows: int | None = None
+    """Rows the model trained on: train_rows, or more where chunks cut long texts into windows."""
     train_rows: int
     validation_rows: int
     tokenized_from_cache: bool
@@ -352,6 +381,27 @@ class LengthBucket(Record):
     weighted_f1: float
 
 
+class LongTextBucket(Record):
+    """Test texts of a range of token lengths, and each reading strategy's macro-F1 on them."""
+
+    min_tokens: int
+    max_tokens: int
+    rows: int
+    macro_f1: dict[str, float]
+
+
+class LongTextScores(Record):
+    """How a model trained on windows (model.long_text: chunks) reads long texts best."""
+
+    mode: str
+    max_length: int
+    pooling: str
+    """The pooling chosen on validation, which every prediction applies."""
+    validation_macro_f1: dict[str, float]
+    test_macro_f1: dict[str, float]
+    by_tokens: list[LongTextBucket]
+
+
 class Baseline(Record):
     """A baseline's test scores, and how it was chosen: the details depend on the baseline."""
 
@@ -410,6 +460,8 @@ class Metrics(RunFile):
     by_length: list[LengthBucket]
     baselines: dict[str, Baseline]
     significance: dict[str, Comparison]
+    long_text: LongTextScores | None = None
+    """With model.long_text chunks: the strategies compared (first window, mean, max)."""
 
 
 class SavedClassRule(Record):

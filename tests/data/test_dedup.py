@@ -60,3 +60,31 @@ def test_near_duplicates_can_be_kept() -> None:
         near_frame(), PrepareConfig(drop_near_duplicates=False), examples=5
     )
     assert len(kept) == 5 and step.removed == 0 and step.changed == 2
+
+
+def test_a_text_in_two_given_splits_keeps_its_test_copy_whatever_the_labels() -> None:
+    """The user's test row is never dropped or relabelled for a training row; repeats within
+    one split are resolved as usual."""
+    frame = pd.DataFrame(
+        {
+            "text": ["late again", "Late again", "thanks", "thanks", "seat", "seat", "gate"],
+            "label": ["neg", "neu", "pos", "pos", "neu", "neu", "neu"],
+            "split": ["train", "test", "train", "validation", "test", "test", "train"],
+        }
+    )
+    kept, (across, conflicts, duplicates) = drop_duplicates(frame, PrepareConfig(), examples=5)
+    assert sorted(zip(kept["text"], kept["label"], kept["split"])) == [
+        ("Late again", "neu", "test"),
+        ("gate", "neu", "train"),
+        ("seat", "neu", "test"),
+        ("thanks", "pos", "validation"),
+    ]
+    assert across.removed == 2 and "1 of them carried another label" in across.description
+    assert {e["split"] for e in across.examples} == {"train"}
+    assert conflicts.changed == 0 and duplicates.removed == 1
+
+
+def test_near_duplicates_are_kept_once_per_given_split() -> None:
+    frame = near_frame().assign(split=["train", "test", "test", "train", "train"])
+    kept, _ = drop_near_duplicates(frame, PrepareConfig(), examples=5)
+    assert kept["text"].tolist() == ["late again", "late again!", "late again?", "thanks"]

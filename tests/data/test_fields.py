@@ -95,6 +95,10 @@ def test_a_field_missing_from_the_file_names_file_field_and_columns(tmp_path: Pa
         (["data.text_columns=[subject, subject]"], "distinct"),
         (["data.text_columns=[]"], "distinct"),
         (["data.text_columns=[subject, body]", "prepare.fix_typos=true"], "fix_typos"),
+        (
+            ["data.text_columns=[q, a]", "data.text_pair=true", "model.long_text=chunks"],
+            "model.long_text: chunks windows one text: set model.long_text: truncate",
+        ),
     ],
 )
 def test_impossible_field_settings_are_refused_by_the_config(
@@ -135,3 +139,11 @@ def test_fields_file_round_trips(tmp_path: Path) -> None:
     fields = TextFields(("question", "answer"), "pair")
     save_fields(tmp_path, fields)
     assert load_fields(tmp_path) == fields
+
+
+def test_joined_fields_may_be_read_in_windows_and_a_pair_only_cut() -> None:
+    """Catches the pair refusal catching joined fields too."""
+    joined = build_config({}, ["data.text_columns=[q, a]", "model.long_text=head_tail"])
+    assert joined.model.long_text == "head_tail"
+    pair = build_config({}, ["data.text_columns=[q, a]", "data.text_pair=true"])
+    assert pair.model.long_text == "truncate"

@@ -43,3 +43,22 @@ def test_summary_reads_the_card() -> None:
     assert rows["exact duplicates"] == "7"
     assert rows["balance"] == "largest / smallest class = 1.0"
     assert rows["suspected label errors"].startswith("10 likely (1.0%), 40 doubtful")
+
+
+def test_a_users_split_is_summarised_and_its_twins_and_gaps_advised() -> None:
+    given = card(
+        steps={StepName.CROSS_SPLIT_DUPLICATES: {"removed": 2, "rows_after": 998}},
+        split={
+            "method": "split_column",
+            "split_column": "part",
+            "made": {"validation": "random", "test": "given"},
+            "rows": {"train": 800, "validation": 80, "test": 118},
+            "near_train_kept": {"test": 3},
+            "warnings": ["class 'b' has no rows in the test split you gave"],
+        },
+    )
+    rows = dict(summary(given))
+    assert rows["split"] == "split column: validation carved (random), test as given"
+    advice = verdict(given)
+    assert advice[0].startswith("5 rows of your held-out splits repeat or nearly repeat")
+    assert advice[1] == "class 'b' has no rows in the test split you gave"

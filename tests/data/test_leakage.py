@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.leakage import leaking_pairs, remove_leakage
+from domaintune.data.leakage import leaking_pairs, near_training_rows, remove_leakage
 from domaintune.data.minhash import signatures
 
 TEXTS = [
@@ -45,3 +45,24 @@ def test_leaking_pairs_are_counted_afresh_from_signatures() -> None:
     }
     kept, _ = remove_leakage(splits_with_a_leak(), PrepareConfig(), examples=5)
     assert leaking_pairs(kept, signature, threshold=0.7) == {"train_validation": 0, "train_test": 0}
+
+
+def test_a_given_test_split_keeps_its_rows_and_loses_the_training_copies() -> None:
+    """prepare.leakage move would put the test row into train: with a test split the user gave,
+    the training copy is dropped instead, and the carved validation split still moves."""
+    splits = splits_with_a_leak()
+    splits["validation"] = pd.concat([splits["validation"], splits["train"].iloc[[1]]])
+    splits["validation"].loc[:, "row"] = [3, 9]
+    splits["validation"].loc[:, "group"] = [2, 1]
+    kept, step = remove_leakage(
+        splits, PrepareConfig(), examples=5, made={"validation": "random", "test": "given"}
+    )
+    assert kept["test"]["row"].tolist() == [1]
+    assert sorted(kept["train"]["row"]) == [2, 9] and kept["validation"]["row"].tolist() == [3]
+    assert step.removed == 1 and step.changed == 2
+    assert "test split you gave (its rows are never moved)" in step.description
+    assert {"split": "train", "text": TEXTS[0]} in step.examples
+
+
+def test_near_training_rows_are_counted_per_held_out_split() -> None:
+    assert near_training_rows(splits_with_a_leak()) == {"validation": 0, "test": 1}

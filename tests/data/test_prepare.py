@@ -11,6 +11,7 @@ from domaintune.data.prepare import run_prepare
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
+from tests.exported import utf16_semicolon_csv
 from tests.helpers import make_rows
 
 
@@ -114,3 +115,120 @@ def test_bad_rows_are_counted_and_explained_never_a_crash(tmp_path: Path) -> Non
         )
     )
     assert "café au lait was cold" in texts and "12345" not in texts  # digits only: junk
+
+
+def split_column_data(folder: Path) -> tuple[Path, pd.DataFrame]:
+    """Tickets whose every fifth row is the user's test set, with a training row that
+    near-duplicates a test row and one that repeats a test text under another label."""
+    frame = make_rows(300, seed=3)
+    frame["part"] = ["Test" if i % 5 == 0 else "train" for i in range(300)]
+    frame.loc[1, ["text", "label"]] = [frame.loc[0, "text"] + " again!!", frame.loc[0, "label"]]
+    frame.loc[2, ["text", "label"]] = [frame.loc[5, "text"].upper(), "neutral"]
+    path = folder / "tickets.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_a_split_column_keeps_the_users_test_rows_and_drops_the_leaking_training_copies(
+    tmp_path: Path,
+) -> None:
+    path, frame = split_column_data(tmp_path)
+    run = RunDir(tmp_path / "run")
+    card = run_prepare(build_config({"data": {"source": str(path), "split_column": "part"}}), run)
+    test = pd.read_parquet(run.split("test"))
+    assert sorted(test["text"]) == sorted(frame.loc[frame["part"] == "Test", "text"])
+    train = set(pd.read_parquet(run.split("train"))["text"])
+    assert frame.loc[1, "text"] not in train and frame.loc[2, "text"] not in train
+    assert card.split.method == "split_column" and card.split.split_column == "part"
+    assert card.split.made == {"validation": "random", "test": "given"}
+    assert card.split.near_train_kept == {"test": 1}
+    assert card.split.rows["test"] == 60 and card.split.rows["validation"] == 24
+    assert card.step("cross_split_duplicates").removed == 1
+    assert (
+        card.step("leakage").removed == 1
+        and "test split you gave" in card.step("leakage").description
+    )
+    assert card.leakage.near_duplicate_pairs_after["train_test"] == 0
+
+
+def test_separate_files_give_the_splits_and_a_class_missing_from_test_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    frame = make_rows(330, seed=4)
+    test = frame.iloc[300:]
+    test = test[test["label"] != "neutral"]
+    frame.iloc[:270].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[270:300].to_csv(tmp_path / "dev.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    config = build_config(
+        {"data": {"train": str(tmp_path / "train.csv")}},
+        [f"data.validation={tmp_path / 'dev.csv'}", f"data.test={tmp_path / 'test.csv'}"],
+    )
+    run = RunDir(tmp_path / "run")
+    card = run_prepare(config, run)
+    parts = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation", "test")}
+    assert [len(parts[name]) for name in parts] == [270, 30, len(test)]
+    assert parts["test"]["text"].tolist() == test["text"].tolist()
+    assert card.source == str(tmp_path / "train.csv") and card.split.method == "files"
+    assert card.split.files["test"] == str(tmp_path / "test.csv")
+    assert card.split.made == {"validation": "given", "test": "given"}
+    assert card.split.warnings == [
+        "class 'neutral' has no rows in the test split you gave: its test scores cannot be measured"
+    ]
+    assert DataCard.read(run.card) == card
+
+
+def test_a_class_with_no_training_rows_is_refused(tmp_path: Path) -> None:
+    frame = make_rows(120)
+    frame["part"] = ["test" if label == "neutral" else "train" for label in frame["label"]]
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    config = build_config({"data": {"source": str(tmp_path / "data.csv"), "split_column": "part"}})
+    with pytest.raises(UserError, match="class 'neutral' has no training rows after cleaning"):
+        run_prepare(config, RunDir(tmp_path / "run"))
+
+
+def test_a_time_split_tests_on_the_latest_rows_and_gives_each_splits_range(tmp_path: Path) -> None:
+    """Support messages over five months, their dates written as an export would mix them."""
+    frame = make_rows(300, seed=6)
+    stamps = pd.date_range("2024-01-01 08:00", "2024-05-31 18:00", periods=300)
+    forms = ["%Y-%m-%d %H:%M", "%d %B %Y %H:%M", "%m/%d/%Y %I:%M %p", "%Y-%m-%dT%H:%M:%SZ"]
+    frame["sent"] = [stamp.strftime(forms[i % 4]) for i, stamp in enumerate(stamps)]
+    frame = frame.sample(frac=1, random_state=0)  # files are rarely in time order
+    frame.to_csv(tmp_path / "messages.csv", index=False)
+    run = RunDir(tmp_path / "run")
+    card = run_prepare(
+        build_config(
+            {"data": {"source": str(tmp_path / "messages.csv"), "time_column": "sent"}},
+            ["prepare.split=time"],
+        ),
+        run,
+    )
+    ranges = card.split.time_range
+    assert card.split.method == "time" and card.split.time_column == "sent"
+    assert card.split.made == {"validation": "time", "test": "time"}
+    assert ranges["train"][1] <= ranges["validation"][0] <= ranges["validation"][1]
+    assert ranges["validation"][1] <= ranges["test"][0] and ranges["test"][1] >= "2024-05-31"
+    test = pd.read_parquet(run.split("test"))
+    latest = frame.assign(when=stamps[frame.index]).sort_values("when")["text"].tail(len(test))
+    assert len(test) == 30 and set(test["text"]) == set(latest)
+
+
+def test_a_utf16_semicolon_export_prepares_its_texts_and_labels(tmp_path: Path) -> None:
+    """The issue's file end to end: UTF-16 with a BOM, semicolons, CRLF, texts holding commas,
+    semicolons and quotes, as a spreadsheet saves it. Catches NULs in the column names, one
+    column `id;text;label;amount`, and texts or labels split or shifted."""
+    frame = make_rows(120, seed=3)
+    rows = [
+        [str(i), f'{text}; "{label}", twice', label, f"{i},50"]
+        for i, (text, label) in enumerate(zip(frame["text"], frame["label"]))
+    ]
+    path = utf16_semicolon_csv(tmp_path, rows)
+    card = run_prepare(build_config({"data": {"source": str(path)}}), RunDir(tmp_path / "run"))
+    parts = pd.concat(
+        pd.read_parquet(RunDir(tmp_path / "run").split(name))
+        for name in ("train", "validation", "test")
+    )
+    label_of = {text: label for _, text, label, _ in rows}
+    assert len(parts) == card.rows_kept >= 110
+    assert all(label_of[text] == label for text, label in zip(parts["text"], parts["label"]))
+    assert "as utf-16" in card.steps[0].description

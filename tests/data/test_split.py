@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+
 from domaintune.config import PrepareConfig
-from domaintune.data.split import split
+from domaintune.data.split import make_splits, split
+from domaintune.errors import UserError
 from tests.helpers import make_rows
 
 
@@ -17,3 +21,39 @@ def test_split_is_disjoint_stratified_and_seeded() -> None:
     assert again["test"]["text"].tolist() == parts["test"]["text"].tolist()
     other = split(frame, PrepareConfig(validation_size=0.1, test_size=0.2, seed=7))
     assert other["test"]["text"].tolist() != parts["test"]["text"].tolist()
+
+
+def test_given_splits_are_kept_and_a_missing_validation_is_carved_from_train() -> None:
+    frame = make_rows(300).assign(row=range(300))
+    frame["split"] = ["test" if i % 4 == 0 else "train" for i in range(300)]
+    parts, made = make_splits(frame, PrepareConfig(validation_size=0.1), times=None)
+    assert made == {"validation": "random", "test": "given"}
+    assert parts["test"]["row"].tolist() == list(range(0, 300, 4))
+    assert len(parts["validation"]) == 23 and len(parts["train"]) == 202  # 10% of 225 train rows
+    assert set(parts["validation"]["row"]).isdisjoint(parts["train"]["row"])
+    assert parts["validation"]["label"].value_counts().max() <= 8  # stratified: 23 over 3 classes
+
+
+def test_a_time_split_puts_the_latest_rows_in_test_and_the_next_in_validation() -> None:
+    frame = make_rows(100).assign(row=range(100))
+    times = pd.date_range("2024-01-01", periods=100, freq="D", tz="UTC").to_numpy()[::-1]
+    prepare = PrepareConfig(split="time", validation_size=0.1, test_size=0.2)
+    parts, made = make_splits(frame, prepare, times=times)
+    assert made == {"validation": "time", "test": "time"}
+    assert sorted(parts["test"]["row"]) == list(range(20))  # rows are newest first
+    assert sorted(parts["validation"]["row"]) == list(range(20, 30))
+    assert sorted(parts["train"]["row"]) == list(range(30, 100))
+
+
+def test_a_class_too_small_to_stratify_is_carved_at_random_not_refused() -> None:
+    frame = make_rows(60).assign(row=range(60), split="train")
+    frame.loc[0, "label"] = "rare"
+    parts, _ = make_splits(frame, PrepareConfig(), times=None)
+    assert sum(len(part) for part in parts.values()) == 60 and len(parts["test"]) == 6
+
+
+def test_too_few_training_rows_to_carve_from_is_a_user_error() -> None:
+    frame = make_rows(40).assign(row=range(40))
+    frame["split"] = ["train"] + ["test"] * 39
+    with pytest.raises(UserError, match="only 1 training rows are left to carve a validation"):
+        make_splits(frame, PrepareConfig(), times=None)

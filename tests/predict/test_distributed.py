@@ -10,7 +10,8 @@ import pytest
 
 from domaintune.errors import UserError
 from domaintune.predict.distributed import MARKER, predict_on_ray
-from tests.predict.test_files import input_rows, predict_file, write_table
+from tests.exported import EXPORTS, workbook
+from tests.predict.test_files import exported_rows, input_rows, predict_file, write_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, on start
 
@@ -112,3 +113,35 @@ def test_the_cli_takes_the_ray_engine(ruled_classifier: Path, tmp_path: Path) ->
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("pass --output FOLDER")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "text_column"), [("utf16_semicolon_csv", "text"), ("nested_jsonl", "meta.body")]
+)
+def test_ray_reads_exported_files_as_predict_does(
+    local_ray: Any, ruled_classifier: Path, tmp_path: Path, kind: str, text_column: str
+) -> None:
+    """Catches Ray reading a UTF-16 semicolon CSV as bytes in one column, or not reaching a
+    nested `meta.body`: its texts and labels are those of `predict` on one machine."""
+    data = EXPORTS[kind](tmp_path, exported_rows(30))
+    settings = {**RAY_SETTINGS, "text_column": text_column, "keep_columns": ["id"]}
+    local = tmp_path / "local.parquet"
+    predict_file(
+        ruled_classifier, data, local, batch_size=1, text_column=text_column, keep_columns="id"
+    )
+    output = tmp_path / "ray-out"
+    predict_on_ray(ruled_classifier, file=data, output=output, **settings)
+    got = pd.read_parquet(output).sort_values("id", ignore_index=True)
+    pd.testing.assert_frame_equal(got, pd.read_parquet(local), check_dtype=False, check_exact=True)
+
+
+def test_the_ray_engine_sends_a_workbook_to_the_local_engine(
+    ruled_classifier: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    data = workbook(tmp_path)
+    with pytest.raises(
+        UserError, match=r"label an Excel workbook or a \.txt file with --engine local"
+    ):
+        predict_on_ray(ruled_classifier, file=data, output=tmp_path / "out", **RAY_SETTINGS)

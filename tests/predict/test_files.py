@@ -10,6 +10,7 @@ import pytest
 from domaintune.errors import UserError
 from domaintune.predict import Predictor
 from domaintune.predict.files import predict_command
+from tests.exported import EXPORTS, workbook
 from tests.helpers import domaintune, make_rows
 from tests.predict.conftest import LABELS
 
@@ -366,3 +367,69 @@ def test_standard_input_lines_for_a_model_of_fields(ticket_classifier: Path, tmp
     bad = domaintune("predict", str(ticket_classifier), cwd=tmp_path, stdin="just a text\n")
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "input line 1 is not a JSON object" in bad.stderr
+
+
+def exported_rows(count: int = ROWS) -> list[list[str]]:
+    """`input_rows` as rows of an exported file (id, text, label, amount), with the semicolons,
+    commas and quotes of real texts."""
+    frame = input_rows(count)
+    return [
+        [ticket, f'{text}; "really", ok', label, f"{i},50"]
+        for i, (ticket, text, label) in enumerate(zip(frame["id"], frame["text"], frame["label"]))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text_column", "options"),
+    [
+        ("utf16_semicolon_csv", "text", {}),
+        ("workbook", "text", {"sheet": "Tickets"}),
+        ("nested_jsonl", "meta.body", {}),
+    ],
+)
+def test_an_exported_file_is_labelled_as_its_texts_are(
+    ruled_classifier: Path, tmp_path: Path, kind: str, text_column: str, options: dict
+) -> None:
+    """Catches what a user who trained on such a file met when predicting: a UTF-16 semicolon
+    CSV, a workbook's sheet or a nested `meta.body` refused or read into other texts. Each
+    output row holds its text and the predictions of that text."""
+    rows = exported_rows()
+    data = EXPORTS[kind](tmp_path, rows)
+    output = tmp_path / "out.jsonl"
+    predict_file(ruled_classifier, data, output, text_column=text_column, **options)
+    got = read_output(output)
+    texts = [row[1] for row in rows]
+    assert got["text"].tolist() == texts
+    expected = Predictor(ruled_classifier).decide(texts, batch_size=4)
+    assert got["label"].tolist() == expected["label"].tolist()
+    assert got["id"].astype(str).tolist()[:2] in (["id-000", "id-001"], ["1", "2"])
+
+
+def test_a_missing_sheet_is_refused_naming_the_sheets(
+    ruled_classifier: Path, tmp_path: Path
+) -> None:
+    data = workbook(tmp_path)
+    with pytest.raises(UserError, match=r"has no sheet 'Notes' \(its sheets: Tickets, Archive\)"):
+        predict_file(ruled_classifier, data, tmp_path / "out.jsonl", sheet="Notes")
+
+
+def test_the_cli_reads_a_named_sheet_and_an_explicit_delimiter(
+    ruled_classifier: Path, tmp_path: Path
+) -> None:
+    """Catches --sheet and --delimiter not reaching the reader."""
+    data = workbook(tmp_path)
+    result = domaintune(
+        "predict", str(ruled_classifier), "--file", str(data), "--sheet", "Archive", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == [
+        "Old ticket from 2019"
+    ]
+    semicolons = tmp_path / "one.csv"
+    semicolons.write_text("text;id\nhello, world;1\n")
+    result = domaintune(
+        "predict", str(ruled_classifier), "--file", str(semicolons), "--delimiter", "|",
+        "--text-column", "text;id", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["text"] == "hello, world;1"

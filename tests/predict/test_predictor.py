@@ -13,6 +13,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 from domaintune.config import load_config
 from domaintune.data.clean import NORMALIZATION_FIELDS, NORMALIZATION_FILE, NORMALIZATION_VERSION
 from domaintune.errors import UserError
+from domaintune.longtext import LongText, windows
 from domaintune.predict import Predictor, pipeline
 from domaintune.predict.files import read_texts
 from domaintune.rundir import RunDir
@@ -294,3 +295,58 @@ def test_the_pipeline_reads_an_object_of_fields_as_the_predictor(ticket_classifi
     scores = {row["label"]: row["score"] for row in answer}
     labels = Predictor(ticket_classifier, backend="torch-fp32").labels
     assert [scores[label] for label in labels] == pytest.approx(probabilities.tolist(), abs=1e-5)
+
+
+def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier: Path) -> None:
+    """Each window's logits as the model gives them alone, pooled as long_text.json says; a text
+    that fits reads as under truncation."""
+    short, long = "thanks", " ".join(["late delayed cancelled lost rude broken angry"] * 6)
+    truncating = Predictor(classifier, backend="torch", precision="fp32")
+    LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="max").save(classifier)
+    predictor = Predictor(classifier, backend="torch", precision="fp32")
+    tokenizer = predictor.tokenizer
+    encoded = tokenizer(long, return_special_tokens_mask=True)
+    special = encoded.pop("special_tokens_mask")
+    pieces = windows(dict(encoded), special, max_length=16, overlap=0.25)
+    assert len(pieces) > 2
+    alone = np.vstack(
+        [predictor.backend.logits({k: np.array([v]) for k, v in piece.items()}) for piece in pieces]
+    )
+    logits = predictor.predict_logits([long, short], batch_size=2)
+    assert logits[0] == pytest.approx(alone.max(axis=0), abs=1e-5)
+    assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)
+    LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(classifier)
+    assert Predictor(classifier, backend="torch", precision="fp32").predict_logits([long])[
+        0
+    ] == pytest.approx(alone.mean(axis=0), abs=1e-5)
+
+
+def test_a_model_of_joined_fields_reads_a_long_ticket_in_windows(
+    ticket_classifier: Path, tmp_path: Path
+) -> None:
+    """Catches fields and long_text: chunks meeting wrongly: the fields windowed one by one, or
+    not joined by the separator before windowing, or a dict refused by the windowed path. The
+    joined ticket is cut into windows, each read alone, mean-pooled; a ticket that fits reads
+    as it does under truncation."""
+    folder = Path(shutil.copytree(ticket_classifier, tmp_path / "model"))
+    LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(folder)
+    predictor = Predictor(folder, backend="torch", precision="fp32")
+    long = {"subject": "Refund", "body": " ".join(["charged twice and no receipt"] * 6)}
+    short = {"subject": "Need help", "body": "my password expired"}
+    joined = predictor.model_inputs([long])[0]
+    assert joined.startswith("Refund [SEP] charged twice")
+    encoded = predictor.tokenizer(joined, return_special_tokens_mask=True)
+    special = encoded.pop("special_tokens_mask")
+    pieces = windows(dict(encoded), special, max_length=16, overlap=0.25)
+    assert len(pieces) > 2
+    refund = predictor.tokenizer("Refund", add_special_tokens=False)["input_ids"]
+    assert pieces[0]["input_ids"][1 : 1 + len(refund)] == refund  # the subject opens window 1
+    alone = np.vstack(
+        [predictor.backend.logits({k: np.array([v]) for k, v in piece.items()}) for piece in pieces]
+    )
+    _, owners = predictor.predict_pieces([long, short], batch_size=2)
+    assert owners.tolist() == [0] * len(pieces) + [1]
+    logits = predictor.predict_logits([long, short], batch_size=2)
+    assert logits[0] == pytest.approx(alone.mean(axis=0), abs=1e-5)
+    truncating = Predictor(ticket_classifier, backend="torch", precision="fp32")
+    assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)

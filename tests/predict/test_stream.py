@@ -8,8 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from domaintune.data.sources import decode_lines, read_table
+from domaintune.data.excel import open_workbook
+from domaintune.data.nested import with_fields
+from domaintune.data.sniff import decode_lines
+from domaintune.data.sources import read_table
 from domaintune.errors import UserError
+from domaintune.predict import stream
 from domaintune.predict.stream import (
     TableWriter,
     UTF8Stream,
@@ -17,6 +21,7 @@ from domaintune.predict.stream import (
     output_format,
     rechunk,
 )
+from tests.exported import EXPORTS, TICKETS, workbook
 
 MIXED = (
     "id,text\n"
@@ -128,7 +133,8 @@ def test_rechunk_gives_tables_of_the_asked_size_in_order() -> None:
     [
         ("none.csv", None, "not found"),
         ("empty.csv", "", "is empty"),
-        ("t.xlsx", "x", "unsupported file type"),
+        ("t.docx", "x", "unsupported file type"),
+        ("t.xlsx", "x", "not a valid Excel workbook"),
         ("twice.csv", "text,id,text\na,1,b\n", "has the column 'text' twice"),
         ("bad.parquet", "not parquet", "not a valid PARQUET file"),
     ],
@@ -168,3 +174,61 @@ def test_parquet_writer_takes_a_column_empty_in_the_first_chunk_as_text(tmp_path
         writer.write(pd.DataFrame({"n": ["not a number"], "note": ["x"]}))
     writer.close()
     assert pq.read_table(path).to_pydict() == {"n": [1, 2, 3], "note": [None, None, "later"]}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPORTS))
+def test_an_exported_file_in_chunks_reads_as_read_table_reads_it_whole(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches predict's reader and prepare's parting on any kind of exported file: another
+    encoding or delimiter decided from the first block, a UTF-16 line end split across blocks,
+    workbook cells read otherwise, nested fields addressed otherwise; in chunks of two rows and
+    blocks of 64 bytes for the text files."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 64)
+    path = EXPORTS[kind](tmp_path)
+    table = open_table(path)
+    whole = read_table(path)
+    assert table.columns == [str(c) for c in whole.columns]
+    if kind == "nested_jsonl":
+        assert table.nested == ["meta.body", "meta.lang", "routing.team", "routing.team.name"]
+        names = ["id", "meta.body", "routing.team.name"]
+        whole = with_fields(whole, names)[names]
+    else:
+        names = table.columns
+    chunks = list(table.chunks(rows=2, columns=names))
+    assert [len(chunk) for chunk in chunks] == [2, 2, 2]
+    chunked = pd.concat(chunks, ignore_index=True)
+    assert chunked.astype(object).equals(whole.astype(object))
+    texts = chunked["meta.body" if kind == "nested_jsonl" else "text"].tolist()
+    assert texts == [row[1] for row in TICKETS]
+
+
+def test_a_utf16_stream_in_tiny_blocks_gives_the_text_of_the_whole() -> None:
+    """Catches a UTF-16 file cut into lines at a 0x0A byte (half of a character), or a character
+    split across two blocks lost."""
+    raw = "id\ttext\r\n1\tcaf\u00e9 \u20ac\r\n2\t\u010a\u0a0a\r\n".encode("utf-16")
+    stream = UTF8Stream(io.BytesIO(raw), encoding="utf-16", block_bytes=3)
+    assert io.BufferedReader(stream).read().decode() == raw.decode("utf-16")
+
+
+def test_a_workbook_is_opened_in_read_only_mode(tmp_path: Path) -> None:
+    """Catches a sheet loaded whole (openpyxl's default mode keeps every cell in memory): the
+    reader must open workbooks read-only, whose rows are parsed as they are iterated."""
+    book = open_workbook(workbook(tmp_path))
+    assert book.read_only
+    book.close()
+
+
+def test_a_broken_utf16_file_gives_both_readers_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches a decoding error surfacing as a parser's error, or at another byte when the file is
+    read in blocks (a character cut by a block boundary counted twice)."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 5)
+    path = tmp_path / "cut.csv"
+    path.write_bytes("text;label\r\nhello;a\r\n".encode("utf-16") + b"\x00")
+    message = r"cut\.csv: byte 44 is not utf-16, the encoding its first 64 KiB showed \(tried"
+    with pytest.raises(UserError, match=message):
+        read_table(path)
+    with pytest.raises(UserError, match=message):
+        list(open_table(path).chunks(rows=1, columns=["text"]))

@@ -26,6 +26,7 @@ from domaintune.report.build import (
     markdown_to_html,
     next_steps,
     run_report,
+    split_account,
 )
 from domaintune.rundir import RunDir
 from domaintune.runfiles import ExportParity, Metrics, TrainLog
@@ -588,3 +589,39 @@ def test_html_report_renders_on_a_phone_in_a_real_browser(
         )
         assert screenshot.stat().st_size > 10_000
         shutil.copyfile(screenshot, ARTIFACTS / name)
+
+
+def test_the_split_is_described_by_whose_it_is_and_what_leaked() -> None:
+    """Catches a report that hides a carved split, or test rows that twin a training row."""
+    given = examples.card(
+        split={
+            "method": "split_column",
+            "split_column": "part",
+            "made": {"validation": "random", "test": "given"},
+            "rows": {"train": 700, "validation": 70, "test": 200},
+            "near_train_kept": {"test": 3},
+            "warnings": ["class 'x' has no rows in the test split you gave"],
+        }
+    )
+    assert split_account(given) == (
+        "The splits come from the split column `part`: train 700, validation 70, test 200. Your "
+        "test rows stay as given: cleaned, never moved. Validation was carved from the training "
+        "rows at random, stratified by class. 3 test rows near-duplicated a training row: kept, "
+        "and the training copies dropped. Note: class 'x' has no rows in the test split you gave."
+    )
+    by_time = examples.card(
+        split={
+            "method": "time",
+            "time_column": "sent",
+            "made": {"validation": "time", "test": "time"},
+            "rows": {"train": 8, "validation": 1, "test": 1},
+            "near_train_kept": {"validation": 0, "test": 0},
+            "time_range": {
+                "train": ["2024-01-01T00:00:00+00:00", "2024-03-31T00:00:00+00:00"],
+                "validation": ["2024-04-01T00:00:00+00:00", "2024-04-30T00:00:00+00:00"],
+                "test": ["2024-05-01T00:00:00+00:00", "2024-05-31T00:00:00+00:00"],
+            },
+        }
+    )
+    assert "by time, the latest held out" in split_account(by_time)
+    assert "test 2024-05-01 to 2024-05-31." in split_account(by_time)

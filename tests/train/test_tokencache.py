@@ -7,6 +7,7 @@ import pytest
 
 from domaintune.config import ModelConfig, build_config
 from domaintune.data.prepare import run_prepare
+from domaintune.longtext import LongText
 from domaintune.rundir import RunDir
 from domaintune.train.tokencache import (
     TokenizedSplits,
@@ -14,6 +15,8 @@ from domaintune.train.tokencache import (
     load_or_tokenize,
     tokenize,
 )
+
+CUT_AT_5 = LongText(mode="truncate", max_length=5)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +45,7 @@ def test_tokenize_leaves_padding_to_the_collator(tiny_model: Path) -> None:
     frame = pd.DataFrame(
         {"text": ["thanks", "late delayed cancelled lost rude"], "label": ["p", "n"]}
     )
-    dataset = tokenize(frame, tokenizer, {"n": 0, "p": 1}, max_length=5)
+    dataset = tokenize(frame, tokenizer, {"n": 0, "p": 1}, reading=CUT_AT_5, max_chunks=8)
     assert dataset["length"] == [3, 5]
     assert dataset["labels"] == [1, 0]
     assert [len(ids) for ids in dataset["input_ids"]] == [3, 5]
@@ -55,8 +58,10 @@ def test_only_rows_over_the_limit_are_tokenised_again(tiny_model: Path) -> None:
     frame = pd.DataFrame(
         {"text": ["thanks", "late delayed cancelled lost rude broken"], "label": ["p", "n"]}
     )
-    encoded = tokenizer(frame["text"].tolist())
-    reused = tokenize(frame, tokenizer, {"n": 0, "p": 1}, max_length=5, untruncated=encoded)
+    encoded = tokenizer(frame["text"].tolist(), return_special_tokens_mask=True)
+    reused = tokenize(
+        frame, tokenizer, {"n": 0, "p": 1}, reading=CUT_AT_5, max_chunks=8, untruncated=encoded
+    )
     direct = tokenizer(frame["text"].tolist(), truncation=True, max_length=5)
     assert reused["input_ids"] == direct["input_ids"]
     assert reused["length"] == [3, 5]
@@ -116,12 +121,20 @@ def test_several_fields_reach_the_model_with_the_separator_between_them(
         }
     )
     fields = TextFields(("subject", "body"))
-    dataset = tokenize(frame, tokenizer, {"billing": 0, "login": 1}, max_length=64, fields=fields)
+    dataset = tokenize(
+        frame,
+        tokenizer,
+        {"billing": 0, "login": 1},
+        reading=LongText(max_length=64),
+        max_chunks=8,
+        fields=fields,
+    )
     subject = tokenizer("Need help", add_special_tokens=False)["input_ids"]
     body = tokenizer("my password expired", add_special_tokens=False)["input_ids"]
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     assert dataset["input_ids"][1] == [cls, *subject, sep, *body, sep]
-    assert "token_type_ids" not in dataset.column_names  # one segment: the model's default 0
+    types = dataset["token_type_ids"] if "token_type_ids" in dataset.column_names else [[0]]
+    assert {t for row in types for t in row} == {0}  # one segment, joined fields and all
 
 
 def test_a_text_pair_gives_token_types_0_then_1_and_cuts_the_longer_field(
@@ -141,7 +154,14 @@ def test_a_text_pair_gives_token_types_0_then_1_and_cuts_the_longer_field(
         }
     )
     fields = TextFields(("subject", "body"), "pair")
-    dataset = tokenize(frame, tokenizer, {"billing": 0, "login": 1}, max_length=16, fields=fields)
+    dataset = tokenize(
+        frame,
+        tokenizer,
+        {"billing": 0, "login": 1},
+        reading=LongText(max_length=16),
+        max_chunks=8,
+        fields=fields,
+    )
     ids, types = dataset["input_ids"][0], dataset["token_type_ids"][0]
     first_end = ids.index(tokenizer.sep_token_id)
     assert types == [0] * (first_end + 1) + [1] * (len(ids) - first_end - 1)
@@ -151,3 +171,29 @@ def test_a_text_pair_gives_token_types_0_then_1_and_cuts_the_longer_field(
     refund = tokenizer("Refund", add_special_tokens=False)["input_ids"]
     assert cut[1 : 1 + len(refund)] == refund  # the short subject is kept whole
     assert cut_types.count(1) == 16 - len(refund) - 2  # the long body lost the tokens
+
+
+def test_chunks_train_on_every_window_with_the_texts_label_and_head_tail_on_both_ends(
+    tiny_model: Path,
+) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    words = "late delayed cancelled lost rude broken thanks"
+    frame = pd.DataFrame({"text": ["thanks", words], "label": ["p", "n"]})
+    content = tokenizer(words, add_special_tokens=False)["input_ids"]
+    assert len(content) == 7
+    chunks = LongText(mode="chunks", max_length=5, chunk_overlap=0)  # 3 content tokens a window
+    dataset = tokenize(frame, tokenizer, {"n": 0, "p": 1}, reading=chunks, max_chunks=8)
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    assert dataset["labels"] == [1, 0, 0, 0]
+    assert dataset["input_ids"][1:] == [
+        [cls, *content[0:3], sep],
+        [cls, *content[3:6], sep],
+        [cls, *content[4:7], sep],  # the last window ends at the text's end
+    ]
+    capped = tokenize(frame, tokenizer, {"n": 0, "p": 1}, reading=chunks, max_chunks=2)
+    assert capped["input_ids"][1:] == [dataset["input_ids"][1], dataset["input_ids"][3]]
+    head_tail = LongText(mode="head_tail", max_length=5, head_share=0.34)  # 1 head, 2 tail
+    dataset = tokenize(frame, tokenizer, {"n": 0, "p": 1}, reading=head_tail, max_chunks=8)
+    assert dataset["input_ids"][1] == [cls, content[0], *content[5:7], sep]

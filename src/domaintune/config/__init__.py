@@ -4,6 +4,7 @@ and `--set` overrides into it, and `ready/` holds the configs shipped with domai
 from domaintune.config.loading import build_config, load_config, ready_configs
 from domaintune.config.sections import (
     DEFAULT_CONFIG,
+    MAX_CHARS_WHEN_CUT,
     Config,
     DataConfig,
     DecisionRule,
@@ -21,6 +22,7 @@ from domaintune.config.sections import (
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "MAX_CHARS_WHEN_CUT",
     "Config",
     "DataConfig",
     "DecisionRule",

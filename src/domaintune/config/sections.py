@@ -23,6 +23,8 @@ from pydantic import (
 
 DEFAULT_CONFIG = "airline-sentiment"
 DEFAULT_TASK_NAME = "domaintune"
+MAX_CHARS_WHEN_CUT = 20_000
+"""prepare.max_chars auto, where long texts are cut: longer ones are pasted logs or whole files."""
 NOT_IN_A_FOLDER_NAME = re.compile(r"[/\\:\x00]")
 """Separators (POSIX, Windows, drive) and NUL: a task name must stay one folder under runs/."""
 UNSAFE_IN_A_DERIVED_NAME = re.compile(r"[^\w.-]+")
@@ -67,26 +69,95 @@ def task_name_from(source: str) -> str:
 
 class DataConfig(Section):
     source: str = "builtin:airline-tweets"
-    """builtin:NAME, a local file (CSV, TSV, JSONL, Parquet) or folder, or hub:OWNER/NAME."""
+    """builtin:NAME, a local file (CSV, TSV, TXT, JSONL, JSON, Parquet, Excel .xlsx) or folder,
+    or hub:OWNER/NAME. A text file's encoding is told from its first 64 KiB: a byte-order mark
+    (UTF-8, UTF-16, UTF-32), else UTF-8 (a line that is not is read as cp1252), else
+    charset-normalizer's choice (cp1252 when it reads as cleanly)."""
     text_column: str = "text"
-    """The column holding each text, when there is one (see text_columns for several)."""
+    """The column holding each text, when there is one (see text_columns for several); in JSON,
+    JSONL or Parquet a dotted path such as `meta.body` names a field of a nested object (a column
+    literally named `meta.body` wins)."""
     text_columns: list[str] | None = None
     """Several text fields, e.g. [subject, body] or [question, answer]; None: text_column alone.
     Each field is cleaned on its own and kept as its own column in data/, and the model reads them
     joined by its tokenizer's separator token (`subject [SEP] body`), so it can tell where one
     field ends and the next begins. Fields are kept in order: put the one that must not be cut
-    first, since a text over the token limit loses its end. The checks of prepare (duplicates,
-    junk, label audit) and the TF-IDF and probe baselines read the fields joined with " | "."""
+    first, since a text over the token limit loses its end (model.long_text head_tail or chunks
+    read the joined fields as one text). A dotted path reaches into nested objects as
+    text_column does. The checks of prepare (duplicates, junk, label audit) and the TF-IDF and
+    probe baselines read the fields joined with " | "."""
     text_pair: bool = False
     """Two fields compared with each other (question and answer, claim and evidence): the
     tokenizer encodes them as a pair (token type 0 then 1, as the model was pre-trained on
     sentence pairs) and cuts the longer one first when the pair is over the token limit.
-    Needs exactly two text_columns."""
+    Needs exactly two text_columns, and model.long_text: truncate."""
     label_column: str = "label"
+    """The column of labels; a dotted path reaches into nested objects as `text_column` does."""
+    sheet: str | None = None
+    """The sheet of an Excel workbook to read; None reads the first. Every cell is read as the
+    text it shows (1, not 1.0; a date as 2024-03-15)."""
+    delimiter: str = "auto"
+    """The delimiter of a CSV/TXT file: `auto` sniffs comma, semicolon, tab or pipe from the
+    header and first rows (European Excel writes semicolons; quoted cells count as one, so texts
+    full of semicolons do not mislead it); .tsv is read with tabs. Give one character (or `tab`)
+    to override."""
     label_mapping: dict[str, str] = Field(default_factory=dict)
     """Raw label -> label name (e.g. star ratings to sentiment). When set, unmapped rows are dropped."""
     hub_split: str = "train"
     """The split read from a Hub data set; domaintune makes its own splits from it."""
+    split_column: str | None = None
+    """A column naming each row's split: train, validation or test (any case; also training,
+    valid, val, dev, testing). For a test set others report on: its rows stay in test as given
+    (cleaned, never moved to train; a training row that near-duplicates one is dropped instead).
+    A split without rows is carved from train (see prepare.split), test too rather than refused:
+    public data sets often withhold their test labels, and the card says the split was carved.
+    The column is not a feature."""
+    train: str | None = None
+    """For data already split into files: the training file, read as data.source is (which it
+    replaces; the card names it as the source). data.validation and data.test are optional."""
+    validation: str | None = None
+    """The validation file; without it, validation is carved from the training rows."""
+    test: str | None = None
+    """The test file, kept as given like a split column's test rows; without it, test is carved
+    from the training rows. With data.validation or data.test but no data.train, data.source is
+    the training file (so `--data train.csv --set data.test=test.csv` works)."""
+    time_column: str | None = None
+    """A column with each row's date or time, for prepare.split: time. Read by pandas, formats
+    mixed freely (2024-03-15, 15 March 2024, 2024-03-15T14:30Z); numeric dates such as 03/04/2024
+    are read as prepare.date_order says. A value that is not a date is an error naming its row."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _train_file_is_the_source(cls, values: Any) -> Any:
+        """data.train replaces data.source, so that the card, inspect and the task name all see
+        the file the rows come from, and a saved config reads back the same."""
+        if isinstance(values, dict) and values.get("train"):
+            values = {**values, "source": values["train"]}
+        return values
+
+    @model_validator(mode="after")
+    def _one_way_to_split(self) -> DataConfig:
+        if self.split_column and self.split_files():
+            raise ValueError(
+                "data.split_column and data.train/validation/test both give the splits: keep one"
+            )
+        return self
+
+    def split_files(self) -> dict[str, str]:
+        """The files of data the user split into files, by split; empty when it is one source."""
+        if not (self.train or self.validation or self.test):
+            return {}
+        files = {"train": self.source, "validation": self.validation, "test": self.test}
+        return {name: path for name, path in files.items() if path}
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, delimiter: str) -> str:
+        """A delimiter is one character; `tab` and `\\t` are easier to write in YAML."""
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if delimiter != "auto" and (len(delimiter) != 1 or delimiter in '"\r\n'):
+            raise ValueError(f"{delimiter!r}: give auto, tab, or one character such as ; or |")
+        return delimiter
 
     @property
     def fields(self) -> list[str]:
@@ -140,8 +211,10 @@ class PrepareConfig(Section):
     # Junk: rows that cannot teach the model anything, each dropped with its own reason.
     min_chars: int = Field(default=2, ge=1)
     """Texts shorter than this after cleaning are dropped as empty or too short."""
-    max_chars: int = Field(default=20_000, ge=1)
-    """Longer texts are dropped as junk (pasted logs, whole files); the model reads ~512 tokens."""
+    max_chars: Annotated[int, Field(ge=1)] | Literal["auto"] | None = "auto"
+    """Longer texts are dropped as junk (pasted logs, whole files); None keeps every length.
+    auto: 20,000 characters (about ten times the 512 tokens a model reads) when long texts are
+    cut, no limit with `model.long_text: chunks`, which reads the whole of every text."""
     min_letter_ratio: float = Field(default=0.25, ge=0, le=1)
     """Texts whose non-space characters are mostly not letters (codes, numbers, symbols) are junk."""
     language: str = "auto"
@@ -190,12 +263,23 @@ class PrepareConfig(Section):
     audit_probability: float = Field(default=0.5, gt=0, lt=1)
     """Rows whose label gets less than this out-of-fold probability are listed as doubtful too."""
     # Split, leakage and balance.
+    split: Literal["random", "time"] = "random"
+    """How prepare makes the splits the data does not bring. random: stratified by class and
+    seeded. time: by data.time_column, the latest test_size of the rows to test and the next
+    latest validation_size to validation, since a model meets texts newer than those it learnt
+    from and a random split flatters it when topics drift. Splits the user gives (data.split_column,
+    data.validation, data.test) are kept as given; only missing ones are carved from train."""
     leakage: Literal["move", "drop"] = "move"
-    """Validation or test rows that near-duplicate a training row: move them to train, or drop."""
+    """Validation or test rows that near-duplicate a training row: move them to train, or drop.
+    Only for rows prepare split off at random: a split the user gave, or one cut by time, is never
+    changed, so the training copies are dropped instead and the pairs counted in the card."""
     balance: Literal["none", "undersample", "oversample", "class_weights"] = "class_weights"
     """Applied to the training split only, so validation and test keep the real class mix."""
     validation_size: float = Field(default=0.1, gt=0, lt=0.5)
+    """The share of the rows for validation; carved from a split the user gave, the share of
+    its training rows."""
     test_size: float = Field(default=0.1, gt=0, lt=0.5)
+    """The share of the rows for test, likewise."""
     min_rows_per_class: int = Field(default=10, ge=3)
     """Each class needs this many rows to be split into train, validation and test."""
     seed: int = 42
@@ -216,6 +300,24 @@ class ModelConfig(Section):
     """Token limit per text; None chooses it from the data."""
     max_length_percentile: float = Field(default=99.0, gt=0, le=100)
     """With max_length None: this percentile of training token lengths, rounded up to 8."""
+    long_text: Literal["truncate", "head_tail", "chunks"] = "truncate"
+    """How a text longer than the token limit is read, in training and prediction alike.
+    truncate: its first tokens. head_tail: its first `head_share` of the limit and its last tokens
+    (Sun et al. 2019, "How to Fine-Tune BERT for Text Classification": on long reviews and news
+    the end says as much as the start). chunks: overlapping windows, each trained on with the
+    text's label; a text's logits are its windows' pooled, mean or max as validation prefers.
+    truncate by default: most texts people classify fit, and chunks multiplies the time of long
+    ones; say chunks when most texts are longer than the model reads (the data card tells).
+    With chunks, the validation scores of each epoch (early stopping, the best checkpoint) score
+    windows one by one, each with its text's label; evaluate scores whole texts."""
+    head_share: float = Field(default=0.25, gt=0, lt=1)
+    """head_tail: the share of the limit taken from the start (Sun et al.: 128 of 512)."""
+    chunk_overlap: float = Field(default=0.25, ge=0, lt=1)
+    """chunks: the share of a window repeated in the next, so a sentence cut at a window's edge is
+    read whole in one of them."""
+    max_chunks: int = Field(default=8, ge=1)
+    """chunks: training windows per text, spread evenly over it; bounds the time one long text
+    takes. Prediction reads every window."""
 
 
 class TrainConfig(Section):
@@ -454,6 +556,29 @@ class Config(Section):
         if self.prepare.fix_typos and len(self.data.fields) > 1:
             raise ValueError(
                 "prepare.fix_typos works on one text column: turn it off with data.text_columns"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pair_is_truncated(self) -> Config:
+        """A pair's two fields are cut by the tokenizer (the longer first) to one window; windows
+        over a pair would have to split or repeat one side, which the model never saw in training."""
+        if self.data.text_pair and self.model.long_text != "truncate":
+            raise ValueError(
+                "data.text_pair reads two fields as one pair within the token limit; "
+                f"model.long_text: {self.model.long_text} windows one text: set model.long_text: "
+                "truncate, or drop data.text_pair to read the fields joined"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _time_split_has_a_time_column(self) -> Config:
+        """A time column is read only to split by time; one set alone would be silently unused."""
+        if self.prepare.split == "time" and not self.data.time_column:
+            raise ValueError("prepare.split: time needs data.time_column (or --time-column)")
+        if self.data.time_column and self.prepare.split != "time":
+            raise ValueError(
+                "data.time_column is read only by prepare.split: time: set it, or remove the column"
             )
         return self
 

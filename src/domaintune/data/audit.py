@@ -17,6 +17,7 @@ from sklearn.pipeline import make_union
 
 from domaintune.config import PrepareConfig
 from domaintune.data.card import Step, StepName
+from domaintune.data.given import GIVEN
 
 FEATURES = 2**20
 CHUNK = 50_000
@@ -90,7 +91,8 @@ def audit_labels(
     learning counts as errors (cleanlab's default, `prune_by_noise_rate`, whose count estimates the
     real noise rate); the audit also lists every row whose label gets less than
     `audit_probability` from the out-of-fold model, since a wrong label that the cheap model
-    cannot pin down is still usually among those. Drop mode removes the likely errors only.
+    cannot pin down is still usually among those. Drop mode removes the likely errors only, and
+    never from a validation or test split the user gave: those are flagged, not changed.
 
     Returns the kept rows, the step for the card, and the flagged rows: row, text, label,
     suggested_label, label_quality (cleanlab's self-confidence), likely_error.
@@ -112,12 +114,19 @@ def audit_labels(
         likely_error=likely[ranked],
     )
     drop = prepare.label_audit == "drop"
-    kept = frame[~likely] if drop else frame
+    given = frame[GIVEN] if GIVEN in frame else pd.Series("", index=frame.index)
+    dropped = likely & ~given.isin(["validation", "test"]).to_numpy() & drop
+    kept = frame[~dropped]
     step = Step(
         StepName.LABEL_AUDIT,
         f"confident learning (cleanlab) on out-of-fold TF-IDF + LR probabilities: "
         f"{int(likely.sum())} labels ({likely.mean():.1%}) are likely wrong"
-        + (" and were dropped" if drop else " (kept; prepare.label_audit: drop removes them)")
+        + (
+            f" and {int(dropped.sum())} were dropped (never one of a validation or test split you "
+            "gave)"
+            if drop
+            else " (kept; prepare.label_audit: drop removes them)"
+        )
         + f"; {int(doubtful.sum())} get less than {prepare.audit_probability:.0%} for their label",
         len(frame),
         len(kept),

@@ -25,6 +25,7 @@ class StepName(str, Enum):
     NOT_LETTERS = "not_letters"
     OTHER_LANGUAGE = "other_language"
     TYPOS = "typos"
+    CROSS_SPLIT_DUPLICATES = "cross_split_duplicates"
     CONFLICTS = "conflicts"
     EXACT_DUPLICATES = "exact_duplicates"
     NEAR_DUPLICATES = "near_duplicates"

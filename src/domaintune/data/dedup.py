@@ -1,4 +1,10 @@
-"""Duplicates: exact repeats and label conflicts first, then near-duplicates (MinHash LSH)."""
+"""Duplicates: exact repeats and label conflicts first, then near-duplicates (MinHash LSH).
+
+When the user split the data (a GIVEN column), a text in two splits keeps its copy in the split
+that counts most (test, then validation) and loses the others, whatever their labels: a user's
+test row is never relabelled or dropped for a training row. Conflicts, repeats and
+near-duplicates are then resolved within each split.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,22 @@ import pandas as pd
 
 from domaintune.config import PrepareConfig
 from domaintune.data.card import Step, StepName
+from domaintune.data.given import GIVEN
+
+PRECEDENCE = {"test": 0, "validation": 1, "train": 2}
+"""Which copy of a text in several of the user's splits is kept: the lowest."""
 
 
 def drop_duplicates(
     frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, list[Step]]:
     """Keep one row per distinct text; resolve texts that carry different labels (conflicts)."""
+    steps = []
     key = frame["text"].str.casefold()
+    if GIVEN in frame:
+        frame, step = drop_copies_across_splits(frame, key, examples=examples)
+        steps.append(step)
+        key = frame[GIVEN] + "\n" + key[frame.index]
     labels_per_text = frame.groupby(key)["label"].transform("nunique")
     conflicted = labels_per_text > 1
     conflict_rows = frame[conflicted].assign(key=key[conflicted])
@@ -53,7 +68,27 @@ def drop_duplicates(
         int((~repeated).sum()),
         examples=resolved[repeated].head(examples).to_dict("records"),
     )
-    return resolved[~repeated], [conflicts, duplicates]
+    return resolved[~repeated], [*steps, conflicts, duplicates]
+
+
+def drop_copies_across_splits(
+    frame: pd.DataFrame, key: pd.Series, *, examples: int
+) -> tuple[pd.DataFrame, Step]:
+    """Drop the training (or validation) copy of a text a split the user gave also holds."""
+    rank = frame[GIVEN].map(PRECEDENCE)
+    best = rank == rank.groupby(key).transform("min")
+    kept_label = frame["label"].where(best).groupby(key).transform("first")
+    copy, other_label = ~best, frame["label"] != kept_label
+    step = Step(
+        StepName.CROSS_SPLIT_DUPLICATES,
+        "dropped the training or validation copy of a text your test (or validation) split also "
+        f"holds, keeping the held-out one; {int((copy & other_label).sum())} of them carried "
+        "another label",
+        len(frame),
+        int((~copy).sum()),
+        examples=frame[copy][["text", "label", GIVEN]].head(examples).to_dict("records"),
+    )
+    return frame[~copy], step
 
 
 def drop_near_duplicates(
@@ -62,11 +97,13 @@ def drop_near_duplicates(
     """Keep the first row of each label in each near-duplicate group; the rest repeat it.
 
     Rows of one group with different labels are all kept (their wording differs, and so may their
-    meaning) and counted as near conflicts; the split keeps a group together either way.
+    meaning) and counted as near conflicts; the split keeps a group together either way. In data
+    the user split, each split keeps its own row of a group: the leakage step settles the rest.
     """
     group = frame["group"]
     size = group.map(group.value_counts())
-    repeat = frame.duplicated(["group", "label"], keep="first")
+    within = [column for column in ("group", "label", GIVEN) if column in frame]
+    repeat = frame.duplicated(within, keep="first")
     drop = repeat if prepare.drop_near_duplicates else pd.Series(False, index=frame.index)
     labels_per_group = frame.groupby("group")["label"].transform("nunique")
     shown = []

@@ -67,7 +67,17 @@ def summary(card: DataCard) -> list[tuple[str, str]]:
             "held-out rows near-duplicating train",
             f"{card.changed(StepName.LEAKAGE):,} (moved or dropped)",
         ),
+        ("split", split_finding(card)),
     ]
+
+
+def split_finding(card: DataCard) -> str:
+    """Where the split comes from and how each held-out split is made."""
+    made = ", ".join(
+        f"{name} {'as given' if how == 'given' else f'carved ({how})'}"
+        for name, how in card.split.made.items()
+    )
+    return f"{card.split.method.replace('_', ' ')}: {made}"
 
 
 def verdict(card: DataCard) -> list[str]:
@@ -106,6 +116,13 @@ def verdict(card: DataCard) -> list[str]:
             f"{conflicts:,} rows share a text with a different label: the labelling guide may be "
             "ambiguous there"
         )
+    twins = card.removed(StepName.CROSS_SPLIT_DUPLICATES) + sum(card.split.near_train_kept.values())
+    if twins:
+        advice.append(
+            f"{twins:,} rows of your held-out splits repeat or nearly repeat a training row: "
+            "prepare drops the training copies; check how the splits were made"
+        )
+    advice += card.split.warnings
     junk = card.removed(StepName.NOT_TEXT, *JUNK, StepName.OTHER_LANGUAGE)
     if junk:
         advice.append(f"{junk:,} junk or other-language rows will be dropped (see the card)")

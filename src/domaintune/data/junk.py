@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from domaintune.config import PrepareConfig
@@ -53,9 +54,10 @@ def _step(
 
 
 def drop_junk(
-    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
+    frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int, max_chars: int | None
 ) -> tuple[pd.DataFrame, list[Step], str]:
-    """Drop empty, too short, too long, mostly non-letter and other-language rows, in that order.
+    """Drop empty, too short, too long (over `max_chars`, prepare.max_chars resolved; None: no
+    limit), mostly non-letter and other-language rows, in that order.
 
     Returns the kept rows, one step per reason, and the expected language (resolved from `auto`).
     """
@@ -68,8 +70,8 @@ def drop_junk(
         ),
         (
             StepName.TOO_LONG,
-            lambda n: n > prepare.max_chars,
-            f"over {prepare.max_chars:,} characters",
+            lambda n: n > (max_chars or np.inf),
+            f"over {max_chars:,} characters" if max_chars else "of any length: no limit was set",
         ),
     ):
         junk = too(frame["text"].str.len())

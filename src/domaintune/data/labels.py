@@ -74,3 +74,27 @@ def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -
             f"{prepare.min_rows_per_class} to be split into train, validation and test: add rows, "
             "merge it into another class with data.label_mapping, or lower prepare.min_rows_per_class"
         )
+
+
+def check_split_classes(
+    splits: dict[str, pd.DataFrame], made: dict[str, str], *, source: str
+) -> list[str]:
+    """Refuse a class no training row teaches; warn of a class a held-out split the user gave
+    lacks (its scores there cannot be measured), which prepare must not fix by moving rows."""
+    train = set(splits["train"]["label"])
+    every = set().union(*(set(part["label"]) for part in splits.values()))
+    untaught = sorted(every - train)
+    if untaught:
+        where = {name: int((part["label"] == untaught[0]).sum()) for name, part in splits.items()}
+        raise UserError(
+            f"{source}: class '{untaught[0]}' has no training rows after cleaning (validation "
+            f"{where['validation']}, test {where['test']}), so no model can learn it: add "
+            "training rows of it, or merge it into another class with data.label_mapping"
+        )
+    return [
+        f"class '{label}' has no rows in the {name} split you gave: its {name} scores cannot be "
+        "measured"
+        for name in ("validation", "test")
+        if made.get(name) == "given"
+        for label in sorted(train - set(splits[name]["label"]))
+    ]

@@ -1,6 +1,10 @@
 """The prepare stage: source -> labels -> clean -> junk -> typos -> duplicates -> label audit ->
 split -> leakage -> balance -> data/ in the run directory.
 
+A split the user gives (a split column, or separate files) is kept: its rows are cleaned like any
+other, but a test or validation row is never moved, relabelled for a training row, or dropped as
+leakage; the training copy goes instead, and the card counts it (see `dedup`, `leakage`).
+
 Everything is computed in memory first and written at the end in one atomic rename, so bad input
 never leaves a half-prepared run behind. Each step is counted, with examples, in the data card.
 """
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from domaintune.config import Config
+from domaintune.config import MAX_CHARS_WHEN_CUT, Config
 from domaintune.data.audit import audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import Step, StepName, class_counts, length_summary
@@ -21,22 +25,24 @@ from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
 from domaintune.data.fields import (
     TextFields,
     configured_fields,
-    fields_frame,
     normalize_fields,
     read_fields,
     save_fields,
 )
+from domaintune.data.given import read_rows
 from domaintune.data.junk import drop_junk
-from domaintune.data.labels import check_classes, map_labels
-from domaintune.data.leakage import leaking_pairs, remove_leakage
+from domaintune.data.labels import check_classes, check_split_classes, map_labels
+from domaintune.data.leakage import (
+    KEPT_AS_MADE,
+    leaking_pairs,
+    near_training_rows,
+    remove_leakage,
+)
 from domaintune.data.minhash import components, signatures, similar_pairs
-from domaintune.data.sources import read_source
-from domaintune.data.split import split
+from domaintune.data.split import SPLITS, make_splits
 from domaintune.data.typos import fix_typos
 from domaintune.rundir import RunDir, atomic_path, write_text
-from domaintune.runfiles import DataCard, FieldsSummary
-
-SPLITS = ("train", "validation", "test")
+from domaintune.runfiles import DataCard, FieldsSummary, SplitSummary
 
 
 @dataclass
@@ -45,6 +51,13 @@ class Prepared:
     card: DataCard
     label_audit: pd.DataFrame
     """Suspected label errors, most suspect first, with the split each row ended in."""
+
+
+def max_chars(config: Config) -> int | None:
+    """prepare.max_chars with auto resolved: no limit where the model reads every window."""
+    if config.prepare.max_chars != "auto":
+        return config.prepare.max_chars
+    return None if config.model.long_text == "chunks" else MAX_CHARS_WHEN_CUT
 
 
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
@@ -62,7 +75,9 @@ def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step]
         summary = normalization_summary(prepare)
         frame, step = normalize_fields(frame, fields, prepare, summary=summary, examples=examples)
     steps.append(step)
-    frame, junk_steps, language = drop_junk(frame, prepare, examples=examples)
+    frame, junk_steps, language = drop_junk(
+        frame, prepare, examples=examples, max_chars=max_chars(config)
+    )
     steps += junk_steps
     frame, step = fix_typos(frame, prepare, language=language, examples=examples)
     steps.append(step)
@@ -76,23 +91,29 @@ def prepare_data(config: Config) -> Prepared:
     """Run every preparation step and describe each in the data card."""
     data, options = config.data, config.prepare
     examples = config.report.examples
-    raw = read_source(data)
+    rows = read_rows(config)
+    frame = rows.frame
     fields = configured_fields(data)
-    if fields is None:
-        frame = pd.DataFrame({"text": raw[data.fields[0]], "label": raw[data.label_column]})
-    else:
-        frame = fields_frame(raw, fields, label_column=data.label_column)
     classes_raw = class_counts(frame["label"].map(str))
-    not_utf8 = raw.attrs.get("lines_not_utf8", 0)
-    read = f"read {data.source}" + (
-        f"; {not_utf8} lines were not UTF-8 and were read as cp1252" if not_utf8 else ""
+    files = data.split_files()
+    read = (
+        f"read {', '.join(files.values()) if files else data.source}"
+        + (f" as {rows.encoding}" if rows.encoding != "utf-8" else "")
+        + (
+            f"; {rows.lines_not_utf8} lines were not UTF-8 and were read as cp1252"
+            if rows.lines_not_utf8
+            else ""
+        )
     )
-    steps: list[Step] = [Step(StepName.READ, read, len(frame), len(frame), changed=not_utf8)]
+    steps: list[Step] = [
+        Step(StepName.READ, read, len(frame), len(frame), changed=rows.lines_not_utf8)
+    ]
     frame, clean_steps, language = clean(config, frame)
     steps += clean_steps
 
     signature = signatures(frame["text"].tolist(), permutations=options.minhash_permutations)
     first, other = similar_pairs(signature, threshold=options.near_duplicate_threshold)
+    times = None if rows.times is None else rows.times.loc[frame.index].to_numpy()
     frame = frame.assign(row=np.arange(len(frame)), group=components(len(frame), first, other))
     frame, step = drop_near_duplicates(frame, options, examples=examples)
     steps.append(step)
@@ -107,9 +128,11 @@ def prepare_data(config: Config) -> Prepared:
         check_classes(frame, options, source=data.source)
     classes_clean = class_counts(frame["label"])
 
-    splits = split(frame, options)
-    splits, step = remove_leakage(splits, options, examples=examples)
+    splits, made = make_splits(frame, options, times=times)
+    near_train = near_training_rows(splits)
+    splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
+    warnings = check_split_classes(splits, made, source=data.source)
     leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
     splits["train"], step = balance(splits["train"], method=options.balance, seed=options.seed)
     steps.append(step)
@@ -141,6 +164,9 @@ def prepare_data(config: Config) -> Prepared:
             "likely_errors": int(label_audit["likely_error"].sum()),
             "by_split": {str(k): int(v) for k, v in label_audit["split"].value_counts().items()},
         },
+        split=split_summary(
+            config, rows.method, splits, made, near_train, times=times, warnings=warnings
+        ),
     )
     if fields is not None:
         card.fields = fields_summary(fields, splits)
@@ -157,6 +183,45 @@ def fields_summary(fields: TextFields, splits: dict[str, pd.DataFrame]) -> Field
             for name, column in zip(fields.names, fields.columns)
         },
     )
+
+
+def split_summary(
+    config: Config,
+    method: str,
+    splits: dict[str, pd.DataFrame],
+    made: dict[str, str],
+    near_train: dict[str, int],
+    *,
+    times: np.ndarray | None,
+    warnings: list[str],
+) -> SplitSummary:
+    """The card's account of the split: where it came from, each split's rows and time range."""
+    summary = SplitSummary(
+        method=method,
+        made=made,
+        rows={name: len(part) for name, part in splits.items()},
+        near_train_kept={
+            name: count for name, count in near_train.items() if made[name] in KEPT_AS_MADE
+        },
+    )
+    data = config.data
+    if method == "split_column":
+        summary.split_column = data.split_column
+    if method == "files":
+        summary.files = data.split_files()
+    if times is not None:
+        summary.time_column = data.time_column
+        summary.time_range = {
+            name: (
+                pd.Timestamp(times[part["row"]].min()).isoformat(),
+                pd.Timestamp(times[part["row"]].max()).isoformat(),
+            )
+            for name, part in splits.items()
+            if len(part)
+        }
+    if warnings:
+        summary.warnings = warnings
+    return summary
 
 
 def run_prepare(config: Config, run: RunDir) -> DataCard:

@@ -1,8 +1,11 @@
 """Read the user's data, whatever its form, into one table of text and raw label.
 
-Sources: a built-in (`builtin:NAME`), a CSV/TSV/JSONL/JSON/Parquet file, a folder of such files,
-a folder with one sub-folder of .txt files per class, or a Hugging Face Hub data set (`hub:NAME`).
-Every failure is a `UserError` that names the file and what to do.
+Sources: a built-in (`builtin:NAME`), a CSV/TSV/TXT/JSONL/JSON/Parquet file or an Excel workbook,
+a folder of such files, a folder with one sub-folder of .txt files per class, or a Hugging Face Hub
+data set (`hub:NAME`). A delimited file's encoding and delimiter are told from its first bytes
+(`sniff.py`); a workbook's sheet is read as text cells (`excel.py`); a dotted text or label column
+(`meta.body`) reaches into nested JSON objects (`nested.py`). Every failure is a `UserError` that
+names the file and what to do.
 """
 
 from __future__ import annotations
@@ -15,99 +18,134 @@ import pandas as pd
 
 from domaintune import assets
 from domaintune.config import DataConfig
+from domaintune.data.excel import EXCEL_SUFFIXES, sheet_rows
+from domaintune.data.nested import frame_paths, with_fields
+from domaintune.data.sniff import (
+    SAMPLE_BYTES,
+    check_header,
+    decode,
+    head_of,
+    resolve_delimiter,
+    sniff_encoding,
+)
 from domaintune.errors import UserError, first_line
 
 HUB_PREFIX = "hub:"
-TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet"}
-FALLBACK_ENCODINGS = ("cp1252", "latin-1")
-"""Tried, in order, for a line that is not UTF-8; latin-1 decodes any bytes, so it never fails."""
+DELIMITED_SUFFIXES = {".csv", ".tsv", ".txt"}
+"""Read as delimited text; .txt is what Excel's "Unicode text" writes (UTF-16, tabs)."""
+TABLE_SUFFIXES = {*DELIMITED_SUFFIXES, ".jsonl", ".json", ".parquet", *EXCEL_SUFFIXES}
+FOLDER_SUFFIXES = TABLE_SUFFIXES - {".txt"}
+"""The table files a folder source is made of: a stray notes.txt beside them is no table."""
 
 
 def read_source(data: DataConfig) -> pd.DataFrame:
-    """The source as a table with at least the configured text and label columns."""
-    source = data.source
-    if assets.is_builtin(source):
-        frame = assets.load_dataset(source)
-    elif source.startswith(HUB_PREFIX):
-        frame = read_hub(source.removeprefix(HUB_PREFIX), split=data.hub_split)
-    else:
-        path = Path(source).expanduser()
-        if path.is_dir():
-            frame = read_folder(path)
-        elif path.is_file():
-            frame = read_table(path)
-        else:
-            raise UserError(
-                f"data source '{source}' not found: give an existing file or folder, "
-                f"builtin:NAME ({', '.join(assets.DATASETS)}) or hub:OWNER/NAME"
-            )
+    """The source as a table with at least the configured text and label columns (and the split
+    or time column, when one is configured)."""
+    return read_checked(data.source, data)
+
+
+def read_split_files(data: DataConfig) -> dict[str, pd.DataFrame]:
+    """Data the user split into files (data.train, data.validation, data.test), each read and
+    checked as a source is, by split name."""
+    return {name: read_checked(path, data) for name, path in data.split_files().items()}
+
+
+def read_checked(source: str, data: DataConfig) -> pd.DataFrame:
+    """One source, refused with what to set when it lacks a configured column."""
+    frame = read_any(source, data)
     if frame.empty:
         raise UserError(f"{source} has no rows: give a file with a header and at least two classes")
-    missing = [c for c in (*data.fields, data.label_column) if c not in frame.columns]
-    if missing:
-        if missing[0] == data.label_column and missing[0] not in data.fields:
-            fix = "set data.label_column, or --label-column"
-        elif data.text_columns:
-            fix = "set data.text_columns, or --text-column once per field"
-        else:
-            fix = "set data.text_column, or --text-column"
-        raise UserError(
-            f"{source} has no column '{missing[0]}' (its columns: {', '.join(map(str, frame.columns))})"
-            f": {fix}"
-        )
+    columns = [
+        *((column, "text") for column in data.fields),
+        (data.label_column, "label"),
+        (data.split_column, "split"),
+        (data.time_column, "time"),
+    ]
+    frame = with_fields(frame, [column for column, _ in columns if column is not None])
+    for column, which in columns:
+        if column is not None and column not in frame.columns:
+            names = [*map(str, frame.columns), *frame_paths(frame)]
+            raise UserError(
+                f"{source} has no column '{column}' (its columns: {', '.join(names)}): "
+                f"{what_to_set(data, which)}"
+            )
     return frame
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """One file, chosen by its suffix."""
+def what_to_set(data: DataConfig, which: str) -> str:
+    """The setting and flag that name a missing column."""
+    if which == "text" and data.text_columns:
+        return "set data.text_columns, or --text-column once per field"
+    return f"set data.{which}_column, or --{which}-column"
+
+
+def read_any(source: str, data: DataConfig) -> pd.DataFrame:
+    """A built-in, a Hub data set, a file or a folder, by what `source` names."""
+    if assets.is_builtin(source):
+        return assets.load_dataset(source)
+    if source.startswith(HUB_PREFIX):
+        return read_hub(source.removeprefix(HUB_PREFIX), split=data.hub_split)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return read_folder(path, sheet=data.sheet, delimiter=data.delimiter)
+    if path.is_file():
+        return read_table(path, sheet=data.sheet, delimiter=data.delimiter)
+    raise UserError(
+        f"data source '{source}' not found: give an existing file or folder, "
+        f"builtin:NAME ({', '.join(assets.DATASETS)}) or hub:OWNER/NAME"
+    )
+
+
+def check_suffix(path: Path) -> str:
+    """The file's suffix, when domaintune reads files of that type."""
     suffix = path.suffix.lower()
+    if suffix == ".xls":
+        raise UserError(
+            f"{path}: the old Excel format (.xls) is not read: save it as .xlsx (Excel Workbook) "
+            "or CSV UTF-8"
+        )
     if suffix not in TABLE_SUFFIXES:
         raise UserError(
             f"{path}: unsupported file type '{suffix}': use {', '.join(sorted(TABLE_SUFFIXES))}"
         )
+    return suffix
+
+
+def read_table(path: Path, *, sheet: str | None = None, delimiter: str = "auto") -> pd.DataFrame:
+    """One file, chosen by its suffix: `sheet` for a workbook (None: the first), `delimiter` for
+    delimited text (`auto`: sniffed)."""
+    suffix = check_suffix(path)
     if path.stat().st_size == 0:
         raise UserError(f"{path} is empty: give a file with a header and at least two classes")
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        text, fallback = decode_lines(path.read_bytes())
-        if suffix in {".csv", ".tsv"}:
-            frame = _read_delimited(text, sep="\t" if suffix == ".tsv" else ",")
+        if suffix in EXCEL_SUFFIXES:
+            rows = sheet_rows(path, sheet)
+            header = next(rows)
+            return pd.DataFrame(list(rows), columns=header)
+        raw = path.read_bytes()
+        encoding = sniff_encoding(raw[:SAMPLE_BYTES], source=str(path))
+        text, fallback = decode(raw, encoding, source=str(path))
+        if suffix in DELIMITED_SUFFIXES:
+            sep = resolve_delimiter(delimiter, suffix=suffix, head=head_of(text))
+            frame = _read_delimited(text, sep=sep)
+            check_header(list(frame.columns), source=str(path), encoding=encoding)
         else:
-            frame = _read_json(text, lines=suffix == ".jsonl")
+            try:
+                frame = _read_json(text, lines=suffix == ".jsonl")
+            except UserError as error:
+                raise UserError(f"{path}: {error}") from None
         frame.attrs["lines_not_utf8"] = fallback
+        frame.attrs["encoding"] = encoding
         return frame
-    except UserError as error:
-        raise UserError(f"{path}: {error}") from None
+    except UserError:
+        raise
     except Exception as error:  # pandas and pyarrow raise many types for a malformed file
         kind = suffix.lstrip(".").upper()
         raise UserError(
             f"{path} is not a valid {kind} file ({first_line(error)}): check its format"
         ) from None
-
-
-def decode_lines(raw: bytes) -> tuple[str, int]:
-    """Text of a file whose lines may mix encodings (files pasted together from several systems):
-    each line is read as UTF-8 when it is, else as cp1252. Returns the text and how many lines
-    needed the fallback."""
-    try:
-        return raw.decode("utf-8"), 0
-    except UnicodeDecodeError:
-        pass
-    lines, fallback = [], 0
-    for line in raw.splitlines(keepends=True):
-        try:
-            lines.append(line.decode("utf-8"))
-            continue
-        except UnicodeDecodeError:
-            fallback += 1
-        for encoding in FALLBACK_ENCODINGS:
-            try:
-                lines.append(line.decode(encoding))
-                break
-            except UnicodeDecodeError:
-                continue
-    return "".join(lines), fallback
 
 
 def _read_delimited(text: str, *, sep: str) -> pd.DataFrame:
@@ -137,13 +175,16 @@ def _read_json(text: str, *, lines: bool) -> pd.DataFrame:
     return pd.DataFrame(value)
 
 
-def read_folder(path: Path) -> pd.DataFrame:
+def read_folder(path: Path, *, sheet: str | None = None, delimiter: str = "auto") -> pd.DataFrame:
     """Table files in the folder, concatenated; or, without any, one sub-folder of .txt per class."""
-    tables = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
+    tables = sorted(p for p in path.iterdir() if p.suffix.lower() in FOLDER_SUFFIXES)
     if tables:
-        frames = [read_table(p) for p in tables]
+        frames = [read_table(p, sheet=sheet, delimiter=delimiter) for p in tables]
         frame = pd.concat(frames, ignore_index=True)
         frame.attrs["lines_not_utf8"] = sum(f.attrs.get("lines_not_utf8", 0) for f in frames)
+        encodings = {f.attrs["encoding"] for f in frames if "encoding" in f.attrs}
+        if encodings:
+            frame.attrs["encoding"] = ", ".join(sorted(encodings))
         return frame
     rows = [
         {"text": file.read_text(encoding="utf-8", errors="replace"), "label": folder.name}
@@ -152,7 +193,7 @@ def read_folder(path: Path) -> pd.DataFrame:
     ]
     if not rows:
         raise UserError(
-            f"{path} holds no data: put CSV/TSV/JSONL/Parquet files in it, "
+            f"{path} holds no data: put CSV/TSV/JSONL/Parquet/Excel files in it, "
             "or one sub-folder of .txt files per class"
         )
     return pd.DataFrame(rows)

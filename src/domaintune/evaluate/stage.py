@@ -23,12 +23,14 @@ from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate import calibration, decision, significance
 from domaintune.evaluate.analysis import by_length
+from domaintune.evaluate.longtext import choose_pooling, long_text_scores, strategies
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.probe import Encoder, fit_probe
 from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
 from domaintune.predict import Predictor
+from domaintune.predict.predictor import Input
 from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
 from domaintune.runfiles import (
     AbstainRule,
@@ -38,6 +40,7 @@ from domaintune.runfiles import (
     DataCard,
     DecisionRules,
     Decisions,
+    LongTextScores,
     Metrics,
     SavedClassRule,
     TrainLog,
@@ -163,6 +166,41 @@ def decisions(
     return measured, saved
 
 
+def read_in_windows(
+    run: RunDir,
+    predictor: Predictor,
+    inputs: dict[str, list[Input]],
+    gold_ids: dict[str, np.ndarray],
+    batch_size: int,
+) -> tuple[dict[str, np.ndarray], LongTextScores]:
+    """Logits of a model that reads windows, pooled as validation prefers; the pooling is saved
+    beside the model, so every prediction after this one pools alike. `inputs`: each split's
+    texts, or {field: text} objects for a model of several fields."""
+    read = {}
+    for name in ("validation", "test"):
+        pieces, owners = predictor.predict_pieces(inputs[name], batch_size=batch_size)
+        read[name] = strategies(pieces, owners, texts=len(inputs[name]))
+    pooling = choose_pooling(read["validation"], gold_ids["validation"])
+    predictor.long_text.pooling = pooling
+    predictor.long_text.save(run.model)
+    tokens = np.array(
+        [
+            len(e["input_ids"])
+            for e, _ in predictor.encode_whole(predictor.model_inputs(inputs["test"]))
+        ]
+    )
+    scored = long_text_scores(
+        pooling=pooling,
+        max_length=predictor.long_text.max_length,
+        validation=read["validation"],
+        validation_gold=gold_ids["validation"],
+        test=read["test"],
+        test_gold=gold_ids["test"],
+        test_tokens=tokens,
+    )
+    return {name: read[name][pooling] for name in read}, scored
+
+
 def run_evaluate(config: Config, run: RunDir) -> Metrics:
     """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card."""
     run.require(run.split("test"), run.card, stage="prepare")
@@ -184,16 +222,21 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
     predictor = Predictor(run.model, backend="torch", precision="fp32")
     if predictor.labels != labels:
         raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
-    logits = {  # a model of several fields reads them; the baselines read `text`, them joined
-        name: predictor.predict_logits(
-            prepared_inputs(splits[name], predictor.fields, path=run.split(name)),
-            batch_size=options.batch_size,
-        )
+    inputs = {  # a model of several fields reads them; the baselines read `text`, them joined
+        name: prepared_inputs(splits[name], predictor.fields, path=run.split(name))
         for name in ("validation", "test")
     }
     gold_ids = {
         name: splits[name]["label"].map(labels.index).to_numpy() for name in ("validation", "test")
     }
+    long_text = None
+    if predictor.long_text.mode == "chunks":
+        logits, long_text = read_in_windows(run, predictor, inputs, gold_ids, options.batch_size)
+    else:
+        logits = {
+            name: predictor.predict_logits(inputs[name], batch_size=options.batch_size)
+            for name in ("validation", "test")
+        }
     calibrated = calibrate(run, logits, gold_ids, bins=options.calibration_bins)
     probs = {
         name: probabilities(values, temperature=calibrated.temperature)
@@ -272,6 +315,7 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics:
         by_length=by_length(test["text"], gold, predicted, buckets=options.length_buckets),
         baselines=baselines,
         significance=tests,
+        long_text=long_text,
     )
     write_parquet(run.predictions, predictions)
     metrics.write(run.metrics)

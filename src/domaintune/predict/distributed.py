@@ -41,7 +41,7 @@ from domaintune.predict.files import (
     text_columns,
 )
 from domaintune.predict.predictor import Predictor, check_model_folder, model_folder
-from domaintune.predict.stream import CsvTable, open_table
+from domaintune.predict.stream import CsvTable, open_table, roots
 from domaintune.rundir import atomic_path
 
 INSTALL = "pip install 'domaintune[distributed]'"
@@ -108,7 +108,8 @@ def input_format(file: str) -> str:
         return INPUT_FORMATS[found.pop()]
     raise UserError(
         f"--engine ray reads CSV, TSV, JSONL or Parquet: {file} is not such a file, nor a folder "
-        "of one kind of them"
+        "of one kind of them (label an Excel workbook or a .txt file with --engine local, or "
+        "save it as CSV)"
     )
 
 
@@ -122,8 +123,10 @@ def first_file(file: str, suffix: str) -> Path | None:
     return None
 
 
-def read_dataset(ray: Any, file: str, *, file_format: str) -> Any:
-    """The input as a Ray dataset, read as `predict` reads it: CSV cells as text."""
+def read_dataset(ray: Any, file: str, *, file_format: str, delimiter: str = "auto") -> Any:
+    """The input as a Ray dataset, read as `predict` reads it: CSV cells as text, in the encoding
+    and with the delimiter told from the first file (a UTF-8 file's cp1252 lines aside: Ray reads
+    strict UTF-8)."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
@@ -131,11 +134,19 @@ def read_dataset(ray: Any, file: str, *, file_format: str) -> Any:
         return ray.data.read_parquet(file)
     if file_format == "jsonl":
         return ray.data.read_json(file, lines=True, file_extensions=["jsonl", "json"])
-    delimiter = "\t" if file_format == "tsv" else ","
     header = first_file(file, f".{file_format}")
-    columns = CsvTable(header, delimiter=delimiter).columns if header is not None else []
+    if file_format == "tsv" and delimiter == "auto":
+        delimiter = "\t"
+    encoding, columns = "utf8", []
+    if header is not None:
+        table = CsvTable(header, delimiter=delimiter)
+        delimiter, columns = table.delimiter, table.columns
+        encoding = "utf8" if table.encoding in ("utf-8", "utf-8-sig") else table.encoding
+    elif delimiter == "auto":
+        delimiter = ","
     return ray.data.read_csv(
         file,
+        read_options=pa_csv.ReadOptions(encoding=encoding),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in columns}, strings_can_be_null=False
@@ -187,6 +198,7 @@ def predict_on_ray(
     address: str | None,
     workers: int | None,
     backend: str = "auto",
+    delimiter: str = "auto",
 ) -> None:
     """Label `file` on a Ray cluster with a pool of actors, writing a folder of part files."""
     if file is None or str(file) == "-":
@@ -208,8 +220,10 @@ def predict_on_ray(
     source = str(file)
     kind = input_format(source)
     if Path(source).is_file():  # checked as `predict` checks it, before the cluster starts
-        table = open_table(Path(source))
-        read = text_columns(file, table.columns, text_column=text_column, fields=fields)
+        table = open_table(Path(source), delimiter=delimiter)
+        read = text_columns(
+            file, table.columns, text_column=text_column, fields=fields, nested=table.nested
+        )
         check_texts(table, columns=read, chunk_rows=chunk_rows)
 
     ray = import_ray()
@@ -223,9 +237,12 @@ def predict_on_ray(
                 f"({first_line(error)}): check --address"
             ) from None
     try:
-        dataset = read_dataset(ray, source, file_format=kind)
+        dataset = read_dataset(ray, source, file_format=kind, delimiter=delimiter)
         columns = [str(c) for c in dataset.schema().names]
-        read = text_columns(file, columns, text_column=text_column, fields=fields)
+        wanted = list(fields.names) if fields is not None else [text_column]
+        nested = [name for name in wanted if name not in columns and roots(columns, [name])]
+        # a dotted path is read from its object's column
+        read = text_columns(file, columns, text_column=text_column, fields=fields, nested=nested)
         kept = kept_columns(columns, keep_columns, source=source, text_column=read)
         renames = output_names(kept, labels, source=source, fields=fields)
         for column, renamed in renames.items():

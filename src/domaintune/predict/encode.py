@@ -25,15 +25,17 @@ FIELDS = {"input_ids": "ids", "token_type_ids": "type_ids", "attention_mask": "a
 """Model inputs, and the `tokenizers.Encoding` attribute that holds each."""
 
 
+def parts_of(texts: list[ModelInput]) -> list[list[str]]:
+    """The Transformers tokenizer's arguments: [texts], or [firsts, seconds] for pairs."""
+    if texts and isinstance(texts[0], tuple):
+        return [list(part) for part in zip(*texts)]
+    return [texts]  # type: ignore[list-item]
+
+
 def transformers_encoder(tokenizer: PreTrainedTokenizerBase, *, max_length: int) -> Encode:
     def encode(texts: list[ModelInput]) -> dict[str, np.ndarray]:
-        parts = (
-            [list(part) for part in zip(*texts)]
-            if texts and isinstance(texts[0], tuple)
-            else [texts]
-        )
         batch = tokenizer(
-            *parts,
+            *parts_of(texts),
             truncation="longest_first",
             max_length=max_length,
             padding=True,
@@ -78,3 +80,54 @@ def encoder(tokenizer: PreTrainedTokenizerBase, *, max_length: int) -> Encode:
     return core_encoder(tokenizer, max_length=max_length) or transformers_encoder(
         tokenizer, max_length=max_length
     )
+
+
+Whole = Callable[[list[ModelInput]], list[tuple[dict[str, list[int]], list[int]]]]
+"""Inputs in; each one's encoding without a token limit, and its special-tokens mask."""
+
+
+def whole_encoder(tokenizer: PreTrainedTokenizerBase) -> Whole:
+    """Encodings without a limit, for inputs read in pieces (head_tail, chunks): through the fast
+    tokenizer's core when it has one, else the Transformers call."""
+    names = list(tokenizer.model_input_names)
+    core = getattr(tokenizer, "backend_tokenizer", None)
+    if core is not None and set(names) <= set(FIELDS):
+        core = copy.deepcopy(core)
+        core.no_truncation()
+        core.no_padding()
+
+        def encode_core(texts: list[ModelInput]) -> list[tuple[dict[str, list[int]], list[int]]]:
+            return [
+                ({name: getattr(e, FIELDS[name]) for name in names}, e.special_tokens_mask)
+                for e in core.encode_batch_fast(texts)
+            ]
+
+        return encode_core
+
+    def encode(texts: list[ModelInput]) -> list[tuple[dict[str, list[int]], list[int]]]:
+        batch = tokenizer(*parts_of(texts), return_special_tokens_mask=True)
+        return [
+            ({name: batch[name][i] for name in names}, batch["special_tokens_mask"][i])
+            for i in range(len(texts))
+        ]
+
+    return encode
+
+
+def pad(
+    pieces: list[dict[str, list[int]]], *, pad_id: int, pad_type_id: int = 0, left: bool = False
+) -> dict[str, np.ndarray]:
+    """Encodings of several lengths as one padded int64 batch, padded on the tokenizer's side."""
+    width = max(len(piece["input_ids"]) for piece in pieces)
+    fill = {"input_ids": pad_id, "token_type_ids": pad_type_id}
+    batch = {}
+    for name in pieces[0]:
+        values = np.full((len(pieces), width), fill.get(name, 0), dtype=np.int64)
+        for row, piece in enumerate(pieces):
+            length = len(piece[name])
+            if left:
+                values[row, width - length :] = piece[name]
+            else:
+                values[row, :length] = piece[name]
+        batch[name] = values
+    return batch

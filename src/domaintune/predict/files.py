@@ -32,14 +32,22 @@ from typing import TextIO
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from tqdm import tqdm
 
+from domaintune.config import DataConfig
 from domaintune.data.clean import to_text
 from domaintune.data.fields import TextFields, load_fields
+from domaintune.data.nested import with_fields
 from domaintune.errors import UserError
 from domaintune.predict.choose import BACKENDS
 from domaintune.predict.predictor import Predictor, model_folder
-from domaintune.predict.stream import TableFile, TableWriter, open_table, output_format
+from domaintune.predict.stream import (
+    TableFile,
+    TableWriter,
+    open_table,
+    output_format,
+)
 from domaintune.rundir import atomic_path
 
 TEXT = "text"
@@ -123,21 +131,27 @@ def check_texts(table: TableFile, *, columns: list[str], chunk_rows: int) -> int
 
 
 def text_columns(
-    file: str | Path, columns: list[str], *, text_column: str, fields: TextFields | None
+    file: str | Path,
+    columns: list[str],
+    *,
+    text_column: str,
+    fields: TextFields | None,
+    nested: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
-    """The columns the model reads from the file: the text column, or each of its fields;
-    one missing is refused, naming the file, the column and the columns it has."""
+    """The columns the model reads from the file: the text column, or each of its fields, each
+    a column or a dotted path into nested objects (`nested`); one missing is refused, naming
+    the file, the column and the columns and paths it has."""
     wanted = list(fields.names) if fields is not None else [text_column]
-    missing = [column for column in wanted if column not in columns]
+    missing = [column for column in wanted if column not in columns and column not in nested]
+    names = ", ".join([*columns, *nested])
     if missing and fields is not None:
         raise UserError(
             f"{file} has no column '{missing[0]}', a field this model reads (its columns: "
-            f"{', '.join(columns)}): give a file with the columns {', '.join(fields.names)}"
+            f"{names}): give a file with the columns {', '.join(fields.names)}"
         )
     if missing:
         raise UserError(
-            f"{file} has no column '{text_column}' (its columns: {', '.join(columns)})"
-            ": pass --text-column"
+            f"{file} has no column '{text_column}' (its columns: {names}): pass --text-column"
         )
     return wanted
 
@@ -202,13 +216,16 @@ def label_chunk(
     batch_size: int,
 ) -> pd.DataFrame:
     """The output rows of a chunk of input rows: the text (or the predictor's fields, from their
-    columns), the kept columns, the predictions."""
+    columns), the kept columns, the predictions. A dotted column absent from the chunk is read
+    from its nested objects (Ray's batches hold a JSON object as one column)."""
     fields = predictor.fields
     if fields is None:
+        frame = with_fields(frame, [text_column])
         texts = column_texts(frame, source, column=text_column, start=start)
         decided = predictor.decide(texts, batch_size=batch_size, progress=False)
         front = {TEXT: texts}
     else:
+        frame = with_fields(frame, list(fields.names))
         front = {
             name: column_texts(frame, source, column=name, start=start) for name in fields.names
         }
@@ -272,9 +289,12 @@ def open_source(
     keep_columns: list[str] | None,
     chunk_rows: int,
     fields: TextFields | None = None,
+    sheet: str | None = None,
+    delimiter: str = "auto",
 ) -> Source:
-    """Texts from --text options, a table file (checked whole first), or standard input; for a
-    model of several `fields`, those columns, or JSON objects of them."""
+    """Texts from --text options, a table file (checked whole first; `sheet` and `delimiter` as
+    `data.sheet` and `data.delimiter`), or standard input; for a model of several `fields`,
+    those columns, or JSON objects of them."""
     if texts or file is None or str(file) == "-":
         read = list(fields.names) if fields is not None else [TEXT]
         kept = kept_columns(read, keep_columns, source="the input", text_column=read)
@@ -286,8 +306,10 @@ def open_source(
             )
             return Source("--text", TEXT, kept, len(frame), lambda: iter([frame]))
         return Source("standard input", TEXT, kept, None, lambda: stdin_chunks(chunk_rows, fields))
-    table = open_table(file)
-    read = text_columns(file, table.columns, text_column=text_column, fields=fields)
+    table = open_table(file, sheet=sheet, delimiter=delimiter)
+    read = text_columns(
+        file, table.columns, text_column=text_column, fields=fields, nested=table.nested
+    )
     kept = kept_columns(table.columns, keep_columns, source=file, text_column=read)
     total = check_texts(table, columns=read, chunk_rows=chunk_rows)
 
@@ -358,10 +380,13 @@ def predict_command(
     address: str | None = None,
     workers: int | None = None,
     backend: str = "auto",
+    sheet: str | None = None,
+    delimiter: str = "auto",
 ) -> None:
     """Label texts and write one row per text: the text (or the fields), the input's other
     columns, the label, confidence, decision and a probability per label. `text_column` (for a
     model of one text; default `text`)."""
+    delimiter = checked_delimiter(delimiter)
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: choose {', '.join(BACKENDS)}")
     if engine not in ENGINES:
@@ -384,6 +409,7 @@ def predict_command(
             address=address,
             workers=workers,
             backend=backend,
+            delimiter=delimiter,
         )
         return
     if address is not None or workers is not None:
@@ -398,6 +424,8 @@ def predict_command(
         keep_columns=keep,
         chunk_rows=chunk_rows,
         fields=fields,
+        sheet=sheet,
+        delimiter=delimiter,
     )
     frames = source.chunks()
     first = next(frames, None)
@@ -453,3 +481,11 @@ def output_format_checked(output: Path | None, given: str | None, *, file: Path 
     if file is not None and str(file) != "-" and output.resolve() == file.resolve():
         raise UserError(f"--output {output} is the input file: give another path")
     return file_format
+
+
+def checked_delimiter(delimiter: str) -> str:
+    """--delimiter as `data.delimiter` takes it: auto, tab, or one character."""
+    try:
+        return DataConfig(delimiter=delimiter).delimiter
+    except ValidationError:
+        raise UserError(f"--delimiter {delimiter!r}: give auto, tab, or one character") from None

@@ -32,10 +32,11 @@ from domaintune.config import PrepareConfig
 from domaintune.data.clean import load_normalization, normalize_text
 from domaintune.data.fields import TextFields, field_values, load_fields
 from domaintune.errors import UserError
+from domaintune.longtext import LongText, head_tail, load_long_text, pool, windows
 from domaintune.models import field_separator, load_model_config, load_tokenizer
 from domaintune.predict.backends import Backend
 from domaintune.predict.choose import BackendChoice, PrecisionChoice, choose_backend
-from domaintune.predict.encode import Encode, ModelInput, encoder
+from domaintune.predict.encode import Encode, ModelInput, encoder, pad, whole_encoder
 from domaintune.predict.rules import decide, load_rules
 from domaintune.temperature import load_temperature, probabilities
 
@@ -60,6 +61,27 @@ def length_batches(
     for start in range(0, len(texts), batch_size):
         rows = order[start : start + batch_size]
         yield rows, encode([texts[i] for i in rows])
+
+
+def cut(
+    encoded: list[tuple[dict[str, list[int]], list[int]]], reading: LongText
+) -> tuple[list[dict[str, list[int]]], np.ndarray]:
+    """The pieces the model reads of each text (see `domaintune.longtext`), and each piece's text."""
+    pieces, owners = [], []
+    for text, (encoding, special) in enumerate(encoded):
+        if reading.mode == "chunks":
+            some = windows(
+                encoding, special, max_length=reading.max_length, overlap=reading.chunk_overlap
+            )
+        else:
+            some = [
+                head_tail(
+                    encoding, special, max_length=reading.max_length, head_share=reading.head_share
+                )
+            ]
+        pieces += some
+        owners += [text] * len(some)
+    return pieces, np.array(owners, dtype=np.int64)
 
 
 def normalized(texts: list[str], normalization: PrepareConfig | None) -> list[str]:
@@ -120,6 +142,8 @@ class Predictor:
         limit = getattr(config, "max_position_embeddings", 512)
         self.max_length = min(self.tokenizer.model_max_length, limit)  # training's, saved with it
         self.encode = encoder(self.tokenizer, max_length=self.max_length)
+        self.long_text = load_long_text(folder, max_length=self.max_length)
+        self.encode_whole = whole_encoder(self.tokenizer)
         self.temperature = load_temperature(folder)
         self.rules = load_rules(folder)
         self.backend: Backend
@@ -153,22 +177,54 @@ class Predictor:
         self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
     ) -> np.ndarray:
         """Raw logits, one row per input (a text, or {field: text} for a model of several
-        fields). Inputs are normalised, batched by length, then put back in order. `progress`: a
-        bar of batches (when there are 10 or more); off where the caller shows its own."""
-        texts = self.model_inputs(texts)
-        logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        batches = length_batches(
-            self.tokenizer,
-            texts,
-            batch_size=batch_size,
-            max_length=self.max_length,
-            encode=self.encode,
+        fields). Inputs are normalised, batched by length, then put back in order; an input the
+        model reads in windows gets its windows' logits pooled as the model folder says.
+        `progress`: a bar of batches (when there are 10 or more); off where the caller shows its
+        own."""
+        if self.long_text.mode == "truncate":
+            inputs = self.model_inputs(texts)
+            batches = length_batches(
+                self.tokenizer,
+                inputs,
+                batch_size=batch_size,
+                max_length=self.max_length,
+                encode=self.encode,
+            )
+            return self._run(batches, len(inputs), batch_size=batch_size, progress=progress)
+        logits, owners = self.predict_pieces(texts, batch_size=batch_size, progress=progress)
+        if self.long_text.mode == "chunks":
+            return pool(logits, owners, texts=len(texts), how=self.long_text.pooling)
+        return logits
+
+    def predict_pieces(
+        self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits of each piece the model reads (head_tail: one an input; chunks: each window),
+        and the input each piece belongs to, for pooling as the caller chooses. A model of
+        several fields reads them joined, as one text, and cuts that."""
+        pieces, owners = cut(self.encode_whole(self.model_inputs(texts)), self.long_text)
+        order = np.argsort([len(piece["input_ids"]) for piece in pieces], kind="stable")
+        left = self.tokenizer.padding_side == "left"
+        batches = (
+            (rows, pad([pieces[i] for i in rows], pad_id=self.tokenizer.pad_token_id, left=left))
+            for rows in (order[s : s + batch_size] for s in range(0, len(pieces), batch_size))
         )
-        total = -(-len(texts) // batch_size)
+        return self._run(batches, len(pieces), batch_size=batch_size, progress=progress), owners
+
+    def _run(
+        self,
+        batches: Iterator[tuple[np.ndarray, dict[str, np.ndarray]]],
+        rows: int,
+        *,
+        batch_size: int,
+        progress: bool,
+    ) -> np.ndarray:
+        logits = np.zeros((rows, len(self.labels)), dtype=np.float32)
+        total = -(-rows // batch_size)
         if total >= 10 and progress:  # a bar for long jobs; made only then: it costs at batch 1
             batches = tqdm(batches, desc="predicting", unit="batch", total=total)
-        for rows, batch in batches:
-            logits[rows] = self.backend.logits(batch)
+        for positions, batch in batches:
+            logits[positions] = self.backend.logits(batch)
         return logits
 
     def predict_proba(

@@ -3,12 +3,15 @@ constant memory.
 
 Reading uses the libraries' streaming readers: pyarrow's Parquet reader (`iter_batches`: a batch at
 a time, the row count from the file's metadata without reading it) and its CSV reader (`open_csv`:
-a block at a time), and for JSON Lines `json.loads` on one line at a time. A file is read as
-`data.sources.read_table` reads it whole: every CSV/TSV cell as text (an empty cell is an empty
-text, `NA` the text NA, a quoted cell may span lines), each line decoded as UTF-8, or as cp1252 when
-it is not (files pasted together from several systems), and a JSONL record per non-blank line. A
-`.json` file is one JSON document, which cannot be read in parts: it is read whole (give JSONL for
-big files).
+a block at a time), openpyxl's read-only mode for an Excel sheet (a row at a time), and for JSON
+Lines `json.loads` on one line at a time. A file is read as `data.sources.read_table` reads it
+whole, with the same detection (`data.sniff`, `data.excel`, `data.nested`): the encoding (a
+byte-order mark, UTF-8 with cp1252 lines, or the detector's choice) and the delimiter (comma,
+semicolon, tab or pipe) told from the first 64 KiB, every CSV cell as text (an empty cell is an
+empty text, `NA` the text NA, a quoted cell may span lines), every sheet cell as the text it shows,
+a JSONL record per non-blank line, and a dotted column name (`meta.body`) reaching into nested
+objects. A `.json` file is one JSON document, which cannot be read in parts: it is read whole
+(give JSONL for big files).
 
 Writing appends each chunk to one CSV, TSV, JSON Lines or Parquet file, so the output never has to
 fit in memory either.
@@ -30,7 +33,16 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from domaintune.data.sources import TABLE_SUFFIXES, decode_lines, read_table
+from domaintune.data.excel import EXCEL_SUFFIXES, sheet_rows
+from domaintune.data.nested import MISSING, frame_paths, lookup, nested_paths, with_fields
+from domaintune.data.sniff import (
+    SAMPLE_BYTES,
+    Decoder,
+    check_header,
+    resolve_delimiter,
+    sniff_encoding,
+)
+from domaintune.data.sources import check_suffix, read_table
 from domaintune.errors import UserError, first_line
 
 BLOCK_BYTES = 1 << 20
@@ -41,51 +53,53 @@ OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".parquet": "
 
 
 class UTF8Stream(io.RawIOBase):
-    """A binary file's bytes, as UTF-8: each block of whole lines passes unchanged when it is UTF-8;
-    otherwise each of its lines is decoded as `read_table` decodes it (UTF-8, else cp1252) and
-    written back as UTF-8. Counts the lines that needed the fallback."""
+    """A binary file's bytes, as UTF-8: decoded a block at a time by `data.sniff.Decoder` (as
+    `read_table` decodes the whole file) and written back as UTF-8. Counts the lines of a UTF-8
+    file that needed the cp1252 fallback."""
 
-    def __init__(self, raw: BinaryIO, *, block_bytes: int = BLOCK_BYTES) -> None:
+    def __init__(
+        self,
+        raw: BinaryIO,
+        *,
+        encoding: str = "utf-8",
+        source: str = "the file",
+        block_bytes: int = BLOCK_BYTES,
+    ) -> None:
         self.raw = raw
         self.block_bytes = block_bytes
-        self.carry = b""
+        self.decoder = Decoder(encoding, source=source)
         self.pending = memoryview(b"")
         self.ended = False
-        self.lines_not_utf8 = 0
+
+    @property
+    def lines_not_utf8(self) -> int:
+        return self.decoder.lines_not_utf8
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while not self.pending and not self.ended:
-            self.pending = memoryview(self._next_block())
+            block = self.raw.read(self.block_bytes)
+            self.ended = not block
+            self.pending = memoryview(self.decoder.decode(block, final=self.ended).encode("utf-8"))
         size = min(len(buffer), len(self.pending))
         buffer[:size] = self.pending[:size]
         self.pending = self.pending[size:]
         return size
 
-    def _next_block(self) -> bytes:
-        block = self.raw.read(self.block_bytes)
-        if not block:
-            self.ended = True
-            data, self.carry = self.carry, b""
-        else:
-            data = self.carry + block
-            cut = data.rfind(b"\n") + 1  # a line cut by the block boundary waits for its end
-            data, self.carry = data[:cut], data[cut:]
-        try:
-            data.decode("utf-8")
-            return data
-        except UnicodeDecodeError:
-            text, fallback = decode_lines(data)
-            self.lines_not_utf8 += fallback
-            return text.encode("utf-8")
+
+def file_encoding(path: Path) -> str:
+    """The encoding `read_table` reads the file with, from its first bytes."""
+    with path.open("rb") as raw:
+        return sniff_encoding(raw.read(SAMPLE_BYTES), source=str(path))
 
 
 @contextmanager
-def utf8_file(path: Path) -> Iterator[io.BufferedReader]:
+def utf8_file(path: Path, encoding: str) -> Iterator[io.BufferedReader]:
     with path.open("rb") as raw:
-        yield io.BufferedReader(UTF8Stream(raw), buffer_size=BLOCK_BYTES)
+        stream = UTF8Stream(raw, encoding=encoding, source=str(path), block_bytes=BLOCK_BYTES)
+        yield io.BufferedReader(stream, buffer_size=BLOCK_BYTES)
 
 
 class TableFile(Protocol):
@@ -101,6 +115,12 @@ class TableFile(Protocol):
     @property
     def rows(self) -> int | None:
         """How many rows, when known without reading the file (Parquet); else None."""
+        ...
+
+    @property
+    def nested(self) -> list[str]:
+        """Dotted paths into the file's nested objects (JSON, Parquet structs), which `chunks`
+        gives as columns too."""
         ...
 
     def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
@@ -130,22 +150,57 @@ class ParquetTable:
             names = file.schema_arrow.names
             self.columns = [name for name in names if not name.startswith("__index_level_")]
             self.rows: int | None = file.metadata.num_rows
+            self.nested = [
+                path
+                for field in file.schema_arrow
+                if pa.types.is_struct(field.type)
+                for path in struct_paths(field)
+            ]
 
     def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
+        read = roots(self.columns, columns)
         with reading(self.path), pq.ParquetFile(self.path) as file:
-            for batch in file.iter_batches(batch_size=rows, columns=columns):
-                yield batch.to_pandas(ignore_metadata=True)
+            for batch in file.iter_batches(batch_size=rows, columns=read):
+                yield with_fields(batch.to_pandas(ignore_metadata=True), columns)[columns]
+
+
+def struct_paths(field: pa.Field, prefix: str = "") -> Iterator[str]:
+    """The dotted paths into a Parquet struct column."""
+    for inner in field.type:
+        path = f"{prefix}{field.name}.{inner.name}"
+        yield path
+        if pa.types.is_struct(inner.type):
+            yield from struct_paths(inner, prefix=f"{prefix}{field.name}.")
+
+
+def roots(columns: list[str], names: list[str]) -> list[str]:
+    """The file's columns that hold `names`: each itself, or the column a dotted path starts in."""
+    found: dict[str, None] = {}
+    for name in names:
+        if name in columns:
+            found[name] = None
+        else:
+            found.update(dict.fromkeys(c for c in columns if name.startswith(f"{c}.")))
+    return list(found)
 
 
 class CsvTable:
-    """A CSV or TSV file; every cell read as text, as `read_table` reads it."""
+    """A CSV, TSV or TXT file; its encoding and delimiter told as `read_table` tells them, every
+    cell read as text."""
 
-    def __init__(self, path: Path, *, delimiter: str) -> None:
+    def __init__(self, path: Path, *, delimiter: str = "auto") -> None:
         self.path = path
-        self.parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
         self.rows: int | None = None
-        with reading(path), utf8_file(path) as stream:
+        self.nested: list[str] = []
+        self.encoding = file_encoding(path)
+        with reading(path), utf8_file(path, self.encoding) as stream:
+            head = stream.read(SAMPLE_BYTES).decode("utf-8", errors="ignore")
+        suffix = path.suffix.lower()
+        self.delimiter = resolve_delimiter(delimiter, suffix=suffix, head=head)
+        self.parse = pa_csv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+        with reading(path), utf8_file(path, self.encoding) as stream:
             self.columns: list[str] = pa_csv.open_csv(stream, parse_options=self.parse).schema.names
+        check_header(self.columns, source=str(path), encoding=self.encoding)
 
     def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
         convert = pa_csv.ConvertOptions(
@@ -154,12 +209,32 @@ class CsvTable:
             strings_can_be_null=False,
         )
         read = pa_csv.ReadOptions(block_size=BLOCK_BYTES)
-        with reading(self.path), utf8_file(self.path) as stream:
+        with reading(self.path), utf8_file(self.path, self.encoding) as stream:
             reader = pa_csv.open_csv(
                 stream, read_options=read, parse_options=self.parse, convert_options=convert
             )
             for table in rechunk(reader, rows=rows):
                 yield table.to_pandas()
+
+
+class ExcelTable:
+    """A sheet of an Excel workbook, read a row at a time (`data.excel.sheet_rows`)."""
+
+    rows: int | None = None
+
+    def __init__(self, path: Path, *, sheet: str | None) -> None:
+        self.path = path
+        self.sheet = sheet
+        self.nested: list[str] = []
+        rows = sheet_rows(path, sheet)
+        self.columns: list[str] = next(rows)
+        rows.close()
+
+    def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
+        cells = sheet_rows(self.path, self.sheet)
+        header = next(cells)
+        while group := list(islice(cells, rows)):
+            yield pd.DataFrame(group, columns=header)[columns]
 
 
 def rechunk(batches: Iterable[pa.RecordBatch], *, rows: int) -> Iterator[pa.Table]:
@@ -185,10 +260,11 @@ class JsonlTable:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.encoding = file_encoding(path)
 
     def records(self) -> Iterator[dict]:
-        with reading(self.path), utf8_file(self.path) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig")
+        with reading(self.path), utf8_file(self.path, self.encoding) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8")
             for number, line in enumerate(text, start=1):
                 if not line.strip():
                     continue
@@ -205,17 +281,39 @@ class JsonlTable:
                 yield record
 
     @cached_property
-    def columns(self) -> list[str]:
-        """Every key of any record, in the order they first appear (one pass over the file)."""
+    def keys(self) -> tuple[list[str], list[str]]:
+        """Every key of any record, and every dotted path into their nested objects, in the order
+        they first appear (one pass over the file)."""
         keys: dict[str, None] = {}
+        paths: dict[str, None] = {}
         for record in self.records():
             keys.update(dict.fromkeys(record))
-        return list(keys)
+            paths.update(dict.fromkeys(nested_paths([record])))
+        return list(keys), [path for path in paths if path not in keys]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.keys[0]
+
+    @property
+    def nested(self) -> list[str]:
+        return self.keys[1]
 
     def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
         records = self.records()
         while group := list(islice(records, rows)):
-            yield pd.DataFrame.from_records(group, columns=columns)
+            yield pd.DataFrame(
+                {name: [self.field(record, name) for record in group] for name in columns},
+                columns=columns,
+            )
+
+    def field(self, record: dict, name: str) -> object:
+        """A record's value of a key, or (when no record has that key: a key holding the dot
+        wins, as in `read_table`'s table) of a dotted path; None where it has none."""
+        if name in self.columns:
+            return record.get(name)
+        value = lookup(record, name)
+        return None if value is MISSING else value
 
 
 class WholeTable:
@@ -225,34 +323,35 @@ class WholeTable:
         self.path = path
         self.frame = read_table(path)
         self.columns = [str(c) for c in self.frame.columns]
+        self.nested = frame_paths(self.frame)
         self.rows: int | None = len(self.frame)
 
     def chunks(self, *, rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
         for start in range(0, len(self.frame), rows):
-            yield self.frame.iloc[start : start + rows][columns].reset_index(drop=True)
+            part = self.frame.iloc[start : start + rows].reset_index(drop=True)
+            yield with_fields(part, columns)[columns]
 
 
-def open_table(path: Path) -> TableFile:
-    """A CSV/TSV/JSONL/JSON/Parquet file, to read in chunks; refused (a `UserError`) when it is
-    missing, empty, of another type or malformed, or has two columns of one name."""
-    suffix = path.suffix.lower()
+def open_table(path: Path, *, sheet: str | None = None, delimiter: str = "auto") -> TableFile:
+    """A CSV/TSV/TXT/JSONL/JSON/Parquet file or an Excel sheet (`sheet`, None: the first), to read
+    in chunks; refused (a `UserError`) when it is missing, empty, of another type or malformed, or
+    has two columns of one name. `delimiter`: as `data.delimiter`."""
     if not path.is_file():
         raise UserError(f"{path} not found: give an existing file, or '-' for standard input")
-    if suffix not in TABLE_SUFFIXES:
-        raise UserError(
-            f"{path}: unsupported file type '{suffix}': use {', '.join(sorted(TABLE_SUFFIXES))}"
-        )
+    suffix = check_suffix(path)
     if path.stat().st_size == 0:
         raise UserError(f"{path} is empty: give a file with a header and a column of texts")
     table: TableFile
     if suffix == ".parquet":
         table = ParquetTable(path)
-    elif suffix in {".csv", ".tsv"}:
-        table = CsvTable(path, delimiter="\t" if suffix == ".tsv" else ",")
+    elif suffix in EXCEL_SUFFIXES:
+        table = ExcelTable(path, sheet=sheet)
     elif suffix == ".jsonl":
         table = JsonlTable(path)
-    else:
+    elif suffix == ".json":
         table = WholeTable(path)
+    else:
+        table = CsvTable(path, delimiter=delimiter)
     twice = sorted({c for c in table.columns if table.columns.count(c) > 1})
     if twice:
         raise UserError(f"{path} has the column '{twice[0]}' twice: give each column its own name")

@@ -178,6 +178,51 @@ def truncation_step(log: TrainLog, share: float) -> str:
     return f"{cut}: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
 
 
+HOW_MADE = {"random": "at random, stratified by class", "time": "by time, the latest held out"}
+
+
+def split_account(card: DataCard) -> str:
+    """Where the splits came from, in words: whose they are, how the missing ones were made, and
+    how many rows of a fixed held-out split near-duplicated a training row."""
+    split = card.split
+    rows = ", ".join(f"{name} {count}" for name, count in split.rows.items())
+    given = [name for name, how in split.made.items() if how == "given"]
+    carved = [name for name, how in split.made.items() if how != "given"]
+    if split.method in {"random", "time"}:
+        sentence = f"prepare split the rows {HOW_MADE[split.method]}: {rows}."
+    else:
+        source = (
+            f"the split column `{split.split_column}`"
+            if split.method == "split_column"
+            else "separate files (" + ", ".join(f"{k} `{v}`" for k, v in split.files.items()) + ")"
+        )
+        sentence = f"the splits come from {source}: {rows}."
+        if given:
+            sentence += f" Your {' and '.join(given)} rows stay as given: cleaned, never moved."
+        if carved:
+            sentence += (
+                f" {' and '.join(carved).capitalize()} "
+                f"{'was' if len(carved) == 1 else 'were'} carved from the training rows "
+                f"{HOW_MADE[split.made[carved[0]]]}."
+            )
+    for name, count in split.near_train_kept.items():
+        sentence += (
+            f" {count} {name} row{'s' if count > 1 else ''} near-duplicated a training row: "
+            "kept, and the training copies dropped."
+            if count
+            else f" No {name} row near-duplicated a training row."
+        )
+    if split.time_range:
+        ranges = "; ".join(
+            f"{name} {first[:10]} to {last[:10]}"
+            for name, (first, last) in split.time_range.items()
+        )
+        sentence += f" Time column `{split.time_column}`: {ranges}."
+    for warning in split.warnings:
+        sentence += f" Note: {warning}."
+    return sentence[0].upper() + sentence[1:]
+
+
 def next_steps(
     metrics: Metrics,
     card: DataCard,
@@ -363,6 +408,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "card": card,
         "example_steps": [s for s in card.steps if s.examples and s.name not in EXAMPLES_APART],
         "audit_step": card.step(StepName.LABEL_AUDIT),
+        "split_account": split_account(card),
         "log": log,
         "metrics": metrics,
         "found": found,

@@ -12,15 +12,17 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from datasets import Dataset, DatasetDict
 from datasets.fingerprint import Hasher
-from transformers import PreTrainedTokenizerBase
+from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
 from domaintune.data.fields import TextFields, load_fields
+from domaintune.longtext import LongText, head_tail, spread, windows
 from domaintune.models import field_separator
 from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
@@ -28,7 +30,7 @@ LENGTH_MULTIPLE = 8
 """Token limits are rounded up to a multiple of 8, which suits vectorised kernels."""
 TOKENIZED_SPLITS = ("train", "validation")
 """The splits training reads; the test split is left to evaluate, which tokenises it itself."""
-FORMAT = 2
+FORMAT = 3
 """Bump when what is cached changes, so old caches are not read."""
 
 
@@ -40,7 +42,11 @@ class TokenizedSplits:
     max_length_set_by: str
     """What set max_length: "percentile", "configured", "model" or "floor"."""
     truncated_rows: int
-    """Training rows longer than max_length, cut to it."""
+    """Training rows longer than max_length: cut to it, or read otherwise as long_text says."""
+    long_text: LongText
+    train_texts: int
+    validation_texts: int
+    """The splits' texts; `train` and `validation` hold more rows where chunks cut long ones."""
     from_cache: bool
 
 
@@ -87,38 +93,57 @@ def tokenize(
     tokenizer: PreTrainedTokenizerBase,
     label2id: dict[str, int],
     *,
-    max_length: int,
+    reading: LongText,
+    max_chunks: int,
     fields: TextFields | None = None,
-    untruncated: dict[str, list] | None = None,
+    untruncated: BatchEncoding | None = None,
 ) -> Dataset:
-    """Token ids without padding (the collator pads each batch), token types for a pair of
-    fields (elsewhere all 0, the model's default), the label id, and the length.
+    """Token ids without padding (the collator pads each batch), token types where the tokenizer
+    makes them (1 for a pair's second field), the label id, and the length.
 
-    `untruncated` are the texts' encodings without a limit, when already made: only rows longer
-    than `max_length` are then tokenised again (a pair loses tokens from its longer field first).
+    A text longer than `reading.max_length` is cut (truncate), kept at both ends (head_tail), or
+    read as up to `max_chunks` windows, each a row with the text's label (chunks); joined fields
+    are one text. A pair of fields is only ever cut (the config refuses windows over a pair), its
+    longer field first. `untruncated` are the texts' encodings without a limit, with their
+    special-tokens masks, when already made.
     """
-    inputs = model_inputs(frame, fields, tokenizer)
-    encoded = untruncated if untruncated is not None else tokenizer(*inputs)
-    paired = fields is not None and fields.pair and "token_type_ids" in encoded
-    names = ["input_ids", "attention_mask", *(["token_type_ids"] if paired else [])]
-    columns = {name: list(encoded[name]) for name in names}
-    too_long = [row for row, ids in enumerate(columns["input_ids"]) if len(ids) > max_length]
-    if too_long:
-        cut = tokenizer(
-            *([part[row] for row in too_long] for part in inputs),
-            truncation="longest_first",
-            max_length=max_length,
-        )
-        for index, row in enumerate(too_long):
-            for name in names:
-                columns[name][row] = cut[name][index]
-    return Dataset.from_dict(
-        {
-            **columns,
-            "labels": [label2id[label] for label in frame["label"]],
-            "length": [len(ids) for ids in columns["input_ids"]],
-        }
+    inputs, max_length = model_inputs(frame, fields, tokenizer), reading.max_length
+    encoded = (
+        untruncated
+        if untruncated is not None
+        else tokenizer(*inputs, return_special_tokens_mask=True)
     )
+    names = [name for name in encoded if name != "special_tokens_mask"]
+    rows: dict[str, list] = {name: [] for name in [*names, "labels"]}
+    for index, label in enumerate(frame["label"]):
+        encoding = {name: encoded[name][index] for name in names}
+        special = encoded["special_tokens_mask"][index]
+        if len(encoding["input_ids"]) <= max_length or reading.mode == "truncate":
+            pieces = [encoding]
+        elif reading.mode == "head_tail":
+            pieces = [
+                head_tail(encoding, special, max_length=max_length, head_share=reading.head_share)
+            ]
+        else:
+            cut = windows(encoding, special, max_length=max_length, overlap=reading.chunk_overlap)
+            pieces = spread(cut, max_chunks)
+        for piece in pieces:
+            for name in names:
+                rows[name].append(piece[name])
+            rows["labels"].append(label2id[label])
+    if reading.mode == "truncate":
+        too_long = [row for row, ids in enumerate(rows["input_ids"]) if len(ids) > max_length]
+        if too_long:
+            cut = tokenizer(
+                *([part[row] for row in too_long] for part in inputs),
+                truncation="longest_first",
+                max_length=max_length,
+            )
+            for index, row in enumerate(too_long):
+                for name in names:
+                    rows[name][row] = cut[name][index]
+    rows["length"] = [len(ids) for ids in rows["input_ids"]]
+    return Dataset.from_dict(rows)
 
 
 def cache_key(
@@ -140,6 +165,7 @@ def cache_key(
         "labels": label2id,
         "max_length": model.max_length,
         "percentile": model.max_length_percentile,
+        "long_text": [model.long_text, model.head_share, model.chunk_overlap, model.max_chunks],
         "model_limit": model_limit,
         "fields": None if fields is None else [list(fields.names), fields.mode],
     }
@@ -155,10 +181,13 @@ def build(
     *,
     model_limit: int,
     fields: TextFields | None = None,
-) -> tuple[DatasetDict, dict[str, int]]:
+) -> tuple[DatasetDict, dict[str, Any]]:
     """Tokenise the splits; the token limit comes from the training split's lengths."""
     encoded = {
-        name: tokenizer(*model_inputs(frames[name], fields, tokenizer)) for name in TOKENIZED_SPLITS
+        name: tokenizer(
+            *model_inputs(frames[name], fields, tokenizer), return_special_tokens_mask=True
+        )
+        for name in TOKENIZED_SPLITS
     }
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
     max_length, set_by = choose_max_length(
@@ -167,13 +196,15 @@ def build(
         model_limit=model_limit,
         fixed=model.max_length,
     )
+    reading = long_text_of(model, max_length=max_length)
     splits = DatasetDict(
         {
             name: tokenize(
                 frames[name],
                 tokenizer,
                 label2id,
-                max_length=max_length,
+                reading=reading,
+                max_chunks=model.max_chunks,
                 fields=fields,
                 untruncated=encoded[name],
             )
@@ -184,8 +215,21 @@ def build(
         "max_length": max_length,
         "max_length_set_by": set_by,
         "truncated_rows": int(sum(length > max_length for length in lengths)),
+        "long_text": reading.model_dump(),
+        "train_texts": len(frames["train"]),
+        "validation_texts": len(frames["validation"]),
     }
     return splits, facts
+
+
+def long_text_of(model: ModelConfig, *, max_length: int) -> LongText:
+    """How the model reads long texts, at the token limit chosen from the data."""
+    return LongText(
+        mode=model.long_text,
+        max_length=max_length,
+        head_share=model.head_share,
+        chunk_overlap=model.chunk_overlap,
+    )
 
 
 def load_or_tokenize(
@@ -222,5 +266,8 @@ def load_or_tokenize(
         max_length=facts["max_length"],
         max_length_set_by=facts["max_length_set_by"],
         truncated_rows=facts["truncated_rows"],
+        long_text=LongText(**facts["long_text"]),
+        train_texts=facts["train_texts"],
+        validation_texts=facts["validation_texts"],
         from_cache=from_cache,
     )

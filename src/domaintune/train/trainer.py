@@ -238,6 +238,7 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
         shutil.copyfile(normalization, temporary / normalization.name)
         if (normalization.parent / FIELDS_FILE).is_file():
             shutil.copyfile(normalization.parent / FIELDS_FILE, temporary / FIELDS_FILE)
+        fitted.data.long_text.save(temporary)
 
 
 def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> TrainLog:
@@ -266,8 +267,10 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
         max_length_set_by=fitted.data.max_length_set_by,
         max_length_percentile=config.model.max_length_percentile,
         truncated_rows=fitted.data.truncated_rows,
-        train_rows=len(fitted.data.train),
-        validation_rows=len(fitted.data.validation),
+        long_text=fitted.data.long_text.mode,
+        train_windows=len(fitted.data.train),
+        train_rows=fitted.data.train_texts,
+        validation_rows=fitted.data.validation_texts,
         tokenized_from_cache=fitted.data.from_cache,
         class_weights=None
         if fitted.class_weights is None
