@@ -147,3 +147,31 @@ def test_joined_fields_may_be_read_in_windows_and_a_pair_only_cut() -> None:
     assert joined.model.long_text == "head_tail"
     pair = build_config({}, ["data.text_columns=[q, a]", "data.text_pair=true"])
     assert pair.model.long_text == "truncate"
+
+
+def test_fields_given_as_nested_paths_and_a_split_column(tmp_path: Path) -> None:
+    """Catches the merge of fields with nested JSON and own splits: a dotted field unchecked or
+    unread, or the user's test rows losing their fields."""
+    from tests.support_tickets import ticket_rows
+
+    frame = ticket_rows(240)
+    data = tmp_path / "tickets.jsonl"
+    with data.open("w") as out:
+        for i, row in frame.iterrows():
+            meta = {"subject": row["subject"], "body": row["body"]}
+            part = "test" if i % 4 == 0 else "train"
+            out.write(json.dumps({"meta": meta, "queue": row["queue"], "part": part}) + "\n")
+    config = ticket_config(
+        data, "data.text_columns=[meta.subject, meta.body]", "data.split_column=part"
+    )
+    prepared = prepare_data(config)
+    test = prepared.splits["test"]
+    assert prepared.card.split.method == "split_column"
+    assert prepared.card.fields is not None
+    assert prepared.card.fields.names == ["meta.subject", "meta.body"]
+    given = frame.iloc[::4]
+    assert sorted(test["field:meta.subject"]) == sorted(given["subject"])
+    assert sorted(test["field:meta.body"]) == sorted(given["body"])
+    missing = ticket_config(data, "data.text_columns=[meta.subject, meta.title]")
+    with pytest.raises(UserError, match=r"no column 'meta.title'.*set data.text_columns"):
+        prepare_data(missing)
