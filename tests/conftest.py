@@ -21,6 +21,8 @@ from tests.helpers import (
     fast_settings,
     write_tickets,
 )
+from tests.support_tickets import QUEUES, save_tiny_bert
+from tests.support_tickets import WORDS as TICKET_WORDS
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +68,35 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return RunDir(folder / "runs/tickets")
+
+
+@pytest.fixture(scope="session")
+def ticket_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT whose vocabulary covers the support tickets (tests/support_tickets.py)."""
+    return save_tiny_bert(tmp_path_factory.mktemp("ticket-bert"), TICKET_WORDS)
+
+
+@pytest.fixture(scope="session")
+def ticket_classifier(tmp_path_factory: pytest.TempPathFactory, ticket_model: Path) -> Path:
+    """A random 3-queue classifier that reads the fields subject and body, joined: a model folder
+    as train writes one (`fields.json` and `normalization.json` beside the weights), untrained."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from domaintune.config import PrepareConfig
+    from domaintune.data.clean import save_normalization
+    from domaintune.data.fields import TextFields, save_fields
+
+    folder = tmp_path_factory.mktemp("ticket-classifier")
+    config = BertConfig.from_pretrained(ticket_model)
+    config.id2label = dict(enumerate(QUEUES))
+    config.label2id = {label: i for i, label in enumerate(QUEUES)}
+    torch.manual_seed(2)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(ticket_model).save_pretrained(folder)
+    save_fields(folder, TextFields(("subject", "body")))
+    save_normalization(folder, PrepareConfig())
+    return folder
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

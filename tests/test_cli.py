@@ -413,6 +413,54 @@ def test_a_corrupt_json_file_in_the_run_folder_says_what_to_run_again(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("pair", [False, True])
+def test_a_run_on_two_text_fields_then_predict_on_a_file(
+    tmp_path: Path, ticket_model: Path, pair: bool
+) -> None:
+    """Support tickets whose queue shows in the subject for half and in the body for the other
+    half: `run` with two --text-column options learns from both, the report names the fields,
+    and `predict --file` reads the same columns and gives the labels the Predictor gives."""
+    from domaintune.predict import Predictor
+    from tests.helpers import fast_settings
+    from tests.support_tickets import ticket_rows, write_support_tickets
+
+    data = write_support_tickets(tmp_path)
+    args = ["run", "--data", str(data), "--text-column", "subject", "--text-column", "body"]
+    args += ["--label-column", "queue", *(["--text-pair"] if pair else [])]
+    run = domaintune(*args, *fast_settings(ticket_model), "--out", "runs/t", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    root = RunDir(tmp_path / "runs/t")
+    fields = json.loads((root.model / "fields.json").read_text())
+    assert fields["names"] == ["subject", "body"]
+    assert fields["mode"] == ("pair" if pair else "joined")
+    metrics = json.loads(root.metrics.read_text())
+    assert metrics["macro_f1"] >= 0.9  # neither field alone tells half the tickets' queue
+    report = root.report_md.read_text()
+    assert "text fields `subject`, `body`" in report
+    assert ("compared as a sentence pair" in report) == pair
+
+    new = ticket_rows(30, seed=7)
+    new.insert(0, "ticket", new.pop("id"))
+    new.drop(columns="queue").to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "labels.csv"
+    result = domaintune(
+        "predict", str(root.root), "--file", "new.csv", "--output", str(out), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    labelled = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(labelled.columns[:3]) == ["subject", "body", "ticket"]
+    predictor = Predictor(root.root)
+    records = new[["subject", "body"]].to_dict("records")
+    assert labelled["label"].tolist() == predictor.predict(records)
+    assert (labelled["label"] == new["queue"]).mean() >= 0.9
+
+    missing = domaintune("predict", str(root.root), "--text", "my password expired", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "not a JSON object of the fields this model reads (subject, body)" in missing.stderr
+
+
+@pytest.mark.slow
 def test_run_with_a_split_column_tests_on_the_users_test_rows(
     tmp_path: Path, tiny_model: Path
 ) -> None:

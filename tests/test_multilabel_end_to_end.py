@@ -91,3 +91,43 @@ def test_commands_not_ready_for_multi_label_refuse_in_one_line(tagged_run: RunDi
         result = domaintune(*args, cwd=work)
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and "multi_label" in result.stderr
+
+
+def test_a_run_on_two_text_fields_scores_and_predicts_label_sets_from_both(
+    tmp_path: Path, tiny_ticket_model: Path
+) -> None:
+    """multi_label with data.text_columns through the CLI: prepare keeps the fields beside their
+    label lists, evaluate reads the fields (not the joined `text`, which such a model refuses),
+    and predict --file labels the fields' columns."""
+    from tests.helpers import make_tagged_tickets
+
+    tickets = make_tagged_tickets(400)
+    words = tickets.pop("text").str.split()
+    tickets["subject"], tickets["body"] = words.str[:2].str.join(" "), words.str[2:].str.join(" ")
+    data = tmp_path / "tagged.jsonl"
+    tickets.to_json(data, orient="records", lines=True)
+    result = domaintune(
+        "run", "--data", str(data), "--text-column", "subject", "--text-column", "body",
+        "--objective", "multi_label", *fast_settings(tiny_ticket_model), "--out", "runs/tags",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = RunDir(tmp_path / "runs/tags")
+    train = pd.read_parquet(run.split("train"))
+    assert {"field:subject", "field:body"} <= set(train.columns)
+    assert train["label"].map(len).max() == 2  # label sets, not one label a row
+    assert (run.model / "fields.json").is_file() and (run.model / "thresholds.json").is_file()
+    metrics = MultiLabelMetrics.read(run.metrics)
+    assert metrics.micro_f1 > metrics.baselines["majority"].micro_f1
+    source = tmp_path / "new.csv"
+    pd.DataFrame(
+        {"subject": ["password reset", "refund card"], "body": ["locked account", "billed twice"]}
+    ).to_csv(source, index=False)
+    output = tmp_path / "out.jsonl"
+    result = domaintune(
+        "predict", str(run.root), "--file", str(source), "--output", str(output), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [row["subject"] for row in rows] == ["password reset", "refund card"]
+    assert "login" in rows[0]["labels"] and "billing" in rows[1]["labels"]

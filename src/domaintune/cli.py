@@ -308,11 +308,14 @@ def predict(
         ),
     ] = None,
     text_column: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--text-column", help="The column of texts; meta.body reaches into nested JSON."
+            "--text-column",
+            help="The file's column of texts (default: text); meta.body reaches into nested "
+            "JSON. A model trained on several fields reads each from the column of its name; "
+            '--text and stdin lines are then JSON objects such as {"subject": "...", "body": "..."}.',
         ),
-    ] = "text",
+    ] = None,
     sheet: Annotated[
         str | None,
         typer.Option("--sheet", help="The sheet of an Excel workbook; default: the first."),

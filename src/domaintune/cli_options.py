@@ -1,9 +1,9 @@
 """The arguments and options several commands share, each declared once.
 
-The quick-start options (`--data`, `--text-column`, `--label-column`, `--split-column`,
-`--time-column`, `--model`, `--objective`) reach a command as one `QuickStart`, added to its
-signature by `with_quick_start`, so that `config show`, `prepare` and `run` take the same flags
-with the same help without repeating them.
+The quick-start options (`--data`, `--text-column`, `--text-pair`, `--label-column`,
+`--split-column`, `--time-column`, `--model`, `--objective`) reach a command as one `QuickStart`,
+added to its signature by `with_quick_start`, so that `config show`, `prepare` and `run` take the
+same flags with the same help without repeating them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,21 @@ DataOption = Annotated[
     typer.Option("--data", help="Quick start: a data file, folder, builtin:NAME or hub:NAME."),
 ]
 TextColumnOption = Annotated[
-    str | None, typer.Option("--text-column", help="Column with the text.")
+    list[str] | None,
+    typer.Option(
+        "--text-column",
+        help="Column with the text; repeat it for several text fields, read in that order "
+        "(--text-column subject --text-column body).",
+    ),
+]
+TextPairOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--text-pair",
+        help="The two --text-column fields are compared (question and answer, claim and "
+        "evidence): encode them as a sentence pair.",
+        show_default=False,
+    ),
 ]
 LabelColumnOption = Annotated[
     str | None, typer.Option("--label-column", help="Column with the label.")
@@ -74,18 +88,24 @@ class QuickStart:
     `--time-column` also sets prepare.split: time, the only use of a time column."""
 
     data: str | None = None
-    text_column: str | None = None
+    text_column: list[str] | None = None
+    """One column, or several fields in order."""
     label_column: str | None = None
     split_column: str | None = None
     time_column: str | None = None
     model: str | None = None
     objective: str | None = None
+    text_pair: bool | None = None
 
-    def settings(self) -> dict[str, str]:
-        """The flags given, by config key: taken as plain text, never read as YAML."""
+    def settings(self) -> dict[str, Any]:
+        """The flags given, by config key: taken as plain text, never read as YAML. One
+        --text-column sets data.text_column, several set data.text_columns."""
+        columns = list(self.text_column or [])
         keys = {
             "data.source": self.data,
-            "data.text_column": self.text_column,
+            "data.text_column": columns[0] if len(columns) == 1 else None,
+            "data.text_columns": columns if len(columns) > 1 else None,
+            "data.text_pair": self.text_pair,
             "data.label_column": self.label_column,
             "data.split_column": self.split_column,
             "data.time_column": self.time_column,
@@ -99,6 +119,7 @@ class QuickStart:
 QUICK_START_OPTIONS = {
     "data": DataOption,
     "text_column": TextColumnOption,
+    "text_pair": TextPairOption,
     "label_column": LabelColumnOption,
     "split_column": SplitColumnOption,
     "time_column": TimeColumnOption,

@@ -64,6 +64,12 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     return _load(AutoTokenizer, name_or_path)
 
 
+def field_separator(tokenizer: PreTrainedTokenizerBase) -> str:
+    """What a model reads between two joined text fields: its separator token (`[SEP]`, `</s>`),
+    which it was pre-trained to see between segments; a newline for a tokenizer without one."""
+    return f" {tokenizer.sep_token} " if tokenizer.sep_token else "\n"
+
+
 def dropout_settings(name_or_path: str, *, rate: float) -> dict[str, float]:
     """Each dropout rate in the model's config set to `rate`: the names differ between
     architectures (BERT's hidden_dropout_prob, DistilBERT's seq_classif_dropout, ...)."""

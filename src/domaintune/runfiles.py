@@ -137,6 +137,17 @@ class LabelAuditSummary(Record):
     """Flagged rows per split they ended in ("dropped" for those that did not)."""
 
 
+class FieldsSummary(Record):
+    """The text fields of a run with several (data.text_columns): their names, how the model
+    reads them, and each field's lengths per split. Absent from a card of one text column."""
+
+    names: list[str]
+    mode: str
+    """joined: by the tokenizer's separator token; pair: as a sentence pair (two fields)."""
+    lengths: dict[str, dict[str, TextLengths]]
+    """Field -> split -> characters and words of that field."""
+
+
 class SplitSummary(Record):
     """Where the splits came from, and what came of them."""
 
@@ -185,6 +196,8 @@ class DataCard(RunFile):
     label_sets: dict[str, dict[str, float]] | None = None
     """multi_label, per split: labels per row (cardinality), the share of rows with several, and
     distinct label sets."""
+    fields: FieldsSummary | None = None
+    """Optional, and so no new schema version: a card without it is one of a single text."""
 
     def step(self, name: str) -> CardStep | None:
         """The step called `name`, if prepare took it (the label audit can be off)."""

@@ -47,3 +47,17 @@ def test_a_tokenizer_with_other_inputs_is_called_as_it_is(tiny_model: Path) -> N
     assert core_encoder(tokenizer, max_length=24) is None
     batch = encoder(tokenizer, max_length=24)(["thanks"])
     assert batch["input_ids"].shape == (1, 3)
+
+
+def test_pairs_through_the_core_are_the_tokenizers_own_pairs(tiny_model: Path) -> None:
+    """A model trained on a pair of fields: the direct call must give its token types and cut
+    the longer text first, as training's Transformers call did."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    pairs = [(TEXTS[0], TEXTS[4]), (TEXTS[4], TEXTS[2]), (TEXTS[1], TEXTS[0])]
+    fast = core_encoder(tokenizer, max_length=24)
+    assert fast is not None
+    got, expected = fast(pairs), transformers_encoder(tokenizer, max_length=24)(pairs)
+    for name in expected:
+        assert np.array_equal(got[name], expected[name])
+    assert got["token_type_ids"][0].tolist().count(1) == len(tokenizer(TEXTS[4])["input_ids"]) - 1
+    assert got["input_ids"].shape[1] == 24  # the long second text was cut to the limit

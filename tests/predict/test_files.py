@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -298,6 +299,76 @@ def test_the_cli_streams_standard_input_and_files_with_one_error_line(
     assert len(lines) == 1 and "row 18 has a list in column 'text'" in lines[0], result.stderr
 
 
+def test_a_model_of_fields_reads_them_from_their_columns(
+    ticket_classifier: Path, tmp_path: Path
+) -> None:
+    """The file's subject and body columns give the labels and probabilities `predict_proba`
+    gives the same tickets as objects of fields; the fields are written under their names."""
+    from tests.support_tickets import ticket_rows
+
+    tickets = ticket_rows(12)
+    tickets.loc[2, "subject"] = ""  # an empty field is a text
+    file = write_table(tmp_path / "tickets.csv", tickets)
+    output = tmp_path / "labels.csv"
+    predict_file(ticket_classifier, file, output, text_column=None)
+    written = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert list(written.columns[:4]) == ["subject", "body", "id", "queue"]
+    predictor = Predictor(ticket_classifier)
+    records = tickets[["subject", "body"]].to_dict("records")
+    expected = predictor.decide(records)
+    assert written["label"].tolist() == expected["label"].tolist()
+    probabilities = [f"p_{queue}" for queue in predictor.labels]
+    assert np.allclose(written[probabilities].astype(float), expected[probabilities], atol=1e-6)
+    assert written["subject"].tolist() == tickets["subject"].tolist()
+
+
+def test_a_field_missing_from_the_file_is_one_line_naming_it(
+    ticket_classifier: Path, tmp_path: Path
+) -> None:
+    from tests.support_tickets import ticket_rows
+
+    file = write_table(tmp_path / "tickets.jsonl", ticket_rows(4).drop(columns="subject"))
+    with pytest.raises(UserError) as error:
+        predict_file(ticket_classifier, file, tmp_path / "out.csv", text_column=None)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"{file} has no column 'subject', a field this model reads" in message
+    assert "its columns: id, body, queue" in message
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_texts_for_a_model_of_fields_are_json_objects_of_them(
+    ticket_classifier: Path, tmp_path: Path
+) -> None:
+    ticket = {"subject": "Refund", "body": "charged twice for one order"}
+    output = tmp_path / "out.jsonl"
+    predict_file(ticket_classifier, None, output, texts=[json.dumps(ticket)], text_column=None)
+    row = json.loads(output.read_text())
+    assert row["subject"] == "Refund" and "text" not in row
+    assert row["label"] == Predictor(ticket_classifier).predict([ticket])[0]
+    with pytest.raises(UserError, match=r"--text 1 is not a JSON object of the fields.*--file"):
+        predict_file(ticket_classifier, None, output, texts=["Refund please"], text_column=None)
+    with pytest.raises(UserError, match="--text-column body: this model reads the fields"):
+        predict_file(ticket_classifier, None, output, texts=["x"], text_column="body")
+
+
+def test_standard_input_lines_for_a_model_of_fields(ticket_classifier: Path, tmp_path: Path):
+    """Through the CLI: one JSON object of the fields per line, one JSON line out per ticket."""
+    lines = [
+        json.dumps({"subject": "Need help", "body": "my password expired"}),
+        json.dumps({"subject": "Refund", "body": ""}),
+    ]
+    result = domaintune(
+        "predict", str(ticket_classifier), cwd=tmp_path, stdin="\n".join(lines) + "\n"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["body"] for row in rows] == ["my password expired", ""]
+    bad = domaintune("predict", str(ticket_classifier), cwd=tmp_path, stdin="just a text\n")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "input line 1 is not a JSON object" in bad.stderr
+
+
 def exported_rows(count: int = ROWS) -> list[list[str]]:
     """`input_rows` as rows of an exported file (id, text, label, amount), with the semicolons,
     commas and quotes of real texts."""
@@ -362,3 +433,43 @@ def test_the_cli_reads_a_named_sheet_and_an_explicit_delimiter(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["text"] == "hello, world;1"
+
+
+def test_a_multi_label_model_of_fields_labels_objects_and_files_of_them(
+    ticket_classifier: Path, tmp_path: Path
+) -> None:
+    """multi_label meets several fields: `Predictor` takes the same objects for label sets as for
+    one label (and refuses a plain text), and `predict --file` reads the fields' columns and
+    writes each row's labels joined by the data's separator, as `decide` gives them."""
+    import shutil
+
+    from domaintune.multilabel import PROBLEM_TYPE, save_thresholds
+    from domaintune.rundir import read_json, write_json
+    from tests.support_tickets import ticket_rows
+
+    folder = Path(shutil.copytree(ticket_classifier, tmp_path / "model"))
+    config = read_json(folder / "config.json")
+    write_json(folder / "config.json", {**config, "problem_type": PROBLEM_TYPE})
+    labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    save_thresholds(folder, labels, np.array([0.3, 0.5, 0.7]), label_separator="|")
+    predictor = Predictor(folder)
+    assert predictor.multi_label
+    tickets = ticket_rows(12)
+    records = tickets[["subject", "body"]].to_dict("records")
+    decided = predictor.decide(records)
+    probabilities = predictor.predict_proba(records)
+    expected = [
+        [label for label, p, t in zip(labels, row, [0.3, 0.5, 0.7]) if p >= t]
+        for row in probabilities
+    ]
+    assert decided["labels"].tolist() == expected == predictor.predict(records)
+    assert {len(row) for row in expected} != {0}  # the thresholds give some rows labels
+    with pytest.raises(UserError, match=r"input 1 is str.*fields subject, body"):
+        predictor.predict(["my password expired"])
+    file = write_table(tmp_path / "tickets.csv", tickets)
+    output = tmp_path / "labels.csv"
+    predict_file(folder, file, output, text_column=None)
+    written = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert list(written.columns[:2]) == ["subject", "body"]
+    assert written["labels"].tolist() == ["|".join(row) for row in expected]
+    assert np.allclose(written[[f"p_{label}" for label in labels]].astype(float), probabilities)

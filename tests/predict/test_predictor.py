@@ -261,6 +261,42 @@ def test_a_named_torch_backend_forces_its_precision_on_any_cpu(
         )
 
 
+def test_a_model_of_fields_reads_them_joined_by_its_separator(ticket_classifier: Path) -> None:
+    predictor = Predictor(ticket_classifier)
+    ticket = {"subject": "Need   help", "body": "my password &amp; code expired", "id": "T-1"}
+    assert predictor.model_inputs([ticket]) == ["Need help [SEP] my password & code expired"]
+    batch = predictor.encode(predictor.model_inputs([ticket]))
+    sep = predictor.tokenizer.sep_token_id
+    assert batch["input_ids"][0].tolist().count(sep) == 2  # between the fields, and at the end
+    joined = predictor.predict_proba([ticket])
+    alone = predictor.predict_proba([{"subject": "", "body": ticket["body"]}])
+    assert not np.allclose(joined, alone)  # the subject reaches the model
+
+
+def test_a_model_of_fields_refuses_a_text_or_a_missing_field(ticket_classifier: Path) -> None:
+    predictor = Predictor(ticket_classifier)
+    with pytest.raises(UserError, match=r"input 1 is str.*fields subject, body"):
+        predictor.predict_proba(["my password expired"])
+    with pytest.raises(UserError, match=r"input 2 has no field 'subject'"):
+        predictor.predict_proba([{"subject": "a", "body": "b"}, {"body": "b"}])
+    with pytest.raises(UserError, match="the field 'body' is not a text"):
+        predictor.predict_proba([{"subject": "a", "body": None}])
+
+
+def test_a_model_of_one_text_refuses_an_object_of_fields(ruled_classifier: Path) -> None:
+    with pytest.raises(UserError, match="input 1 is dict: this model reads one text"):
+        Predictor(ruled_classifier).predict_proba([{"text": "thanks"}])
+
+
+def test_the_pipeline_reads_an_object_of_fields_as_the_predictor(ticket_classifier: Path) -> None:
+    ticket = {"subject": "Refund", "body": "charged   twice &amp; no receipt"}
+    answer = pipeline(ticket_classifier, top_k=None)(ticket)
+    probabilities = Predictor(ticket_classifier, backend="torch-fp32").predict_proba([ticket])[0]
+    scores = {row["label"]: row["score"] for row in answer}
+    labels = Predictor(ticket_classifier, backend="torch-fp32").labels
+    assert [scores[label] for label in labels] == pytest.approx(probabilities.tolist(), abs=1e-5)
+
+
 def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier: Path) -> None:
     """Each window's logits as the model gives them alone, pooled as long_text.json says; a text
     that fits reads as under truncation."""
@@ -280,6 +316,39 @@ def test_a_model_trained_on_windows_reads_every_window_and_pools_them(classifier
     assert logits[0] == pytest.approx(alone.max(axis=0), abs=1e-5)
     assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)
     LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(classifier)
+    with pytest.raises(UserError, match="cannot"):
+        pipeline(classifier)  # a transformers pipeline would cut the text, never pool
     assert Predictor(classifier, backend="torch", precision="fp32").predict_logits([long])[
         0
     ] == pytest.approx(alone.mean(axis=0), abs=1e-5)
+
+
+def test_a_model_of_joined_fields_reads_a_long_ticket_in_windows(
+    ticket_classifier: Path, tmp_path: Path
+) -> None:
+    """Catches fields and long_text: chunks meeting wrongly: the fields windowed one by one, or
+    not joined by the separator before windowing, or a dict refused by the windowed path. The
+    joined ticket is cut into windows, each read alone, mean-pooled; a ticket that fits reads
+    as it does under truncation."""
+    folder = Path(shutil.copytree(ticket_classifier, tmp_path / "model"))
+    LongText(mode="chunks", max_length=16, chunk_overlap=0.25, pooling="mean").save(folder)
+    predictor = Predictor(folder, backend="torch", precision="fp32")
+    long = {"subject": "Refund", "body": " ".join(["charged twice and no receipt"] * 6)}
+    short = {"subject": "Need help", "body": "my password expired"}
+    joined = predictor.model_inputs([long])[0]
+    assert joined.startswith("Refund [SEP] charged twice")
+    encoded = predictor.tokenizer(joined, return_special_tokens_mask=True)
+    special = encoded.pop("special_tokens_mask")
+    pieces = windows(dict(encoded), special, max_length=16, overlap=0.25)
+    assert len(pieces) > 2
+    refund = predictor.tokenizer("Refund", add_special_tokens=False)["input_ids"]
+    assert pieces[0]["input_ids"][1 : 1 + len(refund)] == refund  # the subject opens window 1
+    alone = np.vstack(
+        [predictor.backend.logits({k: np.array([v]) for k, v in piece.items()}) for piece in pieces]
+    )
+    _, owners = predictor.predict_pieces([long, short], batch_size=2)
+    assert owners.tolist() == [0] * len(pieces) + [1]
+    logits = predictor.predict_logits([long, short], batch_size=2)
+    assert logits[0] == pytest.approx(alone.mean(axis=0), abs=1e-5)
+    truncating = Predictor(ticket_classifier, backend="torch", precision="fp32")
+    assert logits[1] == pytest.approx(truncating.predict_logits([short])[0], abs=1e-5)

@@ -358,3 +358,70 @@ def test_the_early_backend_check_takes_what_the_predictor_takes() -> None:
     from domaintune.serve import BACKENDS
 
     assert BACKENDS == PREDICTOR_BACKENDS
+
+
+TICKETS = [
+    {"subject": "Refund", "body": "charged twice for one order"},
+    {"subject": "", "body": "my password reset code expired"},
+]
+
+
+@pytest.fixture(scope="module")
+def fields_client(ticket_classifier: Path):
+    with TestClient(create_app(ticket_classifier, serve=LIMITS)) as client:
+        yield client
+
+
+def test_a_model_of_fields_takes_objects_of_them(
+    fields_client: TestClient, ticket_classifier: Path
+) -> None:
+    """One object or a list: each answered as `Predictor.decide` answers it."""
+    table = Predictor(ticket_classifier).decide(TICKETS)
+    one = fields_client.post("/predict", json={"fields": TICKETS[0]})
+    several = fields_client.post("/predict", json={"fields": TICKETS})
+    assert one.status_code == 200, one.text
+    assert several.status_code == 200, several.text
+    assert [p["label"] for p in several.json()["predictions"]] == table["label"].tolist()
+    assert one.json()["predictions"][0] == several.json()["predictions"][0]
+    meta = fields_client.get("/metadata").json()
+    assert meta["fields"] == ["subject", "body"] and meta["text_pair"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"text": "charged twice"},
+            'text: this model reads the fields subject, body: send {"fields"',
+        ),
+        ({"fields": {"body": "charged twice"}}, "fields: has no field 'subject'"),
+        (
+            {"fields": [TICKETS[0], {**TICKETS[1], "priority": "high"}]},
+            "fields.1: has a field 'priority' it does not read",
+        ),
+        ({"fields": {"subject": " ", "body": ""}}, "must hold a text in one field at least"),
+        ({"fields": []}, "fields"),
+        ({"text": "x", "fields": TICKETS[0]}, 'give one of "text"'),
+    ],
+)
+def test_the_wrong_kind_of_input_for_a_model_of_fields_is_422(
+    fields_client: TestClient, body: dict, message: str
+) -> None:
+    answer = fields_client.post("/predict", json=body)
+    assert answer.status_code == 422, answer.text
+    assert message in answer.json()["message"]
+    assert "\n" not in answer.json()["message"]
+
+
+def test_a_field_past_the_limit_is_413_naming_it(fields_client: TestClient) -> None:
+    answer = fields_client.post(
+        "/predict", json={"fields": [TICKETS[0], {"subject": "x", "body": "a" * 201}]}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["message"] == "fields[1].body has 201 characters; the limit is 200"
+
+
+def test_fields_for_a_model_of_one_text_are_422(client: TestClient) -> None:
+    answer = client.post("/predict", json={"fields": TICKETS[0]})
+    assert answer.status_code == 422
+    assert 'this model reads one text: send {"text": "..."}' in answer.json()["message"]

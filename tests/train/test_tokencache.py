@@ -104,6 +104,75 @@ def test_splits_are_tokenised_once_per_tokenizer_limit_and_data(
     assert not changed.from_cache and len(changed.train) == len(made.train) - 1
 
 
+def test_several_fields_reach_the_model_with_the_separator_between_them(
+    ticket_model: Path,
+) -> None:
+    """Joined fields: [CLS] subject [SEP] body [SEP], so the model sees where the subject ends."""
+    from transformers import AutoTokenizer
+
+    from domaintune.data.fields import TextFields
+
+    tokenizer = AutoTokenizer.from_pretrained(ticket_model)
+    frame = pd.DataFrame(
+        {
+            "field:subject": ["Refund", "Need help"],
+            "field:body": ["see subject please help thanks", "my password expired"],
+            "label": ["billing", "login"],
+        }
+    )
+    fields = TextFields(("subject", "body"))
+    dataset = tokenize(
+        frame,
+        tokenizer,
+        {"billing": 0, "login": 1},
+        reading=LongText(max_length=64),
+        max_chunks=8,
+        fields=fields,
+    )
+    subject = tokenizer("Need help", add_special_tokens=False)["input_ids"]
+    body = tokenizer("my password expired", add_special_tokens=False)["input_ids"]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    assert dataset["input_ids"][1] == [cls, *subject, sep, *body, sep]
+    types = dataset["token_type_ids"] if "token_type_ids" in dataset.column_names else [[0]]
+    assert {t for row in types for t in row} == {0}  # one segment, joined fields and all
+
+
+def test_a_text_pair_gives_token_types_0_then_1_and_cuts_the_longer_field(
+    ticket_model: Path,
+) -> None:
+    from transformers import AutoTokenizer
+
+    from domaintune.data.fields import TextFields
+
+    tokenizer = AutoTokenizer.from_pretrained(ticket_model)
+    long_body = " ".join(["package delivery tracking"] * 10)
+    frame = pd.DataFrame(
+        {
+            "field:subject": ["Need help", "Refund"],
+            "field:body": ["my password expired", long_body],
+            "label": ["login", "billing"],
+        }
+    )
+    fields = TextFields(("subject", "body"), "pair")
+    dataset = tokenize(
+        frame,
+        tokenizer,
+        {"billing": 0, "login": 1},
+        reading=LongText(max_length=16),
+        max_chunks=8,
+        fields=fields,
+    )
+    ids, types = dataset["input_ids"][0], dataset["token_type_ids"][0]
+    first_end = ids.index(tokenizer.sep_token_id)
+    assert types == [0] * (first_end + 1) + [1] * (len(ids) - first_end - 1)
+    assert ids[-1] == tokenizer.sep_token_id and 1 in types
+    cut, cut_types = dataset["input_ids"][1], dataset["token_type_ids"][1]
+    assert len(cut) == 16 and dataset["length"][1] == 16
+    refund = tokenizer("Refund", add_special_tokens=False)["input_ids"]
+    assert cut[1 : 1 + len(refund)] == refund  # the short subject is kept whole
+    assert cut_types.count(1) == 16 - len(refund) - 2  # the long body lost the tokens
+
+
 def test_chunks_train_on_every_window_with_the_texts_label_and_head_tail_on_both_ends(
     tiny_model: Path,
 ) -> None:
@@ -146,3 +215,39 @@ def test_label_sets_become_multi_hot_rows_and_every_window_carries_its_texts_set
     dataset = tokenize(frame, tokenizer, label2id, reading=head_tail, max_chunks=8)
     assert dataset["labels"] == [[0.0, 1.0, 0.0], [1.0, 1.0, 0.0]]
     assert [len(ids) for ids in dataset["input_ids"]] == [3, 5]
+
+
+def test_label_sets_of_several_fields_give_multi_hot_rows_beside_the_fields_tokens(
+    ticket_model: Path,
+) -> None:
+    """multi_label with fields: the one row loop gives each row its fields' tokens (a pair: token
+    types 0 then 1) and its multi-hot target; a wrong pairing would train on another row's set."""
+    from transformers import AutoTokenizer
+
+    from domaintune.data.fields import TextFields
+
+    tokenizer = AutoTokenizer.from_pretrained(ticket_model)
+    frame = pd.DataFrame(
+        {
+            "field:subject": ["Refund", "Need help"],
+            "field:body": ["see subject please help thanks", "my password expired"],
+            "label": [["billing"], ["billing", "login"]],
+        }
+    )
+    label2id = {"billing": 0, "login": 1, "shipping": 2}
+    for mode in ("joined", "pair"):
+        dataset = tokenize(
+            frame,
+            tokenizer,
+            label2id,
+            reading=LongText(max_length=64),
+            max_chunks=8,
+            fields=TextFields(("subject", "body"), mode),
+        )
+        assert dataset["labels"] == [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
+        subject = tokenizer("Need help", add_special_tokens=False)["input_ids"]
+        body = tokenizer("my password expired", add_special_tokens=False)["input_ids"]
+        cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        assert dataset["input_ids"][1] == [cls, *subject, sep, *body, sep]
+        types = dataset["token_type_ids"][1]
+        assert types.count(1) == (len(body) + 1 if mode == "pair" else 0)

@@ -77,8 +77,23 @@ class DataConfig(Section):
     (UTF-8, UTF-16, UTF-32), else UTF-8 (a line that is not is read as cp1252), else
     charset-normalizer's choice (cp1252 when it reads as cleanly)."""
     text_column: str = "text"
-    """The column of texts; in JSON, JSONL or Parquet a dotted path such as `meta.body` names a
-    field of a nested object (a column literally named `meta.body` wins)."""
+    """The column holding each text, when there is one (see text_columns for several); in JSON,
+    JSONL or Parquet a dotted path such as `meta.body` names a field of a nested object (a column
+    literally named `meta.body` wins)."""
+    text_columns: list[str] | None = None
+    """Several text fields, e.g. [subject, body] or [question, answer]; None: text_column alone.
+    Each field is cleaned on its own and kept as its own column in data/, and the model reads them
+    joined by its tokenizer's separator token (`subject [SEP] body`), so it can tell where one
+    field ends and the next begins. Fields are kept in order: put the one that must not be cut
+    first, since a text over the token limit loses its end (model.long_text head_tail or chunks
+    read the joined fields as one text). A dotted path reaches into nested objects as
+    text_column does. The checks of prepare (duplicates, junk, label audit) and the TF-IDF and
+    probe baselines read the fields joined with " | "."""
+    text_pair: bool = False
+    """Two fields compared with each other (question and answer, claim and evidence): the
+    tokenizer encodes them as a pair (token type 0 then 1, as the model was pre-trained on
+    sentence pairs) and cuts the longer one first when the pair is over the token limit.
+    Needs exactly two text_columns, and model.long_text: truncate."""
     label_column: str = "label"
     """The column of labels; a dotted path reaches into nested objects as `text_column` does."""
     sheet: str | None = None
@@ -151,6 +166,27 @@ class DataConfig(Section):
         if delimiter != "auto" and (len(delimiter) != 1 or delimiter in '"\r\n'):
             raise ValueError(f"{delimiter!r}: give auto, tab, or one character such as ; or |")
         return delimiter
+
+    @property
+    def fields(self) -> list[str]:
+        """The columns the model reads, in order: text_columns, else text_column alone."""
+        return list(self.text_columns) if self.text_columns else [self.text_column]
+
+    @field_validator("text_columns")
+    @classmethod
+    def _distinct_fields(cls, columns: list[str] | None) -> list[str] | None:
+        if columns is not None and (not columns or len(set(columns)) != len(columns)):
+            raise ValueError("give one or more distinct column names, e.g. [subject, body]")
+        return columns
+
+    @model_validator(mode="after")
+    def _pair_of_two(self) -> DataConfig:
+        if self.text_pair and len(self.fields) != 2:
+            raise ValueError(
+                f"text_pair compares two fields; text_columns names {len(self.fields)}: "
+                "give exactly two, e.g. [question, answer]"
+            )
+        return self
 
     @field_validator("label_mapping", mode="before")
     @classmethod
@@ -293,9 +329,10 @@ class ModelConfig(Section):
     chunk_overlap: float = Field(default=0.25, ge=0, lt=1)
     """chunks: the share of a window repeated in the next, so a sentence cut at a window's edge is
     read whole in one of them."""
-    max_chunks: int = Field(default=8, ge=1)
-    """chunks: training windows per text, spread evenly over it; bounds the time one long text
-    takes. Prediction reads every window."""
+    max_chunks: int = Field(default=4, ge=1)
+    """chunks: training windows per text, spread evenly over it (the first and last among them),
+    so an epoch costs at most four times truncation's: on a two-core CPU a 512-token window
+    trains at a few rows a second. Evaluation and prediction read every window."""
 
 
 class TrainConfig(Section):
@@ -545,6 +582,28 @@ class Config(Section):
                 "model.long_text: chunks is not supported with task.objective: multi_label yet "
                 "(label thresholds are tuned on whole texts, not on pooled windows): use "
                 "head_tail (start and end of each text) or truncate"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _typos_of_one_field(self) -> Config:
+        """Typo corrections are chosen from the words of one text column; with several fields
+        they would change the joined text the checks read but not the fields the model reads."""
+        if self.prepare.fix_typos and len(self.data.fields) > 1:
+            raise ValueError(
+                "prepare.fix_typos works on one text column: turn it off with data.text_columns"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pair_is_truncated(self) -> Config:
+        """A pair's two fields are cut by the tokenizer (the longer first) to one window; windows
+        over a pair would have to split or repeat one side, which the model never saw in training."""
+        if self.data.text_pair and self.model.long_text != "truncate":
+            raise ValueError(
+                "data.text_pair reads two fields as one pair within the token limit; "
+                f"model.long_text: {self.model.long_text} windows one text: set model.long_text: "
+                "truncate, or drop data.text_pair to read the fields joined"
             )
         return self
 

@@ -14,6 +14,7 @@ import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype
 
 from domaintune.config import Config
+from domaintune.data.fields import configured_fields, fields_frame
 from domaintune.data.sources import read_source, read_split_files
 from domaintune.errors import UserError
 
@@ -36,7 +37,8 @@ Method = Literal["random", "time", "split_column", "files"]
 @dataclass
 class Rows:
     frame: pd.DataFrame
-    """text and label, and GIVEN when the user split the data; indexed 0..n-1 as read."""
+    """text and label (and a `field:NAME` column per field with data.text_columns), and GIVEN
+    when the user split the data; indexed 0..n-1 as read."""
     times: pd.Series | None
     """Each row's time (UTC), by the frame's index, when splitting by time."""
     method: Method
@@ -74,7 +76,11 @@ def read_rows(config: Config) -> Rows:
         not_utf8 = raw.attrs.get("lines_not_utf8", 0)
         encoding = raw.attrs.get("encoding", "utf-8")
         method = "split_column" if given is not None else config.prepare.split
-    frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
+    fields = configured_fields(data)
+    if fields is None:
+        frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
+    else:
+        frame = fields_frame(raw, fields, label_column=data.label_column)
     if given is not None:
         frame[GIVEN] = given.to_numpy()
     times = None

@@ -20,8 +20,15 @@ from domaintune.config import MAX_CHARS_WHEN_CUT, Config
 from domaintune.data.audit import audit_label_sets, audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import Step, StepName, class_counts, length_summary, set_counts
-from domaintune.data.clean import coerce_text, normalize, save_normalization
+from domaintune.data.clean import coerce_text, normalization_summary, normalize, save_normalization
 from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
+from domaintune.data.fields import (
+    TextFields,
+    configured_fields,
+    normalize_fields,
+    read_fields,
+    save_fields,
+)
 from domaintune.data.given import read_rows
 from domaintune.data.junk import drop_junk
 from domaintune.data.labels import (
@@ -43,7 +50,7 @@ from domaintune.data.minhash import components, signatures, similar_pairs
 from domaintune.data.split import SPLITS, make_splits
 from domaintune.data.typos import fix_typos
 from domaintune.rundir import RunDir, atomic_path, write_text
-from domaintune.runfiles import DataCard, SplitSummary
+from domaintune.runfiles import DataCard, FieldsSummary, SplitSummary
 
 
 @dataclass
@@ -64,6 +71,7 @@ def max_chars(config: Config) -> int | None:
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
     prepare, examples = config.prepare, config.report.examples
+    fields = configured_fields(config.data)
     if config.task.objective == "multi_label":
         frame, steps = map_label_sets(
             frame,
@@ -74,9 +82,15 @@ def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step]
         )
     else:
         frame, steps = map_labels(frame, mapping=config.data.label_mapping, examples=examples)
-    frame, step = coerce_text(frame, examples=examples)
-    steps.append(step)
-    frame, step = normalize(frame, prepare, examples=examples)
+    if fields is None:
+        frame, step = coerce_text(frame, examples=examples)
+        steps.append(step)
+        frame, step = normalize(frame, prepare, examples=examples)
+    else:
+        frame, step = read_fields(frame, fields, examples=examples)
+        steps.append(step)
+        summary = normalization_summary(prepare)
+        frame, step = normalize_fields(frame, fields, prepare, summary=summary, examples=examples)
     steps.append(step)
     frame, junk_steps, language = drop_junk(
         frame, prepare, examples=examples, max_chars=max_chars(config)
@@ -96,6 +110,7 @@ def prepare_data(config: Config) -> Prepared:
     examples = config.report.examples
     rows = read_rows(config)
     frame = rows.frame
+    fields = configured_fields(data)
     multi = config.task.objective == "multi_label"
     if multi:  # Parquet's lists arrive as numpy arrays: as lists, the card can show them
         frame["label"] = frame["label"].map(as_list)
@@ -166,7 +181,7 @@ def prepare_data(config: Config) -> Prepared:
     labels = sorted(classes_clean)
     card = DataCard(
         source=data.source,
-        text_column=data.text_column,
+        text_column=" + ".join(data.fields),
         label_column=data.label_column,
         labels=labels,
         language=language,
@@ -191,12 +206,26 @@ def prepare_data(config: Config) -> Prepared:
     if multi:  # set only here, so a classification card stays as it was
         card.objective = "multi_label"
         card.label_sets = {name: set_counts(splits[name]["label"]) for name in SPLITS}
+    if fields is not None:
+        card.fields = fields_summary(fields, splits)
     return Prepared(splits, card, label_audit.drop(columns="row"))
 
 
 def as_list(value: object) -> object:
     """A numpy array (how Parquet lists are read) as a list; any other value as it is."""
     return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def fields_summary(fields: TextFields, splits: dict[str, pd.DataFrame]) -> FieldsSummary:
+    """The fields, how the model reads them, and each one's lengths per split."""
+    return FieldsSummary(
+        names=list(fields.names),
+        mode=fields.mode,
+        lengths={
+            name: {split: length_summary(splits[split][column]) for split in SPLITS}
+            for name, column in zip(fields.names, fields.columns)
+        },
+    )
 
 
 def split_summary(
@@ -246,17 +275,21 @@ def run_prepare(config: Config, run: RunDir) -> DataCard:
     """
     run.check_claimable()
     prepared = prepare_data(config)
+    fields = configured_fields(config.data)
+    columns = ["text", "label", *(fields.columns if fields else [])]
     run.claim(config.task.name)
     run.clear_from("prepare")
     with atomic_path(run.data) as folder:
         folder.mkdir(parents=True)
         for name, part in prepared.splits.items():
-            part = part[["text", "label"]]
+            part = part[columns]
             if config.task.objective == "multi_label":  # a list column in Parquet
                 part = part.assign(label=part["label"].map(list))
             part.to_parquet(folder / f"{name}.parquet", index=False)
         prepared.card.write(folder / run.card.name)
         save_normalization(folder, config.prepare)
+        if fields is not None:
+            save_fields(folder, fields)
         prepared.label_audit.to_parquet(folder / run.label_audit.name, index=False)
     write_text(run.config, config.to_yaml())
     return prepared.card

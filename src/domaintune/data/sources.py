@@ -55,21 +55,28 @@ def read_checked(source: str, data: DataConfig) -> pd.DataFrame:
     frame = read_any(source, data)
     if frame.empty:
         raise UserError(f"{source} has no rows: give a file with a header and at least two classes")
-    columns = {
-        "text": data.text_column,
-        "label": data.label_column,
-        "split": data.split_column,
-        "time": data.time_column,
-    }
-    frame = with_fields(frame, [column for column in columns.values() if column is not None])
-    for which, column in columns.items():
+    columns = [
+        *((column, "text") for column in data.fields),
+        (data.label_column, "label"),
+        (data.split_column, "split"),
+        (data.time_column, "time"),
+    ]
+    frame = with_fields(frame, [column for column, _ in columns if column is not None])
+    for column, which in columns:
         if column is not None and column not in frame.columns:
             names = [*map(str, frame.columns), *frame_paths(frame)]
             raise UserError(
                 f"{source} has no column '{column}' (its columns: {', '.join(names)}): "
-                f"set data.{which}_column, or --{which}-column"
+                f"{what_to_set(data, which)}"
             )
     return frame
+
+
+def what_to_set(data: DataConfig, which: str) -> str:
+    """The setting and flag that name a missing column."""
+    if which == "text" and data.text_columns:
+        return "set data.text_columns, or --text-column once per field"
+    return f"set data.{which}_column, or --{which}-column"
 
 
 def read_any(source: str, data: DataConfig) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from domaintune.config import Config, EvaluateConfig
+from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate.model_card import write_multi_label_model_card
 from domaintune.evaluate.probe import Encoder
@@ -246,7 +247,8 @@ def run_evaluate_multi_label(config: Config, run: RunDir) -> MultiLabelMetrics:
     if predictor.labels != labels:
         raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
     gold = {name: multi_hot(frame["label"], labels) >= 0.5 for name, frame in splits.items()}
-    texts = splits["test"]["text"].tolist()
+    # a model of several fields reads them; the baselines read `text`, them joined
+    texts = prepared_inputs(splits["test"], predictor.fields, path=run.split("test"))
     probabilities = sigmoid(predictor.predict_logits(texts, batch_size=options.batch_size))
     thresholds = load_thresholds(run.model, labels)
     predicted = probabilities >= thresholds

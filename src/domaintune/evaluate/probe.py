@@ -2,7 +2,9 @@
 
 The frozen pre-trained encoder turns each text into its mean-pooled token embedding, and a logistic
 regression is fitted on those. If the fine-tuned model is not clearly ahead of this, fine-tuning
-bought nothing a cheap classifier on frozen features could not.
+bought nothing a cheap classifier on frozen features could not. With several text fields it
+embeds `text`, the fields joined with " | " (as the TF-IDF baseline reads them), not the model's
+own input with separator tokens: the pre-trained encoder has no fine-tuned use for them.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from sklearn.metrics import average_precision_score, classification_report, conf
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from domaintune.config import Config, EvaluateConfig
+from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate import calibration, decision, significance
 from domaintune.evaluate.analysis import by_length
@@ -30,7 +31,7 @@ from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
 from domaintune.predict import Predictor
-from domaintune.predict.predictor import normalized
+from domaintune.predict.predictor import Input
 from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
 from domaintune.runfiles import (
     AbstainRule,
@@ -170,26 +171,24 @@ def decisions(
 def read_in_windows(
     run: RunDir,
     predictor: Predictor,
-    splits: dict[str, pd.DataFrame],
+    inputs: dict[str, list[Input]],
     gold_ids: dict[str, np.ndarray],
     batch_size: int,
 ) -> tuple[dict[str, np.ndarray], LongTextScores]:
     """Logits of a model that reads windows, pooled as validation prefers; the pooling is saved
-    beside the model, so every prediction after this one pools alike."""
+    beside the model, so every prediction after this one pools alike. `inputs`: each split's
+    texts, or {field: text} objects for a model of several fields."""
     read = {}
     for name in ("validation", "test"):
-        texts = splits[name]["text"].tolist()
-        pieces, owners = predictor.predict_pieces(texts, batch_size=batch_size)
-        read[name] = strategies(pieces, owners, texts=len(texts))
+        pieces, owners = predictor.predict_pieces(inputs[name], batch_size=batch_size)
+        read[name] = strategies(pieces, owners, texts=len(inputs[name]))
     pooling = choose_pooling(read["validation"], gold_ids["validation"])
     predictor.long_text.pooling = pooling
     predictor.long_text.save(run.model)
     tokens = np.array(
         [
             len(e["input_ids"])
-            for e, _ in predictor.encode_whole(
-                normalized(splits["test"]["text"].tolist(), predictor.normalization)
-            )
+            for e, _ in predictor.encode_whole(predictor.model_inputs(inputs["test"]))
         ]
     )
     scored = long_text_scores(
@@ -228,17 +227,19 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics:
     predictor = Predictor(run.model, backend="torch", precision="fp32")
     if predictor.labels != labels:
         raise UserError(f"{run.model} predicts {predictor.labels}, the data has {labels}")
+    inputs = {  # a model of several fields reads them; the baselines read `text`, them joined
+        name: prepared_inputs(splits[name], predictor.fields, path=run.split(name))
+        for name in ("validation", "test")
+    }
     gold_ids = {
         name: splits[name]["label"].map(labels.index).to_numpy() for name in ("validation", "test")
     }
     long_text = None
     if predictor.long_text.mode == "chunks":
-        logits, long_text = read_in_windows(run, predictor, splits, gold_ids, options.batch_size)
+        logits, long_text = read_in_windows(run, predictor, inputs, gold_ids, options.batch_size)
     else:
         logits = {
-            name: predictor.predict_logits(
-                splits[name]["text"].tolist(), batch_size=options.batch_size
-            )
+            name: predictor.predict_logits(inputs[name], batch_size=options.batch_size)
             for name in ("validation", "test")
         }
     calibrated = calibrate(run, logits, gold_ids, bins=options.calibration_bins)

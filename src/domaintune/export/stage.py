@@ -11,13 +11,14 @@ import numpy as np
 import torch
 
 from domaintune.config import Config, ExportConfig
+from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.export.convert import export_graph, fuse, import_onnx, model_inputs, quiet
 from domaintune.export.int8 import int8_operators, quantize_int8
 from domaintune.metrics import scores
 from domaintune.models import load_classifier, weights_digest
 from domaintune.predict.backends import OnnxBackend, import_onnxruntime
-from domaintune.predict.predictor import Predictor, check_model_folder
+from domaintune.predict.predictor import Input, Predictor, check_model_folder
 from domaintune.rundir import RunDir, atomic_path, read_parquet
 from domaintune.runfiles import ExportParity
 from domaintune.temperature import probabilities
@@ -26,7 +27,7 @@ from domaintune.temperature import probabilities
 def compare(
     predictor: Predictor,
     backend: OnnxBackend,
-    texts: list[str],
+    texts: list[Input],
     gold: np.ndarray,
     *,
     batch_size: int,
@@ -92,16 +93,13 @@ def refusal(run: RunDir, export: ExportConfig, figures: dict[str, Any], *, name:
     return None
 
 
-def padded_example(predictor: Predictor, texts: list[str]) -> dict[str, np.ndarray]:
-    """The shortest and the longest text as one padded batch: what the exporter traces."""
-    batch = predictor.tokenizer(
-        [min(texts, key=len), max(texts, key=len)],
-        truncation=True,
-        max_length=predictor.max_length,
-        padding=True,
-        return_tensors="np",
-    )
-    return dict(batch)
+def padded_example(predictor: Predictor, texts: list[Input]) -> dict[str, np.ndarray]:
+    """The shortest and the longest input as one padded batch, encoded as prediction encodes
+    them (fields joined or paired): what the exporter traces."""
+    inputs = predictor.model_inputs(texts)
+    size = [len(text) if isinstance(text, str) else sum(map(len, text)) for text in inputs]
+    shortest, longest = int(np.argmin(size)), int(np.argmax(size))
+    return predictor.encode([inputs[shortest], inputs[longest]])
 
 
 def write_onnx(
@@ -161,7 +159,7 @@ def run_export(config: Config, run: RunDir) -> ExportParity:
             f"{run.split('test')} has labels the model does not predict ({', '.join(unknown)}): "
             f"run `{run.command('train')}` again"
         )
-    texts = test["text"].tolist()
+    texts = prepared_inputs(test, predictor.fields, path=run.split("test"))
     model = load_classifier(str(run.model), attention="eager").eval()
     inputs = model_inputs(model, list(predictor.tokenizer.model_input_names), run.model)
     name = f"onnx-{'fp32' if export.quantize == 'none' else export.quantize}"

@@ -32,11 +32,13 @@ import pandas as pd
 from domaintune.errors import UserError, first_line
 from domaintune.models import load_model_config
 from domaintune.predict.files import (
-    check_text_column,
+    TEXT,
     check_texts,
     kept_columns,
     label_chunk,
+    model_fields,
     output_names,
+    text_columns,
 )
 from domaintune.predict.predictor import Predictor, check_model_folder, model_folder
 from domaintune.predict.stream import CsvTable, open_table, roots
@@ -187,7 +189,7 @@ def predict_on_ray(
     model: Path,
     *,
     file: Path | None,
-    text_column: str,
+    text_column: str | None,
     keep_columns: list[str] | None,
     output: Path | None,
     output_format: str | None,
@@ -211,14 +213,18 @@ def predict_on_ray(
     check_output_folder(output)
     folder = model_folder(model)
     check_model_folder(folder)
+    fields = model_fields(folder, text_column)
+    text_column = text_column or TEXT
     config = load_model_config(str(folder))
     labels = [config.id2label[i] for i in range(len(config.id2label))]
     source = str(file)
     kind = input_format(source)
     if Path(source).is_file():  # checked as `predict` checks it, before the cluster starts
         table = open_table(Path(source), delimiter=delimiter)
-        check_text_column(table, text_column)
-        check_texts(table, column=text_column, chunk_rows=chunk_rows)
+        read = text_columns(
+            file, table.columns, text_column=text_column, fields=fields, nested=table.nested
+        )
+        check_texts(table, columns=read, chunk_rows=chunk_rows)
 
     ray = import_ray()
     started = not ray.is_initialized()
@@ -233,13 +239,12 @@ def predict_on_ray(
     try:
         dataset = read_dataset(ray, source, file_format=kind, delimiter=delimiter)
         columns = [str(c) for c in dataset.schema().names]
-        if not roots(columns, [text_column]):  # a dotted path is read from its object's column
-            raise UserError(
-                f"{file} has no column '{text_column}' (its columns: {', '.join(columns)})"
-                ": pass --text-column"
-            )
-        kept = kept_columns(columns, keep_columns, source=source, text_column=text_column)
-        renames = output_names(kept, labels, source=source)
+        wanted = list(fields.names) if fields is not None else [text_column]
+        nested = [name for name in wanted if name not in columns and roots(columns, [name])]
+        # a dotted path is read from its object's column
+        read = text_columns(file, columns, text_column=text_column, fields=fields, nested=nested)
+        kept = kept_columns(columns, keep_columns, source=source, text_column=read)
+        renames = output_names(kept, labels, source=source, fields=fields)
         for column, renamed in renames.items():
             print(f"note: the input column '{column}' is written as '{renamed}'")
         pool = (

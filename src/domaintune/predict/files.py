@@ -14,10 +14,16 @@ one of those is written as `input_<name>`, with a note saying so. `label_chunk` 
 for every engine, here and on Ray (`distributed.py`). A multi_label model writes `labels` (a list
 in JSONL and Parquet; in CSV and TSV joined by the training data's label separator) and
 `p_<label>` instead.
+
+A model trained on several text fields (`data.text_columns`; its folder holds `fields.json`) reads
+each field from the file's column of that name, and writes the fields under their names where a
+single text is written as `text`. `--text` values and standard-input lines are then JSON objects
+of the fields (`{"subject": "...", "body": "..."}`): a plain text cannot say which field it is.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +39,7 @@ from tqdm import tqdm
 
 from domaintune.config import DataConfig
 from domaintune.data.clean import to_text
+from domaintune.data.fields import TextFields, load_fields
 from domaintune.data.nested import with_fields
 from domaintune.errors import UserError
 from domaintune.multilabel import is_multi_label, load_separator
@@ -41,7 +48,6 @@ from domaintune.predict.predictor import Predictor, model_folder
 from domaintune.predict.stream import (
     TableFile,
     TableWriter,
-    has_column,
     open_table,
     output_format,
 )
@@ -106,34 +112,65 @@ def column_texts(
     return texts.tolist()
 
 
-def check_texts(table: TableFile, *, column: str, chunk_rows: int) -> int:
-    """Read the text column of the whole file, in chunks; refuse it (naming the first row without
-    a text and counting the others) if any row has none. Returns the number of rows."""
+def check_texts(table: TableFile, *, columns: list[str], chunk_rows: int) -> int:
+    """Read the text columns of the whole file, in chunks; refuse it (naming the first row
+    without a text and counting the others) if any row has none in one of them. Returns the
+    number of rows."""
     rows, first, more = 0, None, 0
     with tqdm(
         total=table.rows, desc="checking", unit="rows", leave=False, disable=None, file=sys.stderr
     ) as bar:
-        for frame in table.chunks(rows=chunk_rows, columns=[column]):
-            _, missing = missing_texts(frame, column)
-            if len(missing) and first is None:
-                first = (rows + int(missing[0]) + 1, frame[column].iloc[int(missing[0])])
-                more = len(missing) - 1
-            elif len(missing):
-                more += len(missing)
+        for frame in table.chunks(rows=chunk_rows, columns=columns):
+            for column in columns:
+                _, missing = missing_texts(frame, column)
+                if len(missing) and first is None:
+                    row = rows + int(missing[0]) + 1
+                    first = (row, column, frame[column].iloc[int(missing[0])])
+                    more = len(missing) - 1
+                elif len(missing):
+                    more += len(missing)
             rows += len(frame)
             bar.update(len(frame))
     if first is not None:
-        row, value = first
+        row, column, value = first
         raise not_a_text(str(table.path), column=column, row=row, value=value, more=more)
     return rows
 
 
+def text_columns(
+    file: str | Path,
+    columns: list[str],
+    *,
+    text_column: str,
+    fields: TextFields | None,
+    nested: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """The columns the model reads from the file: the text column, or each of its fields, each
+    a column or a dotted path into nested objects (`nested`); one missing is refused, naming
+    the file, the column and the columns and paths it has."""
+    wanted = list(fields.names) if fields is not None else [text_column]
+    missing = [column for column in wanted if column not in columns and column not in nested]
+    names = ", ".join([*columns, *nested])
+    if missing and fields is not None:
+        raise UserError(
+            f"{file} has no column '{missing[0]}', a field this model reads (its columns: "
+            f"{names}): give a file with the columns {', '.join(fields.names)}"
+        )
+    if missing:
+        raise UserError(
+            f"{file} has no column '{text_column}' (its columns: {names}): pass --text-column"
+        )
+    return wanted
+
+
 def kept_columns(
-    columns: list[str], keep: list[str] | None, *, source: str | Path, text_column: str
+    columns: list[str], keep: list[str] | None, *, source: str | Path, text_column: str | list[str]
 ) -> list[str]:
     """The input columns written beside the predictions: `keep` (in the file's order), or all
-    of them when it is None; the text column is written as `text` in any case."""
-    others = [c for c in columns if c != text_column]
+    of them when it is None; the text column (written as `text`) or the fields (written first,
+    under their names) in any case."""
+    read = [text_column] if isinstance(text_column, str) else text_column
+    others = [c for c in columns if c not in read]
     if keep is None:
         return others
     unknown = [c for c in keep if c not in columns]
@@ -157,11 +194,15 @@ def output_names(
     labels: list[str],
     *,
     source: str | Path,
+    fields: TextFields | None = None,
     decision_columns: tuple[str, ...] = DECISION_COLUMNS,
 ) -> dict[str, str]:
-    """New names for the kept columns whose names output columns have (`label` -> `input_label`);
-    refused when the new name is taken as well."""
-    taken = {TEXT, *decision_columns, *(f"p_{label}" for label in labels)}
+    """New names for the kept columns (and fields) whose names output columns have (`label` ->
+    `input_label`); refused when the new name is taken as well."""
+    taken = {*decision_columns, *(f"p_{label}" for label in labels)}
+    if fields is None:
+        taken.add(TEXT)
+    kept = [*(fields.names if fields is not None else ()), *kept]
     renames = {}
     for column in kept:
         if column in taken:
@@ -186,20 +227,33 @@ def label_chunk(
     start: int | None,
     batch_size: int,
 ) -> pd.DataFrame:
-    """The output rows of a chunk of input rows: the text, the kept columns, the predictions.
-    A dotted text column absent from the chunk is read from its nested objects (Ray's batches
-    hold a JSON object as one column)."""
-    frame = with_fields(frame, [text_column])
-    texts = column_texts(frame, source, column=text_column, start=start)
-    decided = predictor.decide(texts, batch_size=batch_size, progress=False)
+    """The output rows of a chunk of input rows: the text (or the predictor's fields, from their
+    columns), the kept columns, the predictions. A dotted column absent from the chunk is read
+    from its nested objects (Ray's batches hold a JSON object as one column)."""
+    fields = predictor.fields
+    if fields is None:
+        frame = with_fields(frame, [text_column])
+        texts = column_texts(frame, source, column=text_column, start=start)
+        decided = predictor.decide(texts, batch_size=batch_size, progress=False)
+        front = {TEXT: texts}
+    else:
+        frame = with_fields(frame, list(fields.names))
+        front = {
+            name: column_texts(frame, source, column=name, start=start) for name in fields.names
+        }
+        records = [dict(zip(fields.names, values)) for values in zip(*front.values())]
+        decided = predictor.decide(records, batch_size=batch_size, progress=False)
+        front = {renames.get(name, name): values for name, values in front.items()}
     table = frame[kept].rename(columns=renames).reset_index(drop=True)
-    table.insert(0, TEXT, texts)
+    for position, (name, values) in enumerate(front.items()):
+        table.insert(position, name, values)
     return pd.concat([table, decided.reset_index(drop=True)], axis=1)
 
 
 @dataclass
 class Source:
-    """Where texts come from: rows in chunks, each holding `text_column` and the `kept` columns."""
+    """Where texts come from: rows in chunks, each holding `text_column` (or every field of
+    `fields`) and the `kept` columns."""
 
     name: str
     text_column: str
@@ -208,12 +262,35 @@ class Source:
     chunks: Callable[[], Iterator[pd.DataFrame]]
 
 
-def stdin_chunks(chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Standard input, one text per non-blank line, `chunk_rows` lines at a time."""
+def field_records(lines: list[str], fields: TextFields, *, where: str) -> pd.DataFrame:
+    """--text values or input lines, each a JSON object of the fields, as a table of them."""
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or not all(name in record for name in fields.names):
+            example = json.dumps({name: "..." for name in fields.names})
+            raise UserError(
+                f"{where} {number} is not a JSON object of the fields this model reads "
+                f"({', '.join(fields.names)}): give one such as {example}, or --file with "
+                "those columns"
+            )
+        rows.append({name: record[name] for name in fields.names})
+    return pd.DataFrame(rows, columns=list(fields.names))
+
+
+def stdin_chunks(chunk_rows: int, fields: TextFields | None = None) -> Iterator[pd.DataFrame]:
+    """Standard input, one text (or JSON object of fields) per non-blank line, `chunk_rows`
+    lines at a time."""
     lines = (line.rstrip("\n") for line in sys.stdin)
     texts = (line for line in lines if line.strip())
     while chunk := list(islice(texts, chunk_rows)):
-        yield pd.DataFrame({TEXT: chunk})
+        if fields is None:
+            yield pd.DataFrame({TEXT: chunk})
+        else:
+            yield field_records(chunk, fields, where="input line")
 
 
 def open_source(
@@ -223,36 +300,35 @@ def open_source(
     text_column: str,
     keep_columns: list[str] | None,
     chunk_rows: int,
+    fields: TextFields | None = None,
     sheet: str | None = None,
     delimiter: str = "auto",
 ) -> Source:
     """Texts from --text options, a table file (checked whole first; `sheet` and `delimiter` as
-    `data.sheet` and `data.delimiter`), or standard input."""
+    `data.sheet` and `data.delimiter`), or standard input; for a model of several `fields`,
+    those columns, or JSON objects of them."""
     if texts or file is None or str(file) == "-":
-        kept = kept_columns([TEXT], keep_columns, source="the input", text_column=TEXT)
+        read = list(fields.names) if fields is not None else [TEXT]
+        kept = kept_columns(read, keep_columns, source="the input", text_column=read)
         if texts:
-            frame = pd.DataFrame({TEXT: list(texts)})
+            frame = (
+                pd.DataFrame({TEXT: list(texts)})
+                if fields is None
+                else field_records(list(texts), fields, where="--text")
+            )
             return Source("--text", TEXT, kept, len(frame), lambda: iter([frame]))
-        return Source("standard input", TEXT, kept, None, lambda: stdin_chunks(chunk_rows))
+        return Source("standard input", TEXT, kept, None, lambda: stdin_chunks(chunk_rows, fields))
     table = open_table(file, sheet=sheet, delimiter=delimiter)
-    check_text_column(table, text_column)
-    kept = kept_columns(table.columns, keep_columns, source=file, text_column=text_column)
-    total = check_texts(table, column=text_column, chunk_rows=chunk_rows)
+    read = text_columns(
+        file, table.columns, text_column=text_column, fields=fields, nested=table.nested
+    )
+    kept = kept_columns(table.columns, keep_columns, source=file, text_column=read)
+    total = check_texts(table, columns=read, chunk_rows=chunk_rows)
 
     def chunks() -> Iterator[pd.DataFrame]:
-        return table.chunks(rows=chunk_rows, columns=[text_column, *kept])
+        return table.chunks(rows=chunk_rows, columns=[*read, *kept])
 
     return Source(str(file), text_column, kept, total, chunks)
-
-
-def check_text_column(table: TableFile, text_column: str) -> None:
-    """Refuse a file without the text column, listing its columns and nested paths."""
-    if not has_column(table, text_column):
-        names = [*table.columns, *table.nested]
-        raise UserError(
-            f"{table.path} has no column '{text_column}' (its columns: {', '.join(names)})"
-            ": pass --text-column"
-        )
 
 
 def read_texts(texts: list[str] | None, file: Path | None, *, text_column: str) -> list[str]:
@@ -265,6 +341,18 @@ def read_texts(texts: list[str] | None, file: Path | None, *, text_column: str) 
         for frame in source.chunks()
         for text in column_texts(frame, source.name, column=source.text_column, start=None)
     ]
+
+
+def model_fields(model: Path, text_column: str | None) -> TextFields | None:
+    """The fields the model reads (None: one text); --text-column is refused for a model of
+    fields, which are read from the columns of their names."""
+    fields = load_fields(model_folder(model))
+    if fields is not None and text_column is not None:
+        raise UserError(
+            f"--text-column {text_column}: this model reads the fields {', '.join(fields.names)}, "
+            "each from the file's column of that name; leave --text-column out"
+        )
+    return fields
 
 
 @contextmanager
@@ -294,7 +382,7 @@ def predict_command(
     *,
     texts: list[str] | None,
     file: Path | None,
-    text_column: str,
+    text_column: str | None = None,
     keep_columns: str | None = None,
     output: Path | None,
     output_format: str | None,
@@ -307,8 +395,9 @@ def predict_command(
     sheet: str | None = None,
     delimiter: str = "auto",
 ) -> None:
-    """Label texts and write one row per text: the text, the input's other columns, the label,
-    confidence, decision and a probability per label."""
+    """Label texts and write one row per text: the text (or the fields), the input's other
+    columns, the label, confidence, decision and a probability per label. `text_column` (for a
+    model of one text; default `text`)."""
     delimiter = checked_delimiter(delimiter)
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: choose {', '.join(BACKENDS)}")
@@ -340,6 +429,8 @@ def predict_command(
         return
     if address is not None or workers is not None:
         raise UserError("--address and --workers are for --engine ray")
+    fields = model_fields(model, text_column)
+    text_column = text_column or TEXT
     file_format = output_format_checked(output, output_format, file=file)
     source = open_source(
         texts,
@@ -347,6 +438,7 @@ def predict_command(
         text_column=text_column,
         keep_columns=keep,
         chunk_rows=chunk_rows,
+        fields=fields,
         sheet=sheet,
         delimiter=delimiter,
     )
@@ -359,6 +451,7 @@ def predict_command(
         source.kept,
         predictor.labels,
         source=source.name,
+        fields=fields,
         decision_columns=SET_COLUMNS if predictor.multi_label else DECISION_COLUMNS,
     )
     separator = load_separator(predictor.folder) if file_format in JOINED_FORMATS else None

@@ -11,6 +11,7 @@ from transformers import TextClassificationPipeline
 from transformers.modeling_outputs import ModelOutput
 
 from domaintune.config import PrepareConfig
+from domaintune.errors import UserError
 from domaintune.predict.predictor import Predictor, normalized
 
 
@@ -23,15 +24,21 @@ class NormalizingPipeline(TextClassificationPipeline):
         *args: Any,
         normalization: PrepareConfig | None,
         temperature: float,
+        predictor: Predictor | None = None,
         **kwargs: Any,
     ) -> None:
         self.normalization = normalization
+        self.predictor = predictor
         self.temperature = temperature
         super().__init__(*args, **kwargs)
 
     def preprocess(self, inputs: Any, **tokenizer_kwargs: Any) -> dict[str, torch.Tensor]:
-        """A single text is normalised; text pairs (which domaintune never trains on) are not."""
-        if isinstance(inputs, str):
+        """A single text is normalised; for a model of several text fields, an object of them is
+        read as `Predictor` reads it (fields normalised, joined by the separator or paired)."""
+        if self.predictor is not None and self.predictor.fields is not None:
+            read = self.predictor.model_inputs([inputs])[0]
+            inputs = read if isinstance(read, str) else {"text": read[0], "text_pair": read[1]}
+        elif isinstance(inputs, str):
             inputs = normalized([inputs], self.normalization)[0]
         return super().preprocess(inputs, **tokenizer_kwargs)
 
@@ -48,12 +55,19 @@ def pipeline(folder: str | Path, **options: Any) -> NormalizingPipeline:
     at training's token limit, and scores calibrated. `options` go to the pipeline (`device`,
     `batch_size`, `top_k`, ...)."""
     predictor = Predictor(folder, backend="torch", precision="fp32")
+    if predictor.long_text.mode != "truncate":
+        raise UserError(
+            f"{folder} reads long texts as model.long_text {predictor.long_text.mode} says, which "
+            "a transformers pipeline cannot (it cuts them): use domaintune.predict.Predictor or "
+            "`domaintune predict`"
+        )
     return NormalizingPipeline(
         model=predictor.backend.model,  # the PyTorch backend asked for above
         tokenizer=predictor.tokenizer,
         task="text-classification",
         normalization=predictor.normalization,
         temperature=predictor.temperature,
+        predictor=predictor,
         truncation=True,
         max_length=predictor.max_length,
         **options,

@@ -2,7 +2,10 @@
 
 Texts are read as training read them: when the model folder holds `normalization.json` (written
 with the model by the train stage), each text is normalised with those settings before tokenising,
-so raw text gets the model the test split was scored with. When it holds `calibration.json`
+so raw text gets the model the test split was scored with. When it holds `fields.json` (a model
+trained on several text fields), each input is a {field: text} object instead of a text: its
+fields are normalised one by one and joined by the tokenizer's separator, or encoded as a pair,
+as training did. When it holds `calibration.json`
 (written by the evaluate stage), the logits are divided by its temperature before the softmax, so
 the probabilities are calibrated. When it holds `decision.json` (also by evaluate), its rules
 (a class rule, an abstain threshold; chosen on validation) decide each text as evaluate scored them.
@@ -19,7 +22,7 @@ one that passed its parity check, else PyTorch (bf16 where the hardware has it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,30 +33,35 @@ from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
 from domaintune.config import PrepareConfig
 from domaintune.data.clean import load_normalization, normalize_text
+from domaintune.data.fields import TextFields, field_values, load_fields
 from domaintune.errors import UserError
 from domaintune.longtext import LongText, head_tail, load_long_text, pool, windows
-from domaintune.models import load_model_config, load_tokenizer
+from domaintune.models import field_separator, load_model_config, load_tokenizer
 from domaintune.multilabel import is_multi_label, load_thresholds, sigmoid
 from domaintune.predict.backends import Backend
 from domaintune.predict.choose import BackendChoice, PrecisionChoice, choose_backend
-from domaintune.predict.encode import Encode, encoder, pad, whole_encoder
+from domaintune.predict.encode import Encode, ModelInput, encoder, pad, whole_encoder
 from domaintune.predict.rules import decide, decide_sets, load_rules
 from domaintune.temperature import load_temperature, probabilities
+
+Input = str | Mapping[str, str]
+"""What a predictor is given per text: a text, or {field: text} for a model of several fields."""
 
 
 def length_batches(
     tokenizer: PreTrainedTokenizerBase,
-    texts: list[str],
+    texts: Sequence[ModelInput],
     *,
     batch_size: int,
     max_length: int,
     encode: Encode | None = None,
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Tokenised batches (numpy arrays) of texts of similar length (little padding), each with the
-    positions of its texts in `texts`, so results can be put back in the input's order. `encode`
-    tokenises (default: `encoder(tokenizer)`, made anew)."""
+    """Tokenised batches (numpy arrays) of texts (or pairs) of similar length (little padding),
+    each with the positions of its texts in `texts`, so results can be put back in the input's
+    order. `encode` tokenises (default: `encoder(tokenizer)`, made anew)."""
     encode = encode or encoder(tokenizer, max_length=max_length)
-    order = np.argsort([len(text) for text in texts], kind="stable")
+    lengths = [len(text) if isinstance(text, str) else sum(map(len, text)) for text in texts]
+    order = np.argsort(lengths, kind="stable")
     for start in range(0, len(texts), batch_size):
         rows = order[start : start + batch_size]
         yield rows, encode([texts[i] for i in rows])
@@ -131,6 +139,7 @@ class Predictor:
         check_model_folder(folder)
         self.folder = folder
         self.normalization = load_normalization(folder)
+        self.fields: TextFields | None = load_fields(folder)
         self.tokenizer = load_tokenizer(str(folder))
         config = load_model_config(str(folder))
         self.labels = [config.id2label[i] for i in range(len(config.id2label))]
@@ -149,35 +158,58 @@ class Predictor:
             folder, backend=backend, precision=precision, threads=threads
         )
 
+    def model_inputs(self, texts: Sequence[Input]) -> list[ModelInput]:
+        """Each input as the model reads it, normalised as in training: a text; for a model of
+        several fields, its fields joined by the tokenizer's separator, or a pair. An input of
+        the wrong kind (a text for a model of fields, an object missing a field) is refused."""
+        fields = self.fields
+        if fields is None:
+            wrong = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
+            if wrong is not None:
+                raise UserError(
+                    f"input {wrong + 1} is {type(texts[wrong]).__name__}: this model reads one "
+                    "text per input; give strings"
+                )
+            return list(normalized(list(texts), self.normalization))  # type: ignore[arg-type]
+        rows = [
+            normalized(field_values(text, fields, where=f"input {i + 1}"), self.normalization)
+            for i, text in enumerate(texts)
+        ]
+        if fields.pair:
+            return [(first, second) for first, second in rows]
+        separator = field_separator(self.tokenizer)
+        return [separator.join(row) for row in rows]
+
     def predict_logits(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+        self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
     ) -> np.ndarray:
-        """Raw logits, one row per text. Texts are normalised, batched by length, then put back
-        in order; a text the model reads in windows gets its windows' logits pooled as the
-        model folder says. `progress`: a bar of batches (when there are 10 or more); off where
-        the caller shows its own."""
+        """Raw logits, one row per input (a text, or {field: text} for a model of several
+        fields). Inputs are normalised, batched by length, then put back in order; an input the
+        model reads in windows gets its windows' logits pooled as the model folder says.
+        `progress`: a bar of batches (when there are 10 or more); off where the caller shows its
+        own."""
         if self.long_text.mode == "truncate":
-            texts = normalized(texts, self.normalization)
+            inputs = self.model_inputs(texts)
             batches = length_batches(
                 self.tokenizer,
-                texts,
+                inputs,
                 batch_size=batch_size,
                 max_length=self.max_length,
                 encode=self.encode,
             )
-            return self._run(batches, len(texts), batch_size=batch_size, progress=progress)
+            return self._run(batches, len(inputs), batch_size=batch_size, progress=progress)
         logits, owners = self.predict_pieces(texts, batch_size=batch_size, progress=progress)
         if self.long_text.mode == "chunks":
             return pool(logits, owners, texts=len(texts), how=self.long_text.pooling)
         return logits
 
     def predict_pieces(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+        self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Logits of each piece the model reads (head_tail: one a text; chunks: each window),
-        and the text each piece belongs to, for pooling as the caller chooses."""
-        texts = normalized(texts, self.normalization)
-        pieces, owners = cut(self.encode_whole(texts), self.long_text)
+        """Logits of each piece the model reads (head_tail: one an input; chunks: each window),
+        and the input each piece belongs to, for pooling as the caller chooses. A model of
+        several fields reads them joined, as one text, and cuts that."""
+        pieces, owners = cut(self.encode_whole(self.model_inputs(texts)), self.long_text)
         order = np.argsort([len(piece["input_ids"]) for piece in pieces], kind="stable")
         left = self.tokenizer.padding_side == "left"
         batches = (
@@ -203,7 +235,7 @@ class Predictor:
         return logits
 
     def predict_proba(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+        self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
     ) -> np.ndarray:
         """Probabilities, one row per text, scaled by the saved temperature when there is one;
         multi_label: each label's own sigmoid probability."""
@@ -212,14 +244,16 @@ class Predictor:
             return sigmoid(logits)
         return probabilities(logits, temperature=self.temperature)
 
-    def predict(self, texts: list[str], *, batch_size: int = 64) -> list[str] | list[list[str]]:
+    def predict(
+        self, texts: Sequence[Input], *, batch_size: int = 64
+    ) -> list[str] | list[list[str]]:
         """The label of each text, with the run's class rule applied (see `decide`); for a
         multi_label model, the labels of each text."""
         column = "labels" if self.multi_label else "label"
         return self.decide(texts, batch_size=batch_size)[column].tolist()
 
     def decide(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = True
+        self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
     ) -> pd.DataFrame:
         """One row per text, in order: `label` (with the run's class rule applied), `confidence`
         (the top calibrated probability), `decision` (`model`, `class_rule` or `abstain`: send

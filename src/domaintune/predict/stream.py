@@ -358,11 +358,6 @@ def open_table(path: Path, *, sheet: str | None = None, delimiter: str = "auto")
     return table
 
 
-def has_column(table: TableFile, name: str) -> bool:
-    """Whether `name` is a column of the file or a dotted path into its nested objects."""
-    return name in table.columns or name in table.nested
-
-
 def output_format(output: Path | None, given: str | None) -> str:
     """The format to write: `--format`, else the output file's suffix, else JSON Lines."""
     suffix = OUTPUT_FORMATS.get(output.suffix.lower()) if output is not None else None

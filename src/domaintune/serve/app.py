@@ -1,6 +1,8 @@
 """The HTTP app: `create_app(run)` loads the run's model once and answers
 
-- `POST /predict`: one text (`{"text": ...}`) or several (`{"texts": [...]}`) -> per text the label,
+- `POST /predict`: one text (`{"text": ...}`) or several (`{"texts": [...]}`), or for a model of
+  several text fields one object of fields (`{"fields": {"subject": ..., "body": ...}}`) or a list
+  of them -> per text the label,
   calibrated probabilities, confidence and decision, from the one prediction path
   (`Predictor.decide`: normalised as in training, calibrated, the run's decision rules applied);
 - `GET /health`: alive, and how the batcher has batched;
@@ -33,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domaintune.config import ServeConfig
+from domaintune.data.fields import TextFields
 from domaintune.errors import UserError
 from domaintune.predict import Predictor
 from domaintune.rundir import version
@@ -116,7 +119,9 @@ def warm_up(predictor: Predictor) -> None:
     shared with other processes, MiniLM-L6 batches in the worker thread took 13 ms of CPU per
     text with this, 35-44 ms without (19 against 78 texts/s); `GOMP_SPINCOUNT=1000` does the
     same."""
-    predictor.predict_proba(["warm-up"] * 2, batch_size=2)
+    fields = predictor.fields
+    text = "warm-up" if fields is None else dict.fromkeys(fields.names, "warm-up")
+    predictor.predict_proba([text] * 2, batch_size=2)
 
 
 def batch_predictor(predictor: Predictor) -> Callable[[list[str]], list[Prediction]]:
@@ -153,6 +158,57 @@ def one_line(error: dict[str, Any]) -> str:
     if error.get("type") == "missing" and where == "body":
         return 'the body is missing: send JSON such as {"text": "..."}'
     return f"{where}: {message}"
+
+
+def parts(request: PredictRequest, index: int, text: str | dict[str, str]) -> list[tuple[str, str]]:
+    """Each text of one input, with where it is in the request (for the size limit's answer)."""
+    if isinstance(text, str):
+        return [("the text" if request.text is not None else f"texts[{index}]", text)]
+    where = "fields" if isinstance(request.fields, dict) else f"fields[{index}]"
+    return [(f"{where}.{name}", value) for name, value in text.items()]
+
+
+def check_kind(request: PredictRequest, fields: TextFields | None) -> None:
+    """Refuse (422) inputs of a kind the model does not read: the one-line answer says what to
+    send instead."""
+    names = [] if fields is None else list(fields.names)
+    if fields is None and request.fields is not None:
+        raise RequestValidationError(
+            [invalid(["body", "fields"], 'this model reads one text: send {"text": "..."}')]
+        )
+    if fields is not None and request.fields is None:
+        example = ", ".join(f'"{name}": "..."' for name in names)
+        key = "text" if request.text is not None else "texts"
+        raise RequestValidationError(
+            [
+                invalid(
+                    ["body", key],
+                    f"this model reads the fields {', '.join(names)}: send "
+                    f'{{"fields": {{{example}}}}}',
+                )
+            ]
+        )
+    if fields is None:
+        return
+    objects = [request.fields] if isinstance(request.fields, dict) else list(request.fields or [])
+    for index, given in enumerate(objects):
+        where = ["body", "fields"] + ([] if isinstance(request.fields, dict) else [index])
+        missing = [name for name in names if name not in given]
+        unknown = [name for name in given if name not in names]
+        if missing or unknown:
+            what = (
+                f"no field '{missing[0]}'"
+                if missing
+                else f"a field '{unknown[0]}' it does not read"
+            )
+            raise RequestValidationError(
+                [invalid(where, f"has {what} (this model reads {', '.join(names)})")]
+            )
+
+
+def invalid(loc: list[Any], message: str) -> dict[str, Any]:
+    """A validation error as pydantic words one, so every 422 answer has the same shape."""
+    return {"loc": loc, "msg": message, "type": "value_error"}
 
 
 def problem(status: int, message: str, detail: Any = None, **kwargs: Any) -> JSONResponse:
@@ -203,9 +259,14 @@ def create_app(
         ),
         lifespan=lifespan,
     )
+    fields = predictor.fields
+    per_input = len(fields.names) if fields is not None else 1  # each field up to the limit
     app.add_middleware(
         BodyLimit,
-        max_bytes=serve.max_texts * (serve.max_text_chars * JSON_ESCAPED_CHAR_BYTES + 16) + 4096,
+        max_bytes=serve.max_texts
+        * per_input
+        * (serve.max_text_chars * JSON_ESCAPED_CHAR_BYTES + 80)
+        + 4096,
         message=f"the request body is too large: send at most {serve.max_texts} texts of at "
         f"most {serve.max_text_chars} characters each",
     )
@@ -245,25 +306,27 @@ def create_app(
         summary="Label one text or a list of texts",
         description=(
             f"At most {serve.max_texts} texts of at most {serve.max_text_chars} characters each; "
-            "more is refused with 413. A malformed request (not JSON, unknown fields, a text that "
-            "is not a string or is blank, an empty list, both or neither of `text` and `texts`) is "
-            "refused with 422."
+            "more is refused with 413. A malformed request (not JSON, unknown keys, a text that "
+            "is not a string or is blank, an empty list, not exactly one of `text`, `texts` and "
+            "`fields`, `fields` for a model of one text or a text for a model of several fields, "
+            "an object of fields lacking one or naming an unknown one) is refused with 422."
         ),
     )
     async def predict(request: PredictRequest) -> PredictResponse:
         texts = request.all_texts()
+        check_kind(request, fields)
         if len(texts) > serve.max_texts:
             raise HTTPException(
                 413, f"{len(texts)} texts in one request; the limit is {serve.max_texts}"
             )
         for index, text in enumerate(texts):
-            if len(text) > serve.max_text_chars:
-                where = "the text" if request.text is not None else f"texts[{index}]"
-                raise HTTPException(
-                    413,
-                    f"{where} has {len(text)} characters; the limit is {serve.max_text_chars}",
-                )
-        predictions = await batcher.submit(texts)
+            for where, value in parts(request, index, text):
+                if len(value) > serve.max_text_chars:
+                    raise HTTPException(
+                        413,
+                        f"{where} has {len(value)} characters; the limit is {serve.max_text_chars}",
+                    )
+        predictions = await batcher.submit(texts)  # type: ignore[arg-type]
         return PredictResponse(backend=backend_name, predictions=predictions)
 
     @app.get("/health", response_model=Health, summary="Whether the server is up, and its batches")

@@ -102,6 +102,8 @@ def read_metadata(path: Path, predictor: Predictor, *, limits: Limits) -> Metada
     return Metadata(
         name=(root or predictor.folder).resolve().name,
         labels=predictor.labels,
+        fields=None if predictor.fields is None else list(predictor.fields.names),
+        text_pair=predictor.fields is not None and predictor.fields.pair,
         backend=predictor.backend.name,
         temperature=predictor.temperature,
         decision_rules=decision_rules(predictor),

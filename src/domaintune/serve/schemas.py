@@ -2,7 +2,9 @@
 and writes the OpenAPI document (`/docs`, `/openapi.json`) from them.
 
 A request is malformed (422) when its shape is wrong: not JSON, unknown fields, a text that is not
-a string, an empty or blank text, an empty list, both or neither of `text` and `texts`. It is too
+a string, an empty or blank text, an empty list, not exactly one of `text`, `texts` and `fields`,
+or a kind of input the model does not read (`fields` for a model of one text, a text for a model
+of several fields, an object of fields lacking one the model reads or naming one it does not). It is too
 large (413) when its shape is right but a text or the list passes the server's limits; those are
 settings of the server (`serve` in the config), checked by the app, and listed by `/metadata`.
 """
@@ -21,6 +23,10 @@ def check_text(text: str) -> str:
     surrogate such as "\\ud800", which no tokenizer takes)."""
     if not text.strip():
         raise ValueError("a text must hold more than whitespace")
+    return check_unicode(text)
+
+
+def check_unicode(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -32,8 +38,24 @@ Text = Annotated[StrictStr, AfterValidator(check_text)]
 """A text as a request holds it: a JSON string (a number is not taken for one) the model can read."""
 
 
+def check_fields(fields: dict[str, str]) -> dict[str, str]:
+    """An object of fields with a text in one at least: a field may be empty (a ticket without a
+    subject), not all of them."""
+    if not any(value.strip() for value in fields.values()):
+        raise ValueError("an object of fields must hold a text in one field at least")
+    return fields
+
+
+Fields = Annotated[
+    dict[str, Annotated[StrictStr, AfterValidator(check_unicode)]],
+    AfterValidator(check_fields),
+]
+"""One input of a model trained on several text fields: {field: text}."""
+
+
 class PredictRequest(BaseModel):
-    """One text as `text`, or several as `texts`; not both."""
+    """One text as `text`, or several as `texts`; for a model of several text fields, one object
+    of fields or a list of them as `fields`. Exactly one of the three."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -41,6 +63,7 @@ class PredictRequest(BaseModel):
             "examples": [
                 {"text": "@united two hours on the tarmac and no water"},
                 {"texts": ["thanks for the smooth flight", "what time does boarding start?"]},
+                {"fields": {"subject": "Refund", "body": "I was charged twice for one order"}},
             ]
         },
     )
@@ -49,15 +72,29 @@ class PredictRequest(BaseModel):
     texts: list[Text] | None = Field(
         default=None, min_length=1, description="Several texts to label, answered in this order."
     )
+    fields: Fields | Annotated[list[Fields], Field(min_length=1)] | None = Field(
+        default=None,
+        description="For a model trained on several text fields (`/metadata` lists them): one "
+        "{field: text} object, or a list of them answered in this order.",
+    )
 
     @model_validator(mode="after")
-    def _one_of_text_or_texts(self) -> PredictRequest:
-        if (self.text is None) == (self.texts is None):
-            raise ValueError('give either "text" (one text) or "texts" (a list of texts)')
+    def _one_of_text_texts_or_fields(self) -> PredictRequest:
+        given = [value is not None for value in (self.text, self.texts, self.fields)]
+        if sum(given) != 1:
+            raise ValueError(
+                'give one of "text" (one text), "texts" (a list of texts) or "fields" (an '
+                "object of fields, or a list of them)"
+            )
         return self
 
-    def all_texts(self) -> list[str]:
-        return [self.text] if self.text is not None else list(self.texts or [])
+    def all_texts(self) -> list[str | dict[str, str]]:
+        """The inputs, in order: texts, or objects of fields."""
+        if self.text is not None:
+            return [self.text]
+        if self.fields is not None:
+            return [self.fields] if isinstance(self.fields, dict) else list(self.fields)
+        return list(self.texts or [])
 
 
 class Prediction(BaseModel):
@@ -152,6 +189,14 @@ class ModelCardSummary(BaseModel):
 class Metadata(BaseModel):
     name: str = Field(description="The run's name (its folder).")
     labels: list[str]
+    fields: list[str] | None = Field(
+        default=None,
+        description="The text fields the model reads, in order, for a model trained on several "
+        '(send {"fields": {...}}); None: it reads one text.',
+    )
+    text_pair: bool = Field(
+        default=False, description="Whether the two fields are encoded as a sentence pair."
+    )
     backend: str
     temperature: float = Field(
         description="The logits are divided by this before the softmax (1: not calibrated)."

@@ -21,7 +21,9 @@ from datasets.fingerprint import Hasher
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
+from domaintune.data.fields import TextFields, load_fields
 from domaintune.longtext import LongText, head_tail, spread, windows
+from domaintune.models import field_separator
 from domaintune.multilabel import is_label_sets, multi_hot
 from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
@@ -70,6 +72,23 @@ def choose_max_length(
     return limit, set_by
 
 
+def model_inputs(
+    frame: pd.DataFrame, fields: TextFields | None, tokenizer: PreTrainedTokenizerBase
+) -> list[list[str]]:
+    """What the tokenizer is given for a split: [texts], or for a pair of fields [firsts, seconds].
+
+    Several fields are joined by the tokenizer's separator token (`field_separator`), so the
+    model sees where each ends; a pair is tokenised as the model's sentence pairs are.
+    """
+    if fields is None:
+        return [frame["text"].tolist()]
+    columns = [frame[column].tolist() for column in fields.columns]
+    if fields.pair:
+        return columns
+    separator = field_separator(tokenizer)
+    return [[separator.join(values) for values in zip(*columns)]]
+
+
 def tokenize(
     frame: pd.DataFrame,
     tokenizer: PreTrainedTokenizerBase,
@@ -77,20 +96,24 @@ def tokenize(
     *,
     reading: LongText,
     max_chunks: int,
+    fields: TextFields | None = None,
     untruncated: BatchEncoding | None = None,
 ) -> Dataset:
-    """Token ids without padding (the collator pads each batch), the label id (multi_label: a
-    multi-hot row of floats, as binary cross-entropy takes it), and the length.
+    """Token ids without padding (the collator pads each batch), token types where the tokenizer
+    makes them (1 for a pair's second field), the label id (multi_label: a multi-hot row of
+    floats, as binary cross-entropy takes it), and the length.
 
     A text longer than `reading.max_length` is cut (truncate), kept at both ends (head_tail), or
-    read as up to `max_chunks` windows, each a row with the text's label (chunks). `untruncated`
-    are the texts' encodings without a limit, with their special-tokens masks, when already made.
+    read as up to `max_chunks` windows, each a row with the text's label (chunks); joined fields
+    are one text. A pair of fields is only ever cut (the config refuses windows over a pair), its
+    longer field first. `untruncated` are the texts' encodings without a limit, with their
+    special-tokens masks, when already made.
     """
-    texts, max_length = frame["text"].tolist(), reading.max_length
+    inputs, max_length = model_inputs(frame, fields, tokenizer), reading.max_length
     encoded = (
         untruncated
         if untruncated is not None
-        else tokenizer(texts, return_special_tokens_mask=True)
+        else tokenizer(*inputs, return_special_tokens_mask=True)
     )
     targets = (
         multi_hot(frame["label"], list(label2id)).tolist()
@@ -119,7 +142,9 @@ def tokenize(
         too_long = [row for row, ids in enumerate(rows["input_ids"]) if len(ids) > max_length]
         if too_long:
             cut = tokenizer(
-                [texts[row] for row in too_long], truncation=True, max_length=max_length
+                *([part[row] for row in too_long] for part in inputs),
+                truncation="longest_first",
+                max_length=max_length,
             )
             for index, row in enumerate(too_long):
                 for name in names:
@@ -135,6 +160,7 @@ def cache_key(
     model: ModelConfig,
     *,
     model_limit: int,
+    fields: TextFields | None = None,
 ) -> str:
     """A hash of every input of the tokenised splits."""
     digest = hashlib.sha256()
@@ -148,6 +174,7 @@ def cache_key(
         "percentile": model.max_length_percentile,
         "long_text": [model.long_text, model.head_share, model.chunk_overlap, model.max_chunks],
         "model_limit": model_limit,
+        "fields": None if fields is None else [list(fields.names), fields.mode],
     }
     digest.update(json.dumps(facts, sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -160,10 +187,13 @@ def build(
     model: ModelConfig,
     *,
     model_limit: int,
+    fields: TextFields | None = None,
 ) -> tuple[DatasetDict, dict[str, Any]]:
     """Tokenise the splits; the token limit comes from the training split's lengths."""
     encoded = {
-        name: tokenizer(frames[name]["text"].tolist(), return_special_tokens_mask=True)
+        name: tokenizer(
+            *model_inputs(frames[name], fields, tokenizer), return_special_tokens_mask=True
+        )
         for name in TOKENIZED_SPLITS
     }
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
@@ -182,6 +212,7 @@ def build(
                 label2id,
                 reading=reading,
                 max_chunks=model.max_chunks,
+                fields=fields,
                 untruncated=encoded[name],
             )
             for name in TOKENIZED_SPLITS
@@ -218,14 +249,19 @@ def load_or_tokenize(
     use_cache: bool,
     write: bool,
 ) -> TokenizedSplits:
-    """The tokenised splits from the run's cache, or made now (and cached when `write`)."""
-    folder = run.tokenized(cache_key(run, tokenizer, label2id, model, model_limit=model_limit))
+    """The tokenised splits from the run's cache, or made now (and cached when `write`). The
+    fields the model reads are prepare's (`data/fields.json`), whatever the config says now."""
+    fields = load_fields(run.data)
+    key = cache_key(run, tokenizer, label2id, model, model_limit=model_limit, fields=fields)
+    folder = run.tokenized(key)
     facts_file = folder / "facts.json"
     if use_cache and facts_file.is_file():
         splits, facts, from_cache = DatasetDict.load_from_disk(folder), read_json(facts_file), True
     else:
         frames = {name: read_parquet(run.split(name)) for name in TOKENIZED_SPLITS}
-        splits, facts = build(frames, tokenizer, label2id, model, model_limit=model_limit)
+        splits, facts = build(
+            frames, tokenizer, label2id, model, model_limit=model_limit, fields=fields
+        )
         from_cache = False
         if use_cache and write:
             with atomic_path(folder) as temporary:

@@ -35,6 +35,7 @@ from transformers import (
 from domaintune import assets
 from domaintune.config import Config, TrainConfig
 from domaintune.data.clean import load_normalization
+from domaintune.data.fields import FIELDS_FILE, load_fields
 from domaintune.metrics import scores
 from domaintune.models import load_classifier, load_tokenizer
 from domaintune.multilabel import (
@@ -265,7 +266,8 @@ def fit(
 def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalization: Path) -> None:
     """A plain Transformers model folder (safetensors, tokenizer, label names), written whole,
     with a copy of `normalization` (prepare's `normalization.json`): the text normalisation the
-    training data went through, which prediction repeats.
+    training data went through, which prediction repeats; and of prepare's `fields.json` beside
+    it, when the data has several text fields: which ones prediction asks for, and how joined.
 
     Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
     launch), gathering them takes all processes. Only the main one writes.
@@ -282,6 +284,8 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
         model.save_pretrained(temporary, state_dict=weights)
         fitted.tokenizer.save_pretrained(temporary)
         shutil.copyfile(normalization, temporary / normalization.name)
+        if (normalization.parent / FIELDS_FILE).is_file():
+            shutil.copyfile(normalization.parent / FIELDS_FILE, temporary / FIELDS_FILE)
         fitted.data.long_text.save(temporary)
 
 
@@ -353,6 +357,7 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
         run.split("train"), run.split("validation"), run.card, run.normalization, stage="prepare"
     )
     load_normalization(run.data)  # a damaged file fails here, not after training
+    load_fields(run.data)
     machine = Machine.current()
     config = resolve_batch_size(config, train_rows=training_rows(run), processes=machine.processes)
     args = training_arguments(config.train, run.checkpoints, machine=machine)
