@@ -45,6 +45,24 @@ def test_bad_keys_and_types_name_the_key(override: str, named: str) -> None:
         build_config({}, [override])
 
 
+@pytest.mark.parametrize(
+    ("value", "audit"),
+    [("off", "off"), ("no", "off"), ("false", "off"), ("'off'", "off"), ("on", "flag")],
+)
+def test_label_audit_takes_what_yaml_reads_as_a_boolean(
+    value: str, audit: str, tmp_path: Path
+) -> None:
+    """YAML reads an unquoted off as false: `--set prepare.label_audit=off` must turn the audit
+    off, and the saved config must read back the same."""
+    config = build_config({}, [f"prepare.label_audit={value}"])
+    assert config.prepare.label_audit == audit
+    path = tmp_path / "config.yaml"
+    path.write_text(config.to_yaml())
+    assert load_config(str(path)).prepare.label_audit == audit
+    with pytest.raises(UserError, match=r"prepare\.label_audit"):
+        build_config({}, ["prepare.label_audit=1"])
+
+
 def test_split_sizes_must_leave_training_data() -> None:
     with pytest.raises(UserError, match="validation_size"):
         build_config({}, ["prepare.validation_size=0.45", "prepare.test_size=0.45"])

@@ -264,7 +264,8 @@ class PrepareConfig(Section):
     minhash_permutations: int = Field(default=64, ge=16)
     # Label audit: confident learning (cleanlab) on out-of-fold probabilities of TF-IDF + LR.
     label_audit: Literal["off", "flag", "drop"] = "flag"
-    """Flag lists suspected label errors in the card and report; drop also removes them."""
+    """Flag lists suspected label errors in the card and report; drop also removes them. An
+    unquoted `off` (which YAML reads as false) turns the audit off too."""
     audit_folds: int = Field(default=5, ge=2)
     audit_max_train_rows: int = Field(default=200_000, ge=100)
     """Each fold's model trains on at most this many rows (a stratified sample): on large data
@@ -295,6 +296,15 @@ class PrepareConfig(Section):
     """Each class needs this many rows to be split into train, validation and test. multi_label:
     a rarer label is dropped from the label sets (counted in the card), not refused."""
     seed: int = 42
+
+    @field_validator("label_audit", mode="before")
+    @classmethod
+    def _label_audit_from_yaml_boolean(cls, value: Any) -> Any:
+        """YAML reads an unquoted `off` (and `no`, `false`) as false and `on` as true, so
+        `--set prepare.label_audit=off` arrives as a boolean: false is off, true the default flag."""
+        if isinstance(value, bool):
+            return "flag" if value else "off"
+        return value
 
     @field_validator("language")
     @classmethod
