@@ -29,8 +29,12 @@ def test_html_templates_escape_what_they_are_given_and_markdown_ones_do_not() ->
 
 def test_the_shipped_templates_load_with_the_escaping_their_kind_needs() -> None:
     shipped = {
-        "report/templates": {"report.html.j2": True, "report.md.j2": False},
-        "evaluate/templates": {"model_card.md.j2": False},
+        "report/templates": {
+            "report.html.j2": True,
+            "report.md.j2": False,
+            "report_multilabel.md.j2": False,
+        },
+        "evaluate/templates": {"model_card.md.j2": False, "model_card_multilabel.md.j2": False},
     }
     for folder, escaped in shipped.items():
         loaded = environment(folder)

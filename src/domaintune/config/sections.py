@@ -327,7 +327,8 @@ class ModelConfig(Section):
     truncate: its first tokens. head_tail: its first `head_share` of the limit and its last tokens
     (Sun et al. 2019, "How to Fine-Tune BERT for Text Classification": on long reviews and news
     the end says as much as the start). chunks: overlapping windows, each trained on with the
-    text's label; a text's logits are its windows' pooled, mean or max as validation prefers.
+    text's label; a text's logits are its windows' pooled, the mean, or the max where validation
+    clearly prefers it.
     truncate by default: most texts people classify fit, and chunks multiplies the time of long
     ones; say chunks when most texts are longer than the model reads (the data card tells).
     With chunks, the validation scores of each epoch (early stopping, the best checkpoint) score

@@ -1,7 +1,7 @@
 """Long texts read in windows: the pooling chosen on validation, and scores by length per strategy.
 
 A model trained with `model.long_text: chunks` reads every window of a text; its logits can be
-pooled several ways. Each way is scored on validation and the best (macro-F1, mean on a tie) is
+pooled several ways. Each way is scored on validation and the choice (see `choose_pooling`) is
 saved beside the model for every later prediction. On test, each way is also scored by token
 length (up to the limit, up to twice it, ...), with the first window alone standing for what
 truncation would have read: the report shows where reading the rest pays.
@@ -35,8 +35,12 @@ def macro_f1(gold: np.ndarray, logits: np.ndarray) -> float:
 
 
 def choose_pooling(validation: dict[str, np.ndarray], gold: np.ndarray) -> Pooling:
-    """The pooling with the best validation macro-F1; the first of POOLINGS on a tie."""
-    return max(POOLINGS, key=lambda how: (macro_f1(gold, validation[how]), -POOLINGS.index(how)))
+    """Mean, unless max beats it on validation by more than two texts' worth (2 / rows): a
+    smaller difference is noise, and the mean, which hears every window, is the steadier
+    default (on 50 validation texts of the Brown corpus, max won by 0.0008 and then lost on test
+    by 0.08)."""
+    mean, top = (macro_f1(gold, validation[how]) for how in POOLINGS)
+    return "max" if top - mean > 2 / max(len(gold), 1) else "mean"
 
 
 def long_text_scores(
