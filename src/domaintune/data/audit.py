@@ -113,25 +113,16 @@ def audit_labels(
         label_quality=quality[ranked].round(4),
         likely_error=likely[ranked],
     )
-    drop = prepare.label_audit == "drop"
-    given = frame[GIVEN] if GIVEN in frame else pd.Series("", index=frame.index)
-    dropped = likely & ~given.isin(["validation", "test"]).to_numpy() & drop
-    kept = frame[~dropped]
-    step = Step(
-        StepName.LABEL_AUDIT,
-        f"confident learning (cleanlab) on out-of-fold TF-IDF + LR probabilities: "
-        f"{int(likely.sum())} labels ({likely.mean():.1%}) are likely wrong"
-        + (
-            f" and {int(dropped.sum())} were dropped (never one of a validation or test split you "
-            "gave)"
-            if drop
-            else " (kept; prepare.label_audit: drop removes them)"
-        )
-        + f"; {int(doubtful.sum())} get less than {prepare.audit_probability:.0%} for their label",
-        len(frame),
-        len(kept),
-        changed=int(likely.sum()),
-        examples=flagged.drop(columns="row").head(examples).to_dict("records"),
+    kept, step = audit_step(
+        frame,
+        flagged,
+        likely,
+        prepare,
+        examples=examples,
+        method="confident learning (cleanlab) on out-of-fold TF-IDF + LR probabilities",
+        what="labels",
+        doubts=f"{int(doubtful.sum())} get less than {prepare.audit_probability:.0%} for their "
+        "label",
     )
     return kept, step, flagged
 
@@ -205,25 +196,51 @@ def audit_label_sets(
         label_quality=quality[ranked].round(4),
         likely_error=likely[ranked],
     )
+    kept, step = audit_step(
+        frame,
+        flagged,
+        likely,
+        prepare,
+        examples=examples,
+        method="confident learning (cleanlab, multi-label) on out-of-fold one-vs-rest TF-IDF + "
+        "LR probabilities",
+        what="label sets",
+        doubts=f"{int(doubtful.sum())} have a label the model doubts (probability on the wrong "
+        f"side of {prepare.audit_probability:.0%})",
+    )
+    return kept, step, flagged
+
+
+def audit_step(
+    frame: pd.DataFrame,
+    flagged: pd.DataFrame,
+    likely: np.ndarray,
+    prepare: PrepareConfig,
+    *,
+    examples: int,
+    method: str,
+    what: str,
+    doubts: str,
+) -> tuple[pd.DataFrame, Step]:
+    """The rows kept (drop mode removes the likely errors, never from a validation or test split
+    the user gave) and the card's step saying how they were judged and what was found."""
     drop = prepare.label_audit == "drop"
     split = frame[GIVEN] if GIVEN in frame else pd.Series("", index=frame.index)
     dropped = likely & ~split.isin(["validation", "test"]).to_numpy() & drop
     kept = frame[~dropped]
     step = Step(
         StepName.LABEL_AUDIT,
-        f"confident learning (cleanlab, multi-label) on out-of-fold one-vs-rest TF-IDF + LR "
-        f"probabilities: {int(likely.sum())} label sets ({likely.mean():.1%}) are likely wrong"
+        f"{method}: {int(likely.sum())} {what} ({likely.mean():.1%}) are likely wrong"
         + (
             f" and {int(dropped.sum())} were dropped (never one of a validation or test split you "
             "gave)"
             if drop
             else " (kept; prepare.label_audit: drop removes them)"
         )
-        + f"; {int(doubtful.sum())} have a label the model doubts (probability on the wrong side "
-        f"of {prepare.audit_probability:.0%})",
+        + f"; {doubts}",
         len(frame),
         len(kept),
         changed=int(likely.sum()),
         examples=flagged.drop(columns="row").head(examples).to_dict("records"),
     )
-    return kept, step, flagged
+    return kept, step
