@@ -292,6 +292,15 @@ def read_json(path: Path) -> Any:
         raise corrupt(path, _reason(error)) from None
 
 
+def read_model_json(path: Path) -> Any:
+    """A settings file saved beside a model (normalization.json, fields.json); a damaged one is a
+    `UserError` saying to train the model again."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}): train the model again") from None
+
+
 def corrupt(path: Path, reason: str) -> UserError:
     """The error for a file of a run that cannot be used as it is, with what to re-run."""
     return UserError(f"{path} is corrupt ({reason}): {remedy(path)}")

@@ -11,7 +11,6 @@ are not saved, so predicted texts keep their typos.
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 from pathlib import Path
@@ -25,7 +24,7 @@ from domaintune.config import PrepareConfig
 from domaintune.data.card import Step, StepName, before_after
 from domaintune.data.dates import normalize_dates
 from domaintune.errors import UserError
-from domaintune.rundir import write_json
+from domaintune.rundir import read_model_json, write_json
 
 WHITESPACE = re.compile(r"\s+")
 URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -187,10 +186,7 @@ def load_normalization(folder: Path) -> PrepareConfig | None:
     path = folder / NORMALIZATION_FILE
     if not path.is_file():
         return None
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path} is not valid JSON ({error}): train the model again") from None
+    saved = read_model_json(path)
     return _normalization_settings(path, saved)
 
 

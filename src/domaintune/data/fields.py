@@ -13,7 +13,6 @@ A single text column writes no `fields.json`: its model reads one text, as befor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from domaintune.config import DataConfig, PrepareConfig
 from domaintune.data.card import Step, StepName, before_after
 from domaintune.data.clean import normalize_text, to_text
 from domaintune.errors import UserError
-from domaintune.rundir import write_json
+from domaintune.rundir import read_model_json, write_json
 
 FIELDS_FILE = "fields.json"
 FIELDS_VERSION = 1
@@ -188,10 +187,7 @@ def load_fields(folder: Path) -> TextFields | None:
     path = folder / FIELDS_FILE
     if not path.is_file():
         return None
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path} is not valid JSON ({error}): train the model again") from None
+    saved = read_model_json(path)
     version = saved.get("version") if isinstance(saved, dict) else None
     if version not in range(1, FIELDS_VERSION + 1):
         raise UserError(
