@@ -73,8 +73,8 @@ ObjectiveOption = Annotated[
     str | None,
     typer.Option(
         "--objective",
-        help="Quick start: classification (one label per text) or multi_label (a list of "
-        "labels per text).",
+        help="Quick start: classification (one label per text), multi_label (a list of "
+        "labels per text) or regression (a number per text).",
     ),
 ]
 ModelOption = Annotated[

@@ -198,6 +198,9 @@ class DataCard(RunFile):
     distinct label sets."""
     fields: FieldsSummary | None = None
     """Optional, and so no new schema version: a card without it is one of a single text."""
+    targets: dict[str, TargetSummary] | None = None
+    """regression: the numeric target read ("raw", after cleaning: "clean") and in each split.
+    `labels` is then the one output's name, and `classes` and `splits` are empty."""
 
     def step(self, name: str) -> CardStep | None:
         """The step called `name`, if prepare took it (the label audit can be off)."""
@@ -255,6 +258,8 @@ class TrainLog(RunFile):
     best_epoch: float | None
     """None when train logged no validation score."""
     best_validation_macro_f1: float | None
+    best_validation_rmse: float | None = None
+    """regression: the best epoch's validation RMSE (macro-F1 is then None)."""
     stopped_early: bool
     resumed_from: str | None
     train_seconds: float
@@ -542,6 +547,108 @@ class MultiLabelMetrics(RunFile):
     label's rows."""
     baselines: dict[str, SetBaseline]
     significance: dict[str, SetComparison]
+
+
+REGRESSION_SCORES = ("mae", "rmse", "r2", "spearman", "pearson")
+"""The scores of a regression model, and of each of its baselines, in the order reports show them."""
+
+
+class TargetSummary(Record):
+    """A numeric target in one split: how many rows, where the values lie and how they spread."""
+
+    rows: int
+    mean: float
+    std: float
+    min: float
+    p25: float
+    p50: float
+    p75: float
+    max: float
+    whole_numbers: bool
+    """Every value is a whole number (a rating or a severity level)."""
+
+
+class RegressionIntervals(Record):
+    """Bootstrap intervals of the regression scores over test rows."""
+
+    mae: Interval
+    rmse: Interval
+    r2: Interval
+    spearman: Interval
+    pearson: Interval
+
+
+class RegressionBaseline(Record):
+    """A regression baseline's test scores, and how it was chosen."""
+
+    mae: float
+    rmse: float
+    r2: float
+    spearman: float
+    pearson: float
+    intervals: RegressionIntervals
+    description: str
+    alpha: float | None = None
+    """Ridge's regularisation, chosen on validation."""
+    train_rows_embedded: int | None = None
+    validation_mae: float | None = None
+
+
+class RegressionComparison(Record):
+    """The paired bootstrap of MAE (model - baseline) over the same resampled test rows."""
+
+    alpha: float
+    mae_difference: float
+    """Negative: the model's errors are smaller."""
+    mae_difference_interval: Interval
+    p_value: float
+    verdict: str
+    """"better" (the model's MAE is lower) or "worse" when the interval excludes zero, else
+    "not significant"."""
+
+
+class TargetBucket(Record):
+    """Test rows whose true value lies in [low, high]: how far off the model is there."""
+
+    low: float
+    high: float
+    rows: int
+    mae: float
+    mean_error: float
+    """Prediction minus truth, averaged: above zero, the model overshoots these rows."""
+
+
+class RoundedScores(Record):
+    """For targets that are whole numbers: predictions rounded to the nearest one."""
+
+    exact: float
+    """Share of test rows whose rounded prediction is the true value."""
+    within_one: float
+    """Share off by at most one."""
+
+
+class RegressionMetrics(RunFile):
+    """metrics.json for task.objective regression, by evaluate: errors of the predicted values,
+    by true value, against baselines, with intervals."""
+
+    schema_version: ClassVar[int] = 1
+    objective: str = "regression"
+    target: str
+    """The label column the values came from."""
+    mae: float
+    rmse: float
+    r2: float
+    spearman: float
+    pearson: float
+    test_rows: int
+    intervals: RegressionIntervals
+    confidence_level: float
+    bootstrap_samples: int
+    rounded: RoundedScores | None
+    """None unless every training and test value is a whole number."""
+    by_target: list[TargetBucket]
+    baselines: dict[str, RegressionBaseline]
+    significance: dict[str, RegressionComparison]
 
 
 class SavedClassRule(Record):

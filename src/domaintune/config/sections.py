@@ -40,10 +40,12 @@ class TaskConfig(Section):
     name: str = DEFAULT_TASK_NAME
     """Names the run: its directory is runs/<name> unless --out says otherwise."""
     domain: str = "general"
-    objective: Literal["classification", "multi_label"] = "classification"
+    objective: Literal["classification", "multi_label", "regression"] = "classification"
     """classification: one label per text. multi_label: a set of labels per text (none, one or
     several of them), read from a list or a delimited string (data.label_separator); each label
-    gets its own sigmoid and a threshold tuned on validation."""
+    gets its own sigmoid and a threshold tuned on validation. regression: a number per text (a
+    star rating, a severity, a price), learnt with mean squared error on the standardised value
+    and scored by MAE, RMSE and rank correlation; the label column must hold numbers."""
     description: str = "Classify each text into one of the labels found in the data."
     """The task in words, as the report quotes it."""
     expected_output: str = "One label per text, with a probability for every label."
@@ -461,6 +463,12 @@ class EvaluateConfig(Section):
     """Inverse regularisation strengths tried for TF-IDF + LR, chosen on the validation split."""
     probe_c_grid: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
     """The same for the linear probe on the frozen pre-trained model's embeddings."""
+    ridge_alpha_grid: list[float] = Field(
+        default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]
+    )
+    """regression: ridge regularisation strengths tried for the TF-IDF and probe baselines (which
+    stand in for tfidf_logreg and linear_probe; majority becomes the training mean), chosen on
+    the validation split's MAE."""
     probe_max_train_rows: int = Field(default=2000, ge=10)
     """Training rows the probe embeds (a class-stratified sample when there are more). Embedding
     is one forward pass per text: MiniLM-L6 managed 37 texts/s on a busy two-core CPU, so the
@@ -593,6 +601,40 @@ class Config(Section):
                 "model.long_text: chunks is not supported with task.objective: multi_label yet "
                 "(label thresholds are tuned on whole texts, not on pooled windows): use "
                 "head_tail (start and end of each text) or truncate"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _regression_settings(self) -> Config:
+        """Class balancing and the label audit judge classes, which a number is not: for
+        regression their defaults become none and off, and a value the user set is refused."""
+        if self.task.objective != "regression":
+            return self
+        prepare = self.prepare
+        for key, off in (("balance", "none"), ("label_audit", "off")):
+            value = getattr(prepare, key)
+            if value == off:
+                continue
+            if key in prepare.model_fields_set:
+                raise ValueError(
+                    f"prepare.{key}: {value} works on classes; task.objective: regression "
+                    f"predicts a number: set prepare.{key}: {off}"
+                )
+            setattr(prepare, key, off)
+        if self.data.label_mapping:
+            raise ValueError(
+                "data.label_mapping maps label names; task.objective: regression reads numbers: "
+                "remove it"
+            )
+        if self.evaluate.decision is not None or self.evaluate.abstain_target_accuracy is not None:
+            raise ValueError(
+                "evaluate.decision and evaluate.abstain_target_accuracy choose among classes; "
+                "task.objective: regression predicts a number: remove them"
+            )
+        if self.model.long_text == "chunks":
+            raise ValueError(
+                "model.long_text: chunks is not supported with task.objective: regression yet: "
+                "use head_tail (start and end of each text) or truncate"
             )
         return self
 
