@@ -116,6 +116,28 @@ def write_tagged_tickets(folder: Path, count: int = 320) -> Path:
     return path
 
 
+def make_rated_reviews(count: int, seed: int = 0) -> pd.DataFrame:
+    """Reviews with a star rating from 1 to 5 that shows in their words: a 5 has four words of
+    praise, a 1 four of complaint, the ratings between a mix of both."""
+    rng = random.Random(seed)
+    praise, complaint = WORDS["positive"].split(), WORDS["negative"].split()
+    rows = []
+    for index in range(count):
+        rating = 1 + index % 5
+        words = rng.sample(praise, rating - 1) + rng.sample(complaint, 5 - rating)
+        words += rng.sample(FILLER, rng.randint(3, 7))
+        rng.shuffle(words)
+        rows.append({"text": f"{' '.join(words)} review {index}", "label": rating})
+    return pd.DataFrame(rows)
+
+
+def write_rated_reviews(folder: Path, count: int = 400) -> Path:
+    """Rated reviews as CSV, the rating a whole number per row."""
+    path = folder / "rated.csv"
+    make_rated_reviews(count).to_csv(path, index=False)
+    return path
+
+
 def write_tickets(folder: Path) -> Path:
     """300 labelled texts with a few of the problems real data has."""
     frame = make_rows(300)
