@@ -32,7 +32,12 @@ from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate.model_card import write_multi_label_model_card
 from domaintune.evaluate.probe import Encoder
-from domaintune.evaluate.scoring import percentile_interval, resample_rows
+from domaintune.evaluate.scoring import (
+    in_batches_of_resamples,
+    percentile_interval,
+    resample_rows,
+    two_sided_p_value,
+)
 from domaintune.multilabel import load_thresholds, multi_hot, set_scores, sigmoid, tune_thresholds
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
@@ -47,18 +52,6 @@ from domaintune.runfiles import (
 )
 
 SCORES = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")
-
-
-RESAMPLES_AT_ONCE = 64
-"""Resamples weighed at a time: their (resamples x test rows) weights stay small in memory."""
-
-
-def resample_weights(rows: np.ndarray, count: int) -> np.ndarray:
-    """How often each row is drawn in each resample of `rows` (from `resample_rows`)."""
-    samples = len(rows)
-    offsets = np.arange(samples)[:, None] * count
-    drawn = np.bincount((rows + offsets).ravel(), minlength=samples * count)
-    return drawn.reshape(samples, count).astype(np.float64)
 
 
 def weighted_set_scores(
@@ -92,15 +85,10 @@ def weighted_set_scores(
 def resampled_set_scores(
     gold: np.ndarray, predicted: np.ndarray, rows: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The multi_label scores of every bootstrap resample in `rows` (from `resample_rows`),
-    RESAMPLES_AT_ONCE at a time."""
-    parts = [
-        weighted_set_scores(
-            gold, predicted, resample_weights(rows[start : start + RESAMPLES_AT_ONCE], len(gold))
-        )
-        for start in range(0, len(rows), RESAMPLES_AT_ONCE)
-    ]
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    """The multi_label scores of every bootstrap resample in `rows` (from `resample_rows`)."""
+    return in_batches_of_resamples(
+        lambda weights: weighted_set_scores(gold, predicted, weights), rows, len(gold)
+    )
 
 
 def intervals(
@@ -220,13 +208,12 @@ def paired_comparison(
         - resampled_set_scores(gold, baseline, rows)["micro_f1"]
     )
     low, high = percentile_interval(difference, confidence_level=options.confidence_level)
-    far_side = min(np.mean(difference <= 0), np.mean(difference >= 0))
     return SetComparison(
         alpha=round(1 - options.confidence_level, 10),
         micro_f1_difference=set_scores(gold, model)["micro_f1"]
         - set_scores(gold, baseline)["micro_f1"],
         micro_f1_difference_interval=(low, high),
-        p_value=float(min(1.0, 2 * far_side)),
+        p_value=two_sided_p_value(difference),
         verdict="better" if low > 0 else "worse" if high < 0 else "not significant",
     )
 

@@ -7,6 +7,7 @@ split, which is what a paired comparison needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,38 @@ def scores_from_confusion(matrices: np.ndarray) -> dict[str, np.ndarray]:
 def resample_rows(rows: int, *, samples: int, seed: int) -> np.ndarray:
     """Row indices of `samples` bootstrap resamples, shape (samples, rows)."""
     return np.random.default_rng(seed).integers(0, rows, (samples, rows))
+
+
+RESAMPLES_AT_ONCE = 64
+"""Resamples weighed at a time: their (resamples x test rows) weights stay small in memory."""
+
+
+def resample_weights(rows: np.ndarray, count: int) -> np.ndarray:
+    """How often each of `count` rows is drawn in each resample of `rows` (from `resample_rows`):
+    a score that is a weighted sum over rows then scores every resample in one matrix product."""
+    samples = len(rows)
+    offsets = np.arange(samples)[:, None] * count
+    drawn = np.bincount((rows + offsets).ravel(), minlength=samples * count)
+    return drawn.reshape(samples, count).astype(np.float64)
+
+
+def in_batches_of_resamples(
+    weighted: Callable[[np.ndarray], dict[str, np.ndarray]], rows: np.ndarray, count: int
+) -> dict[str, np.ndarray]:
+    """`weighted` (scores of rows weighted by each row of its argument) for every resample in
+    `rows`, RESAMPLES_AT_ONCE at a time, each score concatenated over the batches."""
+    parts = [
+        weighted(resample_weights(rows[start : start + RESAMPLES_AT_ONCE], count))
+        for start in range(0, len(rows), RESAMPLES_AT_ONCE)
+    ]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def two_sided_p_value(difference: np.ndarray) -> float:
+    """A paired bootstrap's p-value: twice the share of resampled differences on the far side
+    of zero, at most 1."""
+    far_side = min(np.mean(difference <= 0), np.mean(difference >= 0))
+    return float(min(1.0, 2 * far_side))
 
 
 def resampled_scores(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binom
 
-from domaintune.evaluate.scoring import percentile_interval, resampled_scores
+from domaintune.evaluate.scoring import percentile_interval, resampled_scores, two_sided_p_value
 
 
 def mcnemar(model_correct: np.ndarray, baseline_correct: np.ndarray) -> dict[str, Any]:
@@ -52,12 +52,11 @@ def paired_bootstrap(
         resampled_scores(gold, model, labels=labels, rows=rows)["macro_f1"]
         - resampled_scores(gold, baseline, labels=labels, rows=rows)["macro_f1"]
     )
-    far_side = min(np.mean(difference <= 0), np.mean(difference >= 0))
     return {
         "macro_f1_difference_interval": percentile_interval(
             difference, confidence_level=confidence_level
         ),
-        "p_value": float(min(1.0, 2 * far_side)),
+        "p_value": two_sided_p_value(difference),
     }
 
 
