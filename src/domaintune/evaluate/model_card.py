@@ -16,7 +16,7 @@ from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.clean import load_normalization, normalization_summary
 from domaintune.rundir import write_text
-from domaintune.runfiles import DataCard, Metrics, MultiLabelMetrics, TrainLog
+from domaintune.runfiles import DataCard, Metrics, MultiLabelMetrics, RegressionMetrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("evaluate/templates")
@@ -114,6 +114,39 @@ def write_multi_label_model_card(
     }
     header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
     body = ENVIRONMENT.get_template("model_card_multilabel.md.j2").render(
+        config=config, card=card, log=log, m=metrics
+    )
+    write_text(path, f"---\n{header}---\n\n{body}")
+    return path
+
+
+def write_regression_model_card(
+    path: Path, config: Config, card: DataCard, log: TrainLog, metrics: RegressionMetrics
+) -> Path:
+    """The model card of a regression model: the front matter with its MAE, RMSE and Spearman,
+    and a body saying the one output is the value itself, on the target's own scale."""
+    base = base_model(config.model.name_or_path)
+    results = {
+        "task": {"type": "text-classification", "name": "Text Regression"},
+        "dataset": {"name": card.source, "type": card.source, "split": "test"},
+        "metrics": [
+            {"type": kind, "value": value, "name": name}
+            for kind, value, name in (
+                ("mae", metrics.mae, "MAE"),
+                ("rmse", metrics.rmse, "RMSE"),
+                ("spearmanr", metrics.spearman, "Spearman"),
+            )
+        ],
+    }
+    front = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        **({"base_model": base} if base else {}),
+        "tags": ["text-classification", "regression", "domaintune"],
+        "model-index": [{"name": config.task.name, "results": [results]}],
+    }
+    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
+    body = ENVIRONMENT.get_template("model_card_regression.md.j2").render(
         config=config, card=card, log=log, m=metrics
     )
     write_text(path, f"---\n{header}---\n\n{body}")

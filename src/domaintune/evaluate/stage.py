@@ -27,6 +27,7 @@ from domaintune.evaluate.longtext import choose_pooling, long_text_scores, strat
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.multilabel import run_evaluate_multi_label
 from domaintune.evaluate.probe import Encoder, fit_probe
+from domaintune.evaluate.regression import run_evaluate_regression
 from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
@@ -44,6 +45,7 @@ from domaintune.runfiles import (
     LongTextScores,
     Metrics,
     MultiLabelMetrics,
+    RegressionMetrics,
     SavedClassRule,
     TrainLog,
 )
@@ -203,13 +205,16 @@ def read_in_windows(
     return {name: read[name][pooling] for name in read}, scored
 
 
-def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics:
+def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | RegressionMetrics:
     """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card.
-    multi_label scores label sets instead (`evaluate.multilabel`)."""
+    multi_label scores label sets instead (`evaluate.multilabel`), regression numbers
+    (`evaluate.regression`)."""
     run.require(run.split("test"), run.card, stage="prepare")
     run.require(run.model, run.train_log, stage="train")
     if config.task.objective == "multi_label":
         return run_evaluate_multi_label(config, run)
+    if config.task.objective == "regression":
+        return run_evaluate_regression(config, run)
     options = config.evaluate
     card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
     labels = card.labels
