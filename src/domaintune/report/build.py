@@ -9,7 +9,6 @@ happened in this run. task.objective multi_label has a template of its own (`mul
 from __future__ import annotations
 
 import base64
-import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,15 +25,18 @@ from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
 from domaintune.report import multilabel, plots
 from domaintune.report.multilabel import multi_label_context
+from domaintune.report.training import (
+    TRUNCATED_SHARE,
+    epochs_step,
+    percent,
+    token_limit,
+    truncation_step,
+)
 from domaintune.rundir import RunDir, read_parquet, write_text
 from domaintune.runfiles import DataCard, ExportParity, Metrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("report/templates")
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 BASELINE_NAMES = {
@@ -48,25 +50,14 @@ EXAMPLES_APART = (StepName.BALANCE, StepName.LABEL_AUDIT)
 label audit's have a table of their own."""
 CONFUSED_PAIRS = 3
 """How many of the most frequent (true, predicted) mistakes the error analysis shows."""
-TRUNCATED_SHARE = 0.01
-"""A share of cut training texts above this earns a suggestion."""
 LENGTH_GAP = 0.1
 """A length bucket this far below the overall macro-F1 earns a suggestion."""
 CALIBRATION_GAP = 0.05
 """An ECE above this after scaling earns a warning that probabilities are not exact risks."""
-EPOCH_TOLERANCE = 0.01
-"""Epochs in train_log.json this close count as the same (the Trainer may round them to 2 places)."""
 LINK_SCHEMES = {"http", "https"}
 """The only links report.html keeps: data can hold Markdown links, e.g. to `javascript:`."""
 EMBED_PRIORITY = -1
 """Where the plot-embedding step runs among Markdown's tree steps: after all of its own (>= 0)."""
-TOKEN_LIMIT_SOURCES = {
-    "percentile": "percentile {max_length_percentile:g} of the training texts' token lengths",
-    "configured": "the configured `model.max_length`",
-    "model": "the most the model accepts",
-    "floor": "the least domaintune allows",
-}
-"""What set the token limit (train_log.json's max_length_set_by), in words."""
 
 
 def baseline_name(name: str) -> str:
@@ -130,53 +121,6 @@ def findings(metrics: Metrics, card: DataCard, log: TrainLog) -> dict[str, Any]:
         "token_limit": token_limit(log),
         "weakest_bucket": weakest_bucket,
     }
-
-
-def token_limit(log: TrainLog) -> str:
-    """What set the token limit, in words.
-
-    Read from the log, not the config: the limit may have come from the data, the configuration,
-    the model or the floor, and only train knew which.
-    """
-    words = TOKEN_LIMIT_SOURCES[log.max_length_set_by]
-    return words.format(max_length_percentile=log.max_length_percentile)
-
-
-def epochs_step(log: TrainLog) -> str | None:
-    """What the epoch of the best validation score says about the number of epochs.
-
-    None when train logged no validation score.
-    """
-    best, run, planned = log.best_epoch, log.epochs_run, log.epochs_planned
-    if best is None:
-        return None
-    if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE):
-        return (
-            f"Validation macro-F1 was still at its best in the last epoch ({run:g} of "
-            f"{planned:g}): try more epochs (`--set train.epochs=...`)."
-        )
-    if log.stopped_early:
-        return (
-            f"Validation macro-F1 peaked at epoch {best:g}, and training stopped early at epoch "
-            f"{run:g} of {planned:g}: more epochs would not help; more data or another learning "
-            "rate might."
-        )
-    return (
-        f"Validation macro-F1 peaked at epoch {best:g} and did not improve in the {run - best:g} "
-        f"epochs after it (all {planned:g} planned epochs ran): fewer epochs, or early stopping "
-        "(`train.early_stopping_patience`), would give the same model sooner."
-    )
-
-
-def truncation_step(log: TrainLog, share: float) -> str:
-    """Advice on texts cut at the token limit, which depends on what set the limit."""
-    cut = f"{percent(share)} of training texts were cut at {log.max_length} tokens"
-    if log.max_length_set_by == "model":
-        return (
-            f"{cut}, the most the model accepts: if their ends matter, split long texts or use a "
-            "model with a longer context."
-        )
-    return f"{cut}: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
 
 
 HOW_MADE = {"random": "at random, stratified by class", "time": "by time, the latest held out"}

@@ -1,0 +1,73 @@
+"""What the train log says about the next training: epochs, the token limit and cut texts.
+
+Shared by the reports of every objective; each sentence is computed from train_log.json.
+"""
+
+from __future__ import annotations
+
+import math
+
+from domaintune.runfiles import TrainLog
+
+TRUNCATED_SHARE = 0.01
+"""A share of cut training texts above this earns a suggestion."""
+EPOCH_TOLERANCE = 0.01
+"""Epochs in train_log.json this close count as the same (the Trainer may round them to 2 places)."""
+TOKEN_LIMIT_SOURCES = {
+    "percentile": "percentile {max_length_percentile:g} of the training texts' token lengths",
+    "configured": "the configured `model.max_length`",
+    "model": "the most the model accepts",
+    "floor": "the least domaintune allows",
+}
+"""What set the token limit (train_log.json's max_length_set_by), in words."""
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def token_limit(log: TrainLog) -> str:
+    """What set the token limit, in words.
+
+    Read from the log, not the config: the limit may have come from the data, the configuration,
+    the model or the floor, and only train knew which.
+    """
+    words = TOKEN_LIMIT_SOURCES[log.max_length_set_by]
+    return words.format(max_length_percentile=log.max_length_percentile)
+
+
+def epochs_step(log: TrainLog, score: str = "macro-F1") -> str | None:
+    """What the epoch of the best validation score says about the number of epochs.
+
+    None when train logged no validation score. `score`: the one train kept the best epoch by.
+    """
+    best, run, planned = log.best_epoch, log.epochs_run, log.epochs_planned
+    if best is None:
+        return None
+    if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE):
+        return (
+            f"Validation {score} was still at its best in the last epoch ({run:g} of "
+            f"{planned:g}): try more epochs (`--set train.epochs=...`)."
+        )
+    if log.stopped_early:
+        return (
+            f"Validation {score} peaked at epoch {best:g}, and training stopped early at epoch "
+            f"{run:g} of {planned:g}: more epochs would not help; more data or another learning "
+            "rate might."
+        )
+    return (
+        f"Validation {score} peaked at epoch {best:g} and did not improve in the {run - best:g} "
+        f"epochs after it (all {planned:g} planned epochs ran): fewer epochs, or early stopping "
+        "(`train.early_stopping_patience`), would give the same model sooner."
+    )
+
+
+def truncation_step(log: TrainLog, share: float) -> str:
+    """Advice on texts cut at the token limit, which depends on what set the limit."""
+    cut = f"{percent(share)} of training texts were cut at {log.max_length} tokens"
+    if log.max_length_set_by == "model":
+        return (
+            f"{cut}, the most the model accepts: if their ends matter, split long texts or use a "
+            "model with a longer context."
+        )
+    return f"{cut}: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
