@@ -199,7 +199,7 @@ class DataCard(RunFile):
     fields: FieldsSummary | None = None
     """Optional, and so no new schema version: a card without it is one of a single text."""
     targets: dict[str, TargetSummary] | None = None
-    """regression: the numeric target read ("raw", after cleaning: "clean") and in each split.
+    """regression: the numeric target after cleaning ("clean") and in each split.
     `labels` is then the one output's name, and `classes` and `splits` are empty."""
 
     def step(self, name: str) -> CardStep | None:

@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from domaintune.runfiles import CardStep
+from domaintune.runfiles import CardStep, TargetSummary
 
 
 class StepName(str, Enum):
@@ -100,3 +101,20 @@ def before_after(before: pd.Series, after: pd.Series, *, examples: int) -> list[
         {"before": old, "after": new}
         for old, new in zip(before[changed].head(examples), after[changed].head(examples))
     ]
+
+
+def target_summary(values: pd.Series) -> TargetSummary:
+    """regression: a split's numeric target: where its values lie, how they spread."""
+    numbers = values.to_numpy(dtype=float)
+    p25, p50, p75 = np.percentile(numbers, [25, 50, 75])
+    return TargetSummary(
+        rows=len(numbers),
+        mean=round(float(numbers.mean()), 4),
+        std=round(float(numbers.std()), 4),
+        min=float(numbers.min()),
+        p25=float(p25),
+        p50=float(p50),
+        p75=float(p75),
+        max=float(numbers.max()),
+        whole_numbers=bool(np.all(numbers == np.round(numbers))),
+    )

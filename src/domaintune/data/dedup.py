@@ -9,6 +9,7 @@ near-duplicates are then resolved within each split.
 from __future__ import annotations
 
 import pandas as pd
+from pandas.api.types import is_float_dtype
 
 from domaintune.config import PrepareConfig
 from domaintune.data.card import Step, StepName
@@ -34,6 +35,10 @@ def drop_duplicates(
     if prepare.conflicts == "drop":
         resolved = frame[~conflicted]
         how = "dropped every row of a text that carries more than one label"
+    elif is_float_dtype(frame["label"]):  # regression: the middle of the values given
+        median = conflict_rows.groupby("key")["label"].median()
+        resolved = frame.assign(label=frame["label"].where(~conflicted, key.map(median)))
+        how = "gave every row of a text that carries more than one value the median of its values"
     else:
         majority = (
             conflict_rows.groupby(["key", "label"])

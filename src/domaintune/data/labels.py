@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,77 @@ def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -
             f"{source}: class '{name}' has only {count} row(s) after cleaning, and each class needs "
             f"{prepare.min_rows_per_class} to be split into train, validation and test: add rows, "
             "merge it into another class with data.label_mapping, or lower prepare.min_rows_per_class"
+        )
+
+
+DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+"""A number written with a decimal comma (`3,5`), as European spreadsheets export it."""
+
+
+def label_value(value: object) -> float | None:
+    """A raw regression target as a number; None when missing (null, NaN, blank text).
+    Raises ValueError for anything else: text that is not a number, infinity, a list."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | list | dict | tuple | np.ndarray):
+        raise ValueError(f"{type(value).__name__} {value!r:.40}")
+    if isinstance(value, int | float | np.number):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            number = float(text.replace(",", ".") if DECIMAL_COMMA.match(text) else text)
+        except ValueError:
+            raise ValueError(f"{text[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r:.40}")
+    return number
+
+
+def map_values(
+    frame: pd.DataFrame, *, source: str, label_column: str, examples: int
+) -> tuple[pd.DataFrame, list[Step]]:
+    """map_labels for regression: each row's target as a float; rows without one are dropped
+    (counted), and a value that is not a number is a UserError naming its row (counted from 1
+    over the data rows), since a typo in one cell should be fixed, not silently lose the row."""
+    values = []
+    for row, value in enumerate(frame["label"], start=1):
+        try:
+            values.append(label_value(value))
+        except ValueError as error:
+            raise UserError(
+                f"{source}: row {row} has {error} in {label_column}, which is not a number: "
+                "task.objective regression needs a number (or nothing) in every row; fix or "
+                "remove that row"
+            ) from None
+    numbers = pd.Series(values, index=frame.index, dtype="float64")
+    missing = numbers.isna()
+    step = Step(
+        StepName.MISSING_LABEL,
+        "dropped rows without a value",
+        len(frame),
+        int((~missing).sum()),
+        examples=frame[missing].head(examples).to_dict("records"),
+    )
+    return frame[~missing].assign(label=numbers[~missing]), [step]
+
+
+def check_values(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -> None:
+    """check_classes for regression: a target that varies, and enough rows that validation and
+    test get `min_rows_per_class` rows each."""
+    distinct = frame["label"].nunique()
+    if distinct < 2:
+        only = f"only the value {frame['label'].iloc[0]:g}" if distinct else "no rows with a value"
+        raise UserError(f"{source} has {only} after cleaning: a regression needs values that vary")
+    smallest = min(prepare.validation_size, prepare.test_size)
+    needed = math.ceil(prepare.min_rows_per_class / smallest)
+    if len(frame) < needed:
+        raise UserError(
+            f"{source} has {len(frame)} rows with a value after cleaning; {needed} are needed to "
+            f"give validation and test {prepare.min_rows_per_class} rows each: add rows, or "
+            "lower prepare.min_rows_per_class"
         )
 
 

@@ -19,7 +19,14 @@ import pandas as pd
 from domaintune.config import MAX_CHARS_WHEN_CUT, Config
 from domaintune.data.audit import audit_label_sets, audit_labels
 from domaintune.data.balance import balance
-from domaintune.data.card import Step, StepName, class_counts, length_summary, set_counts
+from domaintune.data.card import (
+    Step,
+    StepName,
+    class_counts,
+    length_summary,
+    set_counts,
+    target_summary,
+)
 from domaintune.data.clean import coerce_text, normalization_summary, normalize, save_normalization
 from domaintune.data.dedup import drop_duplicates, drop_near_duplicates
 from domaintune.data.fields import (
@@ -34,10 +41,12 @@ from domaintune.data.junk import drop_junk
 from domaintune.data.labels import (
     check_classes,
     check_split_classes,
+    check_values,
     drop_rare_labels,
     label_counts,
     map_label_sets,
     map_labels,
+    map_values,
     parse_label_sets,
 )
 from domaintune.data.leakage import (
@@ -72,7 +81,14 @@ def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step]
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
     prepare, examples = config.prepare, config.report.examples
     fields = configured_fields(config.data)
-    if config.task.objective == "multi_label":
+    if config.task.objective == "regression":
+        frame, steps = map_values(
+            frame,
+            source=config.data.source,
+            label_column=config.data.label_column,
+            examples=examples,
+        )
+    elif config.task.objective == "multi_label":
         frame, steps = map_label_sets(
             frame,
             mapping=config.data.label_mapping,
@@ -112,12 +128,15 @@ def prepare_data(config: Config) -> Prepared:
     frame = rows.frame
     fields = configured_fields(data)
     multi = config.task.objective == "multi_label"
+    regression = config.task.objective == "regression"
     if multi:  # Parquet's lists arrive as numpy arrays: as lists, the card can show them
         frame["label"] = frame["label"].map(as_list)
         raw_sets = parse_label_sets(
             frame["label"], separator=data.label_separator, source=data.source
         )
         classes_raw = class_counts(raw_sets.dropna().explode().dropna())
+    elif regression:
+        classes_raw = {}
     else:
         classes_raw = class_counts(frame["label"].map(str))
     files = data.split_files()
@@ -145,6 +164,8 @@ def prepare_data(config: Config) -> Prepared:
     if multi:
         frame, step = drop_rare_labels(frame, options, source=data.source, examples=examples)
         steps.append(step)
+    elif regression:
+        check_values(frame, options, source=data.source)
     else:
         check_classes(frame, options, source=data.source)
 
@@ -158,14 +179,18 @@ def prepare_data(config: Config) -> Prepared:
         frame, step, flagged = audit_labels(frame, options, examples=examples)
         steps.append(step)
         check_classes(frame, options, source=data.source)
-    counts = label_counts if multi else pd.Series.value_counts
+    counts = label_counts if multi else no_classes if regression else pd.Series.value_counts
     classes_clean = class_counts(frame["label"], counts=counts)
 
     splits, made = make_splits(frame, options, times=times, multi_label=multi)
     near_train = near_training_rows(splits)
     splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
-    warnings = check_split_classes(splits, made, source=data.source, multi_label=multi)
+    warnings = (
+        []
+        if regression
+        else check_split_classes(splits, made, source=data.source, multi_label=multi)
+    )
     leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
     splits["train"], step = balance(
         splits["train"], method=options.balance, seed=options.seed, multi_label=multi
@@ -178,7 +203,7 @@ def prepare_data(config: Config) -> Prepared:
         .first()
     )
     label_audit = flagged.assign(split=flagged["row"].map(split_of_row).fillna("dropped"))
-    labels = sorted(classes_clean)
+    labels = [data.label_column] if regression else sorted(classes_clean)
     card = DataCard(
         source=data.source,
         text_column=" + ".join(data.fields),
@@ -206,9 +231,20 @@ def prepare_data(config: Config) -> Prepared:
     if multi:  # set only here, so a classification card stays as it was
         card.objective = "multi_label"
         card.label_sets = {name: set_counts(splits[name]["label"]) for name in SPLITS}
+    if regression:
+        card.objective = "regression"
+        card.targets = {
+            "clean": target_summary(frame["label"]),
+            **{name: target_summary(splits[name]["label"]) for name in SPLITS},
+        }
     if fields is not None:
         card.fields = fields_summary(fields, splits)
     return Prepared(splits, card, label_audit.drop(columns="row"))
+
+
+def no_classes(values: pd.Series) -> pd.Series:
+    """regression: a number is no class, so there are no rows per class to count."""
+    return values.iloc[:0].value_counts()
 
 
 def as_list(value: object) -> object:

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_float_dtype
 from sklearn.model_selection import train_test_split
 
 from domaintune.config import PrepareConfig
@@ -17,16 +18,34 @@ from domaintune.errors import UserError
 SPLITS = ("train", "validation", "test")
 
 
+VALUE_BINS = 10
+"""A numeric target (regression) is stratified by its deciles."""
+ROWS_PER_BIN = 10
+"""...with fewer bins where there are too few rows to fill ten with this many."""
+
+
+def strata(labels: pd.Series) -> pd.Series | None:
+    """What a random split is stratified by: the class; for a numeric target (regression), its
+    quantile bin, so each split spans the whole range; None where too few rows to stratify."""
+    if not is_float_dtype(labels):
+        return labels
+    bins = min(VALUE_BINS, len(labels) // ROWS_PER_BIN)
+    if bins < 2:
+        return None
+    ranks = labels.rank(method="first")  # ties (a rating of 4) spread over neighbouring bins
+    return pd.qcut(ranks, bins, labels=False)
+
+
 def split(frame: pd.DataFrame, prepare: PrepareConfig) -> dict[str, pd.DataFrame]:
-    """Three disjoint parts, each with the class mix of the whole."""
+    """Three disjoint parts, each with the class mix (the spread of values) of the whole."""
     held_out = prepare.validation_size + prepare.test_size
     train, rest = train_test_split(
-        frame, test_size=held_out, stratify=frame["label"], random_state=prepare.seed
+        frame, test_size=held_out, stratify=strata(frame["label"]), random_state=prepare.seed
     )
     validation, test = train_test_split(
         rest,
         test_size=prepare.test_size / held_out,
-        stratify=rest["label"],
+        stratify=strata(rest["label"]),
         random_state=prepare.seed,
     )
     return {
@@ -148,9 +167,12 @@ def carve(
         share = count / len(frame)
         part = iterative_assignment(label_matrix(frame), [1 - share, share], seed=prepare.seed)
         return frame[part == 0], frame[part == 1]
-    labels = frame["label"]
-    classes = labels.nunique()
-    can_stratify = labels.value_counts().min() >= 2 and min(count, len(frame) - count) >= classes
+    labels = strata(frame["label"])
+    can_stratify = (
+        labels is not None
+        and labels.value_counts().min() >= 2
+        and min(count, len(frame) - count) >= labels.nunique()
+    )
     stratify = labels if can_stratify else None
     rest, carved = train_test_split(
         frame, test_size=count, stratify=stratify, random_state=prepare.seed

@@ -144,8 +144,8 @@ def check_exportable(run: RunDir) -> None:
 def run_export(config: Config, run: RunDir) -> ExportParity:
     """Export the run's model, check its parity on the test split, and write `run.export`."""
     export = config.export
-    if config.task.objective == "multi_label":
-        raise UserError("export is not supported for task.objective: multi_label yet")
+    if config.task.objective != "classification":
+        raise UserError(f"export is not supported for task.objective: {config.task.objective} yet")
     check_exportable(run)
     import_onnx()
     started = time.perf_counter()

@@ -51,6 +51,7 @@ from domaintune.predict.stream import (
     open_table,
     output_format,
 )
+from domaintune.regression import is_regression
 from domaintune.rundir import atomic_path, read_json
 
 TEXT = "text"
@@ -58,6 +59,8 @@ TEXT = "text"
 DECISION_COLUMNS = ("label", "confidence", "decision")
 SET_COLUMNS = ("labels",)
 """A multi_label model's decision column: the list of labels given to a text."""
+VALUE_COLUMNS = ("value",)
+"""A regression model's one output column: the value predicted for a text."""
 JOINED_FORMATS = {"csv", "tsv"}
 """Formats without lists: a multi_label text's labels are joined by the data's separator."""
 RENAMED = "input_"
@@ -409,8 +412,9 @@ def predict_command(
     if engine == "ray":
         from domaintune.predict.distributed import predict_on_ray
 
-        if is_multi_label_folder(model_folder(model)):
-            raise UserError("--engine ray is not supported for multi_label models yet")
+        problem_type = model_problem_type(model_folder(model))
+        if is_multi_label(problem_type) or is_regression(problem_type):
+            raise UserError(f"--engine ray is not supported for {problem_type} models yet")
 
         predict_on_ray(
             model,
@@ -449,10 +453,14 @@ def predict_command(
     predictor = Predictor(model, backend=backend)
     renames = output_names(
         source.kept,
-        predictor.labels,
+        [] if predictor.regression else predictor.labels,
         source=source.name,
         fields=fields,
-        decision_columns=SET_COLUMNS if predictor.multi_label else DECISION_COLUMNS,
+        decision_columns=SET_COLUMNS
+        if predictor.multi_label
+        else VALUE_COLUMNS
+        if predictor.regression
+        else DECISION_COLUMNS,
     )
     separator = load_separator(predictor.folder) if file_format in JOINED_FORMATS else None
     messages = progress_stream(output)
@@ -492,10 +500,11 @@ def predict_command(
         print(f"wrote {done} predictions to {output}", file=messages)
 
 
-def is_multi_label_folder(folder: Path) -> bool:
-    """Whether `folder` holds a multi_label model (its config's problem_type says so)."""
+def model_problem_type(folder: Path) -> str | None:
+    """The problem_type `folder`'s model config names (multi_label_classification, regression),
+    None for a single-label classifier or a folder without one."""
     config = folder / "config.json"
-    return config.is_file() and is_multi_label(read_json(config).get("problem_type"))
+    return read_json(config).get("problem_type") if config.is_file() else None
 
 
 def output_format_checked(output: Path | None, given: str | None, *, file: Path | None) -> str:

@@ -11,7 +11,8 @@ the probabilities are calibrated. When it holds `decision.json` (also by evaluat
 (a class rule, an abstain threshold; chosen on validation) decide each text as evaluate scored them.
 A multi_label model (`problem_type` in its config) gives each label its own sigmoid probability,
 and a text every label whose probability reaches that label's threshold (`thresholds.json`,
-tuned on validation by train).
+tuned on validation by train). A regression model gives each text a value: its one output, on the
+data's own scale (train folded the target's standardisation into the head).
 
 Weights are read from safetensors only: a pickled checkpoint (pytorch_model.bin) can run code when
 loaded, so a folder without safetensors is refused, never unpickled.
@@ -42,6 +43,7 @@ from domaintune.predict.backends import Backend
 from domaintune.predict.choose import BackendChoice, PrecisionChoice, choose_backend
 from domaintune.predict.encode import Encode, ModelInput, encoder, pad, whole_encoder
 from domaintune.predict.rules import decide, decide_sets, load_rules
+from domaintune.regression import is_regression
 from domaintune.temperature import load_temperature, probabilities
 
 Input = str | Mapping[str, str]
@@ -153,6 +155,8 @@ class Predictor:
         self.multi_label = is_multi_label(getattr(config, "problem_type", None))
         """A multi_label model: a sigmoid per label, each label given from its own threshold."""
         self.thresholds = load_thresholds(folder, self.labels) if self.multi_label else None
+        self.regression = is_regression(getattr(config, "problem_type", None))
+        """A regression model: one output, a value per text, no probabilities."""
         self.backend: Backend
         self.backend, self.backend_reason = choose_backend(
             folder, backend=backend, precision=precision, threads=threads
@@ -238,18 +242,32 @@ class Predictor:
         self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
     ) -> np.ndarray:
         """Probabilities, one row per text, scaled by the saved temperature when there is one;
-        multi_label: each label's own sigmoid probability."""
+        multi_label: each label's own sigmoid probability. A regression model has none."""
+        if self.regression:
+            raise UserError(
+                f"{self.folder} is a regression model: it predicts a value per text, not "
+                "probabilities; use predict_values"
+            )
         logits = self.predict_logits(texts, batch_size=batch_size, progress=progress)
         if self.multi_label:
             return sigmoid(logits)
         return probabilities(logits, temperature=self.temperature)
 
+    def predict_values(
+        self, texts: Sequence[Input], *, batch_size: int = 64, progress: bool = True
+    ) -> np.ndarray:
+        """regression: each text's predicted value, on the scale of the training data."""
+        if not self.regression:
+            raise UserError(f"{self.folder} is not a regression model: use predict_proba")
+        logits = self.predict_logits(texts, batch_size=batch_size, progress=progress)
+        return logits[:, 0].astype(np.float64)
+
     def predict(
         self, texts: Sequence[Input], *, batch_size: int = 64
-    ) -> list[str] | list[list[str]]:
+    ) -> list[str] | list[list[str]] | list[float]:
         """The label of each text, with the run's class rule applied (see `decide`); for a
-        multi_label model, the labels of each text."""
-        column = "labels" if self.multi_label else "label"
+        multi_label model, the labels of each text; for a regression model, its value."""
+        column = "labels" if self.multi_label else "value" if self.regression else "label"
         return self.decide(texts, batch_size=batch_size)[column].tolist()
 
     def decide(
@@ -258,7 +276,11 @@ class Predictor:
         """One row per text, in order: `label` (with the run's class rule applied), `confidence`
         (the top calibrated probability), `decision` (`model`, `class_rule` or `abstain`: send
         it to a person) and `p_<label>`, a calibrated probability per label. multi_label:
-        `labels` (the labels whose probability reaches their threshold) and `p_<label>`."""
+        `labels` (the labels whose probability reaches their threshold) and `p_<label>`.
+        regression: `value` alone."""
+        if self.regression:
+            values = self.predict_values(texts, batch_size=batch_size, progress=progress)
+            return pd.DataFrame({"value": values})
         probs = self.predict_proba(texts, batch_size=batch_size, progress=progress)
         if self.thresholds is not None:
             return decide_sets(probs, self.labels, self.thresholds)

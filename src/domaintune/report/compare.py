@@ -26,8 +26,9 @@ def load_metrics(folders: list[Path]) -> dict[str, Metrics]:
     for folder in folders:
         path = RunDir(folder).metrics
         raw = read_json(path) if path.is_file() else None
-        if isinstance(raw, dict) and raw.get("objective") == "multi_label":
-            raise UserError(f"{folder} is a multi_label run: compare does not support them yet")
+        objective = raw.get("objective") if isinstance(raw, dict) else None
+        if objective in {"multi_label", "regression"}:
+            raise UserError(f"{folder} is a {objective} run: compare does not support them yet")
     return {str(folder): Metrics.read(RunDir(folder).metrics) for folder in folders}
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from domaintune.config import ServeConfig
 from domaintune.errors import UserError
 from domaintune.multilabel import is_multi_label
+from domaintune.regression import is_regression
 from domaintune.rundir import read_json
 
 SERVER_LIBRARIES = ("fastapi", "uvicorn", "fastapi_offline")
@@ -59,8 +60,9 @@ def check_model_path(path: Path) -> None:
         path / "config.json" if (path / "config.json").is_file() else path / "model/config.json"
     )
     raw = read_json(config)
-    if isinstance(raw, dict) and is_multi_label(raw.get("problem_type")):
+    kind = raw.get("problem_type") if isinstance(raw, dict) else None
+    if is_multi_label(kind) or is_regression(kind):
         raise UserError(
-            f"{path} holds a multi_label model: serve is not supported for multi_label yet; use "
+            f"{path} holds a {kind} model: serve is not supported for it yet; use "
             "`domaintune predict`"
         )

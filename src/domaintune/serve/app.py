@@ -101,10 +101,11 @@ def load_predictor(path: Path, *, backend: str) -> Predictor:
     """The run's predictor, on `backend` (auto: the run's ONNX export if there is one)."""
     check_backend(backend)
     predictor = Predictor(path, backend=backend)
-    if predictor.multi_label:
+    if predictor.multi_label or predictor.regression:
+        kind = "multi_label" if predictor.multi_label else "regression"
         raise UserError(
-            f"{predictor.folder} is a multi_label model: serve is not supported for multi_label "
-            "yet; use `domaintune predict`"
+            f"{predictor.folder} is a {kind} model: serve is not supported for {kind} yet; use "
+            "`domaintune predict`"
         )
     return predictor
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from datasets import Dataset, DatasetDict
 from datasets.fingerprint import Hasher
+from pandas.api.types import is_float_dtype
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from domaintune.config import ModelConfig
@@ -25,6 +26,7 @@ from domaintune.data.fields import TextFields, load_fields
 from domaintune.longtext import LongText, head_tail, spread, windows
 from domaintune.models import field_separator
 from domaintune.multilabel import is_label_sets, multi_hot
+from domaintune.regression import TargetScale
 from domaintune.rundir import RunDir, atomic_path, read_json, read_parquet, write_json
 
 LENGTH_MULTIPLE = 8
@@ -49,6 +51,18 @@ class TokenizedSplits:
     validation_texts: int
     """The splits' texts; `train` and `validation` hold more rows where chunks cut long ones."""
     from_cache: bool
+
+    def standardized(self, scale: TargetScale) -> TokenizedSplits:
+        """regression: these splits with every target standardised as `scale` says."""
+
+        def apply(batch: dict[str, list]) -> dict[str, list]:
+            return {"labels": scale.standardize(np.array(batch["labels"])).tolist()}
+
+        return replace(
+            self,
+            train=self.train.map(apply, batched=True, keep_in_memory=True),
+            validation=self.validation.map(apply, batched=True, keep_in_memory=True),
+        )
 
 
 def choose_max_length(
@@ -115,11 +129,12 @@ def tokenize(
         if untruncated is not None
         else tokenizer(*inputs, return_special_tokens_mask=True)
     )
-    targets = (
-        multi_hot(frame["label"], list(label2id)).tolist()
-        if is_label_sets(frame["label"])
-        else [label2id[label] for label in frame["label"]]
-    )
+    if is_label_sets(frame["label"]):
+        targets = multi_hot(frame["label"], list(label2id)).tolist()
+    elif is_float_dtype(frame["label"]):  # regression: the value itself
+        targets = frame["label"].tolist()
+    else:
+        targets = [label2id[label] for label in frame["label"]]
     names = [name for name in encoded if name != "special_tokens_mask"]
     rows: dict[str, list] = {name: [] for name in [*names, "labels"]}
     for index, target in enumerate(targets):

@@ -8,7 +8,9 @@ so little compute goes to padding. Checkpoints each epoch let a killed run resum
 multi_label (task.objective) changes three choices, not the flow: the head is a sigmoid per label
 with binary cross-entropy (class_weights: each label's positives weighed by pos_weight), each
 epoch is scored at threshold 0.5, and after training each label's threshold is tuned on
-validation and saved as model/thresholds.json, which prediction applies.
+validation and saved as model/thresholds.json, which prediction applies. regression likewise: one
+output learns the standardised target by mean squared error, the epoch with the lowest validation
+RMSE is kept, and the standardisation is folded into the head before saving (`regression`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from domaintune.multilabel import (
     sigmoid,
     tune_thresholds,
 )
+from domaintune.regression import PROBLEM_TYPE as REGRESSION
+from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
@@ -108,6 +112,23 @@ def multi_label_metrics(prediction: Any) -> dict[str, float]:
     return set_scores(prediction.label_ids >= 0.5, predicted)
 
 
+def regression_metrics(scale: TargetScale):
+    """Each epoch's validation scores for regression, on the target's own scale: rmse among
+    them, which picks the best epoch."""
+
+    def compute(prediction: Any) -> dict[str, float]:
+        predicted = scale.restore(np.asarray(prediction.predictions).reshape(-1))
+        gold = scale.restore(np.asarray(prediction.label_ids).reshape(-1))
+        return value_scores(gold, predicted)
+
+    return compute
+
+
+def best_metric(objective: str) -> tuple[str, bool]:
+    """The validation score that picks the best epoch, and whether higher is better."""
+    return ("rmse", False) if objective == "regression" else ("macro_f1", True)
+
+
 def classification_metrics(prediction: Any) -> dict[str, float]:
     """The validation scores of each epoch, as evaluate scores the test split."""
     predicted = np.argmax(prediction.predictions, axis=-1)
@@ -136,14 +157,20 @@ def resolve_batch_size(config: Config, *, train_rows: int, processes: int) -> Co
 
 
 def training_arguments(
-    train: TrainConfig, output_dir: Path, *, machine: Machine | None = None
+    train: TrainConfig,
+    output_dir: Path,
+    *,
+    machine: Machine | None = None,
+    objective: str = "classification",
 ) -> TrainingArguments:
-    """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1.
+    """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1
+    (regression: by RMSE, the lowest).
 
     Precision and device come from `machine` (this one when None). Creating the settings also
     joins the process group when launched by torchrun or accelerate.
     """
     device = device_settings(train.precision, machine or Machine.current())
+    metric, greater_is_better = best_metric(objective)
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=train.epochs,
@@ -157,8 +184,8 @@ def training_arguments(
         save_strategy="epoch",
         save_total_limit=1,
         load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
+        metric_for_best_model=metric,
+        greater_is_better=greater_is_better,
         logging_strategy="steps",
         logging_steps=train.logging_steps,
         seed=train.seed,
@@ -180,6 +207,8 @@ class Fitted:
     data: TokenizedSplits
     labels: list[str]
     class_weights: np.ndarray | None
+    scale: TargetScale | None
+    """regression: the training target's standardisation, folded into the head when saved."""
     parameters: tuple[int, int]
     """(trainable, all)."""
     threads: int
@@ -203,9 +232,9 @@ def fit(
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
     multi = config.task.objective == "multi_label"
-    model = load_classifier(
-        source, labels=labels, dropout=train.dropout, problem_type=PROBLEM_TYPE if multi else None
-    )
+    regression = config.task.objective == "regression"
+    problem_type = PROBLEM_TYPE if multi else REGRESSION if regression else None
+    model = load_classifier(source, labels=labels, dropout=train.dropout, problem_type=problem_type)
     if train.freeze_embeddings:
         freeze_word_embeddings(model)
     with args.main_process_first(local=False, desc="tokenize"):
@@ -220,6 +249,9 @@ def fit(
         )
     if train.method == "lora":
         model = with_lora(model, train)
+    scale = TargetScale.fit(np.array(data.train["labels"])) if regression else None
+    if scale is not None:
+        data = data.standardized(scale)
 
     class_weights = None
     if config.prepare.balance == "class_weights" and multi:
@@ -241,7 +273,11 @@ def fit(
         eval_dataset=data.validation,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=LENGTH_MULTIPLE),
-        compute_metrics=multi_label_metrics if multi else classification_metrics,
+        compute_metrics=multi_label_metrics
+        if multi
+        else regression_metrics(scale)
+        if scale is not None
+        else classification_metrics,
         compute_loss_func=None
         if class_weights is None
         else loss(torch.tensor(class_weights, dtype=torch.float)),
@@ -257,6 +293,7 @@ def fit(
         data=data,
         labels=labels,
         class_weights=class_weights,
+        scale=scale,
         parameters=parameter_counts(model),
         threads=threads,
         seconds=seconds,
@@ -274,6 +311,8 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
     """
     trainer = fitted.trainer
     model = merged(trainer.model)
+    if fitted.scale is not None:  # the saved model outputs values on the data's own scale
+        fold_into_head(model, fitted.scale)
     weights = None  # LoRA: the merged model's own
     if model is trainer.model:  # gathered, where FSDP or DeepSpeed shard them
         weights = trainer.accelerator.get_state_dict(trainer.model_wrapped)
@@ -293,8 +332,10 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
     """What train_log.json says: data, settings, best validation score, time and throughput."""
     options, trainer = config.train, fitted.trainer
     history = trainer.state.log_history
-    evaluations = [entry for entry in history if "eval_macro_f1" in entry]
-    best = max(evaluations, key=lambda entry: entry["eval_macro_f1"]) if evaluations else {}
+    metric, greater_is_better = best_metric(config.task.objective)
+    evaluations = [entry for entry in history if f"eval_{metric}" in entry]
+    sign = 1 if greater_is_better else -1
+    best = max(evaluations, key=lambda entry: sign * entry[f"eval_{metric}"]) if evaluations else {}
     epochs_run = float(trainer.state.epoch or 0)
     trainable, parameters = fitted.parameters
     return TrainLog(
@@ -328,6 +369,7 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
         steps=int(trainer.state.global_step),
         best_epoch=best.get("epoch"),
         best_validation_macro_f1=best.get("eval_macro_f1"),
+        **({"best_validation_rmse": best.get("eval_rmse")} if fitted.scale is not None else {}),
         stopped_early=epochs_run < options.epochs - 1e-6,
         resumed_from=None if resumed_from is None else resumed_from.name,
         train_seconds=round(fitted.seconds, 1),
@@ -360,7 +402,9 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     load_fields(run.data)
     machine = Machine.current()
     config = resolve_batch_size(config, train_rows=training_rows(run), processes=machine.processes)
-    args = training_arguments(config.train, run.checkpoints, machine=machine)
+    args = training_arguments(
+        config.train, run.checkpoints, machine=machine, objective=config.task.objective
+    )
     is_main = args.process_index == 0
     resumed_from = None
     with args.main_process_first(local=False, desc="checkpoints"):

@@ -90,6 +90,8 @@ def run_tune(
 ) -> dict[str, Any]:
     """Run the study; write tune/trials.json after every trial and tune/best.yaml at the end."""
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
+    if config.task.objective == "regression":
+        raise UserError("tune maximises validation macro-F1: regression is not supported yet")
     optuna = import_optuna()
     tune = config.tune
     study = optuna.create_study(
