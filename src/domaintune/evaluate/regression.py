@@ -32,12 +32,12 @@ from domaintune.evaluate.regression_scores import (
     by_target,
     paired_mae_comparison,
     regression_intervals,
-    regression_scores,
     rounded_scores,
     whole_numbers,
 )
 from domaintune.evaluate.scoring import resample_rows
 from domaintune.predict import Predictor
+from domaintune.regression import value_scores
 from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
 from domaintune.runfiles import DataCard, RegressionBaseline, RegressionMetrics, TrainLog
 
@@ -83,16 +83,11 @@ def run_evaluate_regression(config: Config, run: RunDir) -> RegressionMetrics:
     splits = {name: read_parquet(run.split(name)) for name in ("train", "validation", "test")}
     gold = targets(splits)
     predictor = Predictor(run.model, backend="torch", precision="fp32")
-    if len(predictor.labels) != 1 or predictor.multi_label:
-        raise UserError(
-            f"{run.model} gives {len(predictor.labels)} outputs, a regression model one: train "
-            "again with task.objective regression"
-        )
+    if not predictor.regression:
+        raise UserError(f"{run.model} is not a regression model: run train again")
     # a model of several fields reads them; the baselines read `text`, them joined
     texts = prepared_inputs(splits["test"], predictor.fields, path=run.split("test"))
-    # the value on the raw scale is the one output
-    predicted = predictor.predict_logits(texts, batch_size=options.batch_size)[:, 0]
-    predicted = predicted.astype(np.float64)
+    predicted = predictor.predict_values(texts, batch_size=options.batch_size)
     test_gold = gold["test"]
 
     rows = resample_rows(len(test_gold), samples=options.bootstrap_samples, seed=options.seed)
@@ -101,7 +96,7 @@ def run_evaluate_regression(config: Config, run: RunDir) -> RegressionMetrics:
     for name in options.baselines:
         baseline, details = fit_baseline(name, config, splits, gold, max_length=log.max_length)
         baselines[name] = RegressionBaseline(
-            **regression_scores(test_gold, baseline),
+            **value_scores(test_gold, baseline),
             intervals=regression_intervals(test_gold, baseline, rows, level),
             **details,
         )
@@ -117,7 +112,7 @@ def run_evaluate_regression(config: Config, run: RunDir) -> RegressionMetrics:
     metrics = RegressionMetrics(
         objective="regression",
         target=card.label_column,
-        **regression_scores(test_gold, predicted),
+        **value_scores(test_gold, predicted),
         test_rows=len(test_gold),
         intervals=regression_intervals(test_gold, predicted, rows, level),
         confidence_level=level,

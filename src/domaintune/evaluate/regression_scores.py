@@ -1,22 +1,17 @@
-"""The scores of predicted numbers: errors, fit and rank agreement, their bootstrap over test
-rows, the paired comparison of two models' errors, and errors by true value.
+"""The scores of predicted numbers (`regression.value_scores`: errors, fit and rank agreement)
+resampled over test rows, the paired comparison of two models' errors, and errors by true value.
 
 Every score is a weighted sum over rows (ranks included: a value's rank in a resample is the
 count of drawn values below it plus half its ties), so each resample is a row of weights and a
 batch of resamples is a few matrix products (`scoring.in_batches_of_resamples`). A constant
-prediction has no order: its correlations count as 0 rather than undefined, as the training-mean
-baseline's do.
+prediction has no order: its correlations count as 0 rather than undefined (the training-mean
+baseline's), in every resample as in `value_scores`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import pandas as pd
-from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from domaintune.evaluate.scoring import (
     in_batches_of_resamples,
@@ -35,24 +30,6 @@ DISTINCT_BUCKETS = 12
 """With at most this many distinct true values on test, each value is its own bucket."""
 QUANTILE_BUCKETS = 5
 """Otherwise, buckets of about equal rows, cut at quantiles of the true value."""
-
-
-def correlation(score: Callable[..., Any], gold: np.ndarray, predicted: np.ndarray) -> float:
-    """A scipy correlation, 0 when either side is constant (it has no order to agree with)."""
-    if np.ptp(gold) == 0 or np.ptp(predicted) == 0:
-        return 0.0
-    return float(score(gold, predicted).statistic)
-
-
-def regression_scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, R², Spearman and Pearson of predicted values against the true ones."""
-    return {
-        "mae": float(mean_absolute_error(gold, predicted)),
-        "rmse": float(np.sqrt(mean_squared_error(gold, predicted))),
-        "r2": float(r2_score(gold, predicted)),
-        "spearman": correlation(spearmanr, gold, predicted),
-        "pearson": correlation(pearsonr, gold, predicted),
-    }
 
 
 def weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -83,14 +60,13 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
 def weighted_regression_scores(
     gold: np.ndarray, predicted: np.ndarray, weights: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The regression scores of rows weighted by each row of `weights` (one per resample)."""
+    """`regression.value_scores` of rows weighted by each row of `weights` (one per resample)."""
     total = weights.sum(axis=1)
     error = predicted - gold
     squared = weights @ error**2
     spread = weights @ gold**2 - (weights @ gold) ** 2 / total
     spread = np.where(spread > 1e-12 * np.maximum(1.0, weights @ gold**2), spread, 0.0)
-    # r2_score's rule for a constant truth: 1 when predicted exactly, else 0
-    r2 = np.where(spread > 0, 1 - squared / np.where(spread > 0, spread, 1), 1.0 * (squared == 0))
+    r2 = np.where(spread > 0, 1 - squared / np.where(spread > 0, spread, 1), 0.0)  # as value_scores
     return {
         "mae": weights @ np.abs(error) / total,
         "rmse": np.sqrt(squared / total),
