@@ -36,6 +36,13 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+REGRESSION_TASK_WORDS = {
+    "description": "Predict a number for each text.",
+    "expected_output": "One number per text, on the scale of the training data.",
+}
+"""task.description and task.expected_output for regression, where the user gives none."""
+
+
 class TaskConfig(Section):
     name: str = DEFAULT_TASK_NAME
     """Names the run: its directory is runs/<name> unless --out says otherwise."""
@@ -621,6 +628,10 @@ class Config(Section):
                     f"predicts a number: set prepare.{key}: {off}"
                 )
             setattr(prepare, key, off)
+        task = self.task
+        for key, words in REGRESSION_TASK_WORDS.items():  # the defaults describe a classifier
+            if key not in task.model_fields_set:
+                setattr(task, key, words)
         if self.data.label_mapping:
             raise ValueError(
                 "data.label_mapping maps label names; task.objective: regression reads numbers: "
