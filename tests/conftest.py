@@ -18,7 +18,9 @@ from tests.helpers import (
     add_label_noise,
     build_tiny_bert,
     domaintune,
+    fast_config,
     fast_settings,
+    write_rated_reviews,
     write_tickets,
 )
 from tests.support_tickets import QUEUES, save_tiny_bert
@@ -71,6 +73,28 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> 
 
 
 @pytest.fixture(scope="session")
+def rated_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> RunDir:
+    """One regression run through prepare, train and evaluate on rated reviews (ratings 1-5 in
+    their words), shared by the tests that only read its outputs."""
+    from domaintune.data.prepare import run_prepare
+    from domaintune.evaluate.stage import run_evaluate
+    from domaintune.train.trainer import run_train
+
+    folder = tmp_path_factory.mktemp("rated")
+    config = fast_config(
+        write_rated_reviews(folder),
+        tiny_model,
+        "task.objective=regression",
+        "evaluate.bootstrap_samples=200",
+    )
+    run = RunDir(folder / "run")
+    run_prepare(config, run)
+    run_train(config, run)
+    run_evaluate(config, run)
+    return run
+
+
+@pytest.fixture(scope="session")
 def ticket_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT whose vocabulary covers the support tickets (tests/support_tickets.py)."""
     return save_tiny_bert(tmp_path_factory.mktemp("ticket-bert"), TICKET_WORDS)
@@ -100,8 +124,8 @@ def ticket_classifier(tmp_path_factory: pytest.TempPathFactory, ticket_model: Pa
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses `finished_run` is `slow` wherever it lives: the fixture trains a model
-    through the whole CLI, which `make test-fast` leaves out."""
+    """A test that uses `finished_run` or `rated_run` is `slow` wherever it lives: the fixture
+    trains a model, which `make test-fast` leaves out."""
     for item in items:
-        if "finished_run" in getattr(item, "fixturenames", ()):
+        if {"finished_run", "rated_run"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from domaintune.config import EvaluateConfig
+from domaintune.config import EvaluateConfig, load_config
 from domaintune.evaluate.regression_baselines import fit_best_alpha, tfidf_ridge, training_mean
 from domaintune.evaluate.regression_scores import (
     by_target,
     paired_mae_comparison,
-    regression_scores,
     resampled_regression_scores,
     rounded_scores,
     weighted_regression_scores,
     whole_numbers,
 )
 from domaintune.evaluate.scoring import resample_rows
+from domaintune.evaluate.stage import run_evaluate
+from domaintune.regression import value_scores
+from domaintune.rundir import RunDir
+from domaintune.runfiles import RegressionMetrics
 from tests.helpers import make_rated_reviews
 
 
@@ -33,8 +39,8 @@ def ratings(rows: int, *, noise: float, seed: int = 0) -> tuple[np.ndarray, np.n
 
 def test_each_resample_scores_as_the_rows_it_drew() -> None:
     """Catches ranks taken over all rows instead of the drawn ones, ties ranked apart, and
-    weights applied to one side of a sum only: every score of a resample must be scipy's and
-    sklearn's on the rows it drew."""
+    weights applied to one side of a sum only: every score of a resample must be `value_scores`
+    (scipy's correlations) of the rows it drew."""
     gold, predicted = ratings(50, noise=0.9)
     predicted[:10] = np.round(predicted[:10])  # ties among the predictions too
     rows = resample_rows(50, samples=70, seed=1)  # more than one batch of resamples
@@ -42,10 +48,10 @@ def test_each_resample_scores_as_the_rows_it_drew() -> None:
     assert all(len(values) == 70 for values in resampled.values())
     for sample in (0, 1, 63, 64, 69):
         drawn = rows[sample]
-        for name, value in regression_scores(gold[drawn], predicted[drawn]).items():
+        for name, value in value_scores(gold[drawn], predicted[drawn]).items():
             assert resampled[name][sample] == pytest.approx(value, abs=1e-9), name
     whole = weighted_regression_scores(gold, predicted, np.ones((1, 50)))
-    for name, value in regression_scores(gold, predicted).items():
+    for name, value in value_scores(gold, predicted).items():
         assert whole[name][0] == pytest.approx(value, abs=1e-9), name
 
 
@@ -59,7 +65,7 @@ def test_a_thousand_resamples_of_thousands_of_rows_take_little_time() -> None:
 def test_a_constant_prediction_has_no_correlation_rather_than_an_undefined_one() -> None:
     gold, _ = ratings(40, noise=0)
     constant = np.full(40, gold.mean())
-    point = regression_scores(gold, constant)
+    point = value_scores(gold, constant)
     assert point["spearman"] == point["pearson"] == 0.0
     assert point["r2"] == pytest.approx(0.0)
     resampled = resampled_regression_scores(gold, constant, resample_rows(40, samples=5, seed=0))
@@ -76,7 +82,7 @@ def test_the_paired_comparison_tells_a_better_and_a_worse_model_apart() -> None:
     assert better.mae_difference < 0 and better.mae_difference_interval[1] < 0
     assert better.p_value < 0.01
     assert better.alpha == pytest.approx(0.05)
-    point = regression_scores(gold, close)["mae"] - regression_scores(gold, far)["mae"]
+    point = value_scores(gold, close)["mae"] - value_scores(gold, far)["mae"]
     assert better.mae_difference == pytest.approx(point)
     worse = paired_mae_comparison(gold, far, close, rows, confidence_level=0.95)
     assert worse.verdict == "worse" and worse.mae_difference_interval[0] > 0
@@ -146,9 +152,48 @@ def test_tfidf_ridge_reads_ratings_from_words_better_than_the_training_mean() ->
     mean, described = training_mean(gold)
     assert details["alpha"] in options.ridge_alpha_grid
     assert details["validation_mae"] < 1.0
-    assert (
-        regression_scores(gold["test"], predicted)["mae"]
-        < regression_scores(gold["test"], mean)["mae"]
-    )
+    assert value_scores(gold["test"], predicted)["mae"] < value_scores(gold["test"], mean)["mae"]
     assert "training mean" in described["description"]
     assert mean == pytest.approx(np.full(50, gold["train"].mean()))
+
+
+def test_evaluate_scores_a_trained_model_against_its_baselines(rated_run: RunDir) -> None:
+    metrics = RegressionMetrics.read(rated_run.metrics)
+    assert '"objective": "regression"' in rated_run.metrics.read_text()
+    assert metrics.target == "label" and metrics.test_rows > 0
+    low, high = metrics.intervals.mae
+    assert low <= metrics.mae <= high
+    assert metrics.mae < 0.6 and metrics.spearman > 0.8  # the ratings are in the words
+    assert set(metrics.baselines) == {"majority", "tfidf_logreg", "linear_probe"}
+    mean = metrics.baselines["majority"]
+    assert mean.alpha is None and mean.spearman == 0.0  # a constant has no order
+    assert metrics.significance["majority"].verdict == "better"
+    for name in ("tfidf_logreg", "linear_probe"):
+        assert metrics.baselines[name].alpha in EvaluateConfig().ridge_alpha_grid
+        assert metrics.baselines[name].validation_mae is not None
+    assert metrics.baselines["linear_probe"].train_rows_embedded > 0
+    assert metrics.rounded is not None and metrics.rounded.within_one > 0.9  # ratings 1-5
+    assert [(b.low, b.high) for b in metrics.by_target] == [(v, v) for v in (1, 2, 3, 4, 5)]
+    assert sum(b.rows for b in metrics.by_target) == metrics.test_rows
+    predictions = pd.read_parquet(rated_run.predictions)
+    assert list(predictions.columns) == ["text", "label", "predicted", "error"]
+    assert len(predictions) == metrics.test_rows
+    gold, predicted = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
+    assert predictions["error"].to_numpy() == pytest.approx(predicted - gold)
+    assert value_scores(gold, predicted)["mae"] == pytest.approx(metrics.mae)
+    card = rated_run.model_card.read_text()
+    assert "MAE" in card and 'function_to_apply="none"' in card and "Spearman" in card
+    assert rated_run.config.is_file()
+
+
+def test_a_target_of_fractions_gets_no_rounded_scores(tmp_path: Path, rated_run: RunDir) -> None:
+    """Catches rounded scores given to values that are not whole numbers: the same run with its
+    test values moved by a quarter is evaluated again."""
+    run = RunDir(tmp_path / "run")
+    shutil.copytree(rated_run.root, run.root)
+    test = pd.read_parquet(run.split("test"))
+    test.assign(label=test["label"] + 0.25).to_parquet(run.split("test"))
+    metrics = run_evaluate(load_config(str(run.config)), run)
+    assert isinstance(metrics, RegressionMetrics)
+    assert metrics.rounded is None
+    assert [b.low for b in metrics.by_target] == [v + 0.25 for v in (1, 2, 3, 4, 5)]
