@@ -3,7 +3,8 @@
 Every figure and sentence comes from the files earlier stages wrote (config.yaml, data/card.json,
 data/label_audit.parquet when prepare ran an audit, train_log.json, metrics.json,
 predictions.parquet, and export/parity.json once the model is exported), so the report says what
-happened in this run. task.objective multi_label has a template of its own (`multilabel.py`).
+happened in this run. task.objective multi_label and regression have templates of their own
+(`multilabel.py`, `regression.py`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from domaintune.config import Config
 from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
-from domaintune.report import multilabel, plots
+from domaintune.report import multilabel, plots, regression
 from domaintune.report.multilabel import multi_label_context
+from domaintune.report.regression import regression_context
 from domaintune.report.training import (
     TRUNCATED_SHARE,
     epochs_step,
@@ -345,6 +347,8 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
     if config.task.objective == "multi_label":
         context = multi_label_context(config, run, card, log)
         return write_report(run, multilabel.TEMPLATE, context)
+    if config.task.objective == "regression":
+        return write_report(run, regression.TEMPLATE, regression_context(config, run, card, log))
     metrics = Metrics.read(run.metrics)
     predictions = read_parquet(run.predictions)
     labels, shown = metrics.labels, config.report.examples

@@ -63,10 +63,13 @@ def text_lengths(splits: dict[str, pd.DataFrame], path: Path) -> Path:
     return _save(figure, path)
 
 
-def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
-    """Training loss by epoch, validation loss and macro-F1 at each evaluation."""
+def learning_curves(
+    history: list[dict[str, Any]], path: Path, *, score: str = "macro_f1", name: str = "macro-F1"
+) -> Path:
+    """Training loss by epoch, validation loss and the validation `score` (train's key for it,
+    e.g. rmse; `name`: in words) at each evaluation."""
     train = [(h["epoch"], h["loss"]) for h in history if "loss" in h and "eval_loss" not in h]
-    evals = [h for h in history if "eval_macro_f1" in h]
+    evals = [h for h in history if f"eval_{score}" in h]
     figure, (loss_axis, f1_axis) = plt.subplots(1, 2, figsize=(9, 3.6))
     if train:
         loss_axis.plot(*zip(*train), label="training loss")
@@ -79,7 +82,7 @@ def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
         )
         f1_axis.plot(
             [h["epoch"] for h in evals],
-            [h["eval_macro_f1"] for h in evals],
+            [h[f"eval_{score}"] for h in evals],
             "o-",
             color="tab:green",
         )
@@ -87,7 +90,7 @@ def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
     loss_axis.set_title("Loss")
     loss_axis.legend()
     f1_axis.set_xlabel("epoch")
-    f1_axis.set_title("Validation macro-F1")
+    f1_axis.set_title(f"Validation {name}")
     return _save(figure, path)
 
 
@@ -188,6 +191,46 @@ def length_buckets(buckets: list[LengthBucket], path: Path) -> Path:
     axis.set_xlabel("words per text")
     axis.set_title("Test scores by text length")
     axis.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def target_distribution(splits: dict[str, pd.DataFrame], path: Path) -> Path:
+    """regression: the true values in each split, which the splits should share."""
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    values = {name: frame["label"].to_numpy(dtype=float) for name, frame in splits.items()}
+    distinct = np.unique(np.concatenate(list(values.values())))
+    if len(distinct) <= 30:  # few values (a rating): a bar each, not bins that split them
+        bins = np.append(distinct - 0.5, distinct[-1] + 0.5) if len(distinct) > 1 else 1
+    else:
+        bins = 30
+    for name, series in values.items():
+        axis.hist(series, bins=bins, alpha=0.5, label=name, density=True)
+    axis.set_xlabel("true value")
+    axis.set_ylabel("share of rows")
+    axis.set_title("Target by split")
+    axis.legend()
+    return _save(figure, path)
+
+
+def predicted_against_true(predictions: pd.DataFrame, path: Path) -> Path:
+    """regression: each test row's prediction against its true value, with the diagonal where a
+    perfect model's points lie and the mean prediction per true value (or bucket of them)."""
+    gold, predicted = predictions["label"].to_numpy(), predictions["predicted"].to_numpy()
+    figure, axis = plt.subplots(figsize=(5.2, 4.8))
+    low, high = min(gold.min(), predicted.min()), max(gold.max(), predicted.max())
+    axis.plot([low, high], [low, high], color="grey", linestyle="--", label="perfect")
+    jitter, bucket = 0.0, gold
+    if len(np.unique(gold)) <= 30:  # few values: spread the points to show how many
+        jitter = 0.15 * np.random.default_rng(0).uniform(-1, 1, len(gold))
+    else:
+        bucket = pd.qcut(gold, 10, labels=False, duplicates="drop")
+    axis.scatter(gold + jitter, predicted, s=8, alpha=0.4, label="test rows")
+    means = pd.DataFrame({"gold": gold, "predicted": predicted}).groupby(bucket).mean()
+    axis.plot(means["gold"], means["predicted"], "o-", color="tab:red", label="mean prediction")
+    axis.set_xlabel("true value")
+    axis.set_ylabel("predicted value")
+    axis.set_title("Predicted against true (test split)")
+    axis.legend(loc="upper left")
     return _save(figure, path)
 
 
