@@ -31,7 +31,7 @@ from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config,
 from domaintune.errors import UserError
 from domaintune.launch import process_rank
 from domaintune.rundir import RunDir
-from domaintune.runfiles import MultiLabelMetrics
+from domaintune.runfiles import MultiLabelMetrics, RegressionMetrics
 
 app = typer.Typer(
     help="Fine-tune a small language model for your domain: prepare, train, evaluate, report.",
@@ -135,6 +135,16 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
         for name, baseline in metrics.baselines.items():
             verdict = metrics.significance[name].verdict
             console.print(f"  baseline {name}: micro-F1 {baseline.micro_f1:.3f} (model: {verdict})")
+        return
+    if isinstance(metrics, RegressionMetrics):
+        low, high = metrics.intervals.mae
+        console.print(
+            f"test MAE {metrics.mae:.3f} [{low:.3f}, {high:.3f}], RMSE {metrics.rmse:.3f}, "
+            f"R² {metrics.r2:.3f}, Spearman {metrics.spearman:.3f}"
+        )
+        for name, baseline in metrics.baselines.items():
+            verdict = metrics.significance[name].verdict
+            console.print(f"  baseline {name}: MAE {baseline.mae:.3f} (model: {verdict})")
         return
     low, high = metrics.intervals.macro_f1
     console.print(
