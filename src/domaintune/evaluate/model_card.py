@@ -15,6 +15,7 @@ import yaml
 from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.clean import load_normalization, normalization_summary
+from domaintune.evaluate.regression_baselines import NAMES
 from domaintune.rundir import write_text
 from domaintune.runfiles import DataCard, Metrics, MultiLabelMetrics, RegressionMetrics, TrainLog
 from domaintune.templating import environment
@@ -147,7 +148,7 @@ def write_regression_model_card(
     }
     header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
     body = ENVIRONMENT.get_template("model_card_regression.md.j2").render(
-        config=config, card=card, log=log, m=metrics
+        config=config, card=card, log=log, m=metrics, names=NAMES
     )
     write_text(path, f"---\n{header}---\n\n{body}")
     return path

@@ -22,6 +22,13 @@ from sklearn.preprocessing import StandardScaler
 from domaintune.config import EvaluateConfig
 from domaintune.evaluate.probe import Encoder
 
+NAMES = {
+    "majority": "the training mean",
+    "tfidf_logreg": "TF-IDF + ridge",
+    "linear_probe": "a ridge probe on the frozen pre-trained model",
+}
+"""evaluate.baselines' names (the classification ones) as regression runs them, in words."""
+
 BaselineFit = tuple[np.ndarray, dict[str, Any]]
 """A baseline's test predictions, and how it was chosen (RegressionBaseline's other fields)."""
 

@@ -16,18 +16,13 @@ import pandas as pd
 from domaintune.config import Config
 from domaintune.data.card import StepName
 from domaintune.errors import UserError
+from domaintune.evaluate.regression_baselines import NAMES
 from domaintune.report import plots
 from domaintune.report.training import TRUNCATED_SHARE, epochs_step, token_limit, truncation_step
 from domaintune.rundir import RunDir, read_parquet
 from domaintune.runfiles import DataCard, RegressionComparison, RegressionMetrics, TrainLog
 
 TEMPLATE = "report_regression.md.j2"
-BASELINE_NAMES = {
-    "majority": "the training mean",
-    "tfidf_logreg": "TF-IDF + ridge",
-    "linear_probe": "a ridge probe on the frozen pre-trained model",
-}
-"""evaluate.baselines' names, as regression runs them."""
 PULL = 0.25
 """An end bucket whose mean error is this many of the target's standard deviations off, towards
 the middle, at both ends: the model pulls extremes to the middle."""
@@ -37,7 +32,7 @@ standard deviation (so that a near-perfect model's noise is not one), earns a su
 
 
 def baseline_name(name: str) -> str:
-    return BASELINE_NAMES.get(name, name)
+    return NAMES.get(name, name)
 
 
 def comparison_sentence(name: str, comparison: RegressionComparison) -> str:
@@ -92,6 +87,7 @@ def findings(metrics: RegressionMetrics, card: DataCard, log: TrainLog) -> dict[
         "beats_all": bool(comparisons) and all(c["verdict"] == "better" for c in comparisons),
         "spread": spread,
         "pull": pull_to_middle(metrics, spread),
+        "pull_margin": PULL * spread,
         "weakest_bucket": weakest if weak else None,
         "truncated_share": log.truncated_rows / max(log.train_rows, 1),
         "token_limit": token_limit(log),
