@@ -55,6 +55,15 @@ def test_each_resample_scores_as_the_rows_it_drew() -> None:
         assert whole[name][0] == pytest.approx(value, abs=1e-9), name
 
 
+def test_values_far_from_zero_keep_their_digits() -> None:
+    """Catches R² from E[x²] - E[x]², which loses the spread of prices near a million."""
+    rng = np.random.default_rng(4)
+    gold = 1e6 + rng.normal(0, 3, 300)
+    predicted = gold + rng.normal(0, 1, 300)
+    whole = weighted_regression_scores(gold, predicted, np.ones((1, 300)))
+    assert whole["r2"][0] == pytest.approx(value_scores(gold, predicted)["r2"], abs=1e-6)
+
+
 def test_a_thousand_resamples_of_thousands_of_rows_take_little_time() -> None:
     gold, predicted = ratings(3000, noise=0.8)
     started = time.perf_counter()

@@ -64,8 +64,9 @@ def weighted_regression_scores(
     total = weights.sum(axis=1)
     error = predicted - gold
     squared = weights @ error**2
-    spread = weights @ gold**2 - (weights @ gold) ** 2 / total
-    spread = np.where(spread > 1e-12 * np.maximum(1.0, weights @ gold**2), spread, 0.0)
+    centred = gold - (weights @ gold / total)[:, None]  # not E[x²] - E[x]²: prices lose digits
+    spread = (weights * centred**2).sum(axis=1)
+    spread = np.where(spread > 1e-12 * (weights @ gold**2), spread, 0.0)  # a constant truth
     r2 = np.where(spread > 0, 1 - squared / np.where(spread > 0, spread, 1), 0.0)  # as value_scores
     return {
         "mae": weights @ np.abs(error) / total,
