@@ -113,9 +113,13 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
     log = timed("train", lambda: run_train(config, run, resume=resume), run.model)
     if log.resumed_from:
         console.print(f"resumed from {run.checkpoints / log.resumed_from}")
+    best = (
+        f"RMSE {log.best_validation_rmse:.3f}"
+        if log.best_validation_rmse is not None
+        else f"macro-F1 {log.best_validation_macro_f1:.3f}"
+    )
     console.print(
-        f"best validation macro-F1 {log.best_validation_macro_f1:.3f} at epoch "
-        f"{log.best_epoch:g}; {log.rows_per_second} rows/s, "
+        f"best validation {best} at epoch {log.best_epoch:g}; {log.rows_per_second} rows/s, "
         f"{log.tokens_per_second} tokens/s ({log.precision}, {log.method}, "
         f"{log.trainable_parameters:,} of {log.parameters:,} parameters trained); "
         f"log: {run.train_log}"
