@@ -10,6 +10,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from domaintune import assets
@@ -218,3 +219,22 @@ def test_bbc_news_reads_every_article_with_its_section() -> None:
     }
     latin1 = frame.loc[frame["file"] == "sports/199.txt", "text"].item()
     assert "£15.8m" in latin1
+
+
+@pytest.mark.network
+def test_sentiment_intensity_is_a_real_numeric_target() -> None:
+    frame = assets.load_dataset("builtin:sentiment-intensity")
+    assert frame["source"].value_counts().to_dict() == {
+        "movies": 10_605,
+        "editorials": 5_190,
+        "tweets": 4_200,
+        "products": 3_708,
+    }
+    scores = pd.to_numeric(frame["score"])  # read as text, as every built-in's columns are
+    assert scores.between(-4, 4).all() and scores.nunique() > 1_000  # a mean of ~20 ratings
+    assert scores.groupby(frame["source"]).mean().round(3).to_dict() == {
+        "editorials": -0.141,
+        "movies": 0.005,
+        "products": 0.382,
+        "tweets": 0.505,
+    }

