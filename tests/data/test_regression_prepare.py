@@ -68,7 +68,8 @@ def test_prepare_splits_every_range_of_values_and_records_them(tmp_path: Path) -
     prepared = prepare_data(config)
     card = prepared.card
     assert card.objective == "regression" and card.labels == ["label"]
-    assert config.prepare.balance == "none" and card.step("label_audit") is None
+    assert config.prepare.balance == "none"
+    assert card.step("label_audit") is None and card.step("balance") is None
     for name, part in prepared.splits.items():
         assert part["label"].dtype == np.float64
         assert set(part["label"]) == {1.0, 2.0, 3.0, 4.0, 5.0}, name  # stratified by value

@@ -192,10 +192,11 @@ def prepare_data(config: Config) -> Prepared:
         else check_split_classes(splits, made, source=data.source, multi_label=multi)
     )
     leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
-    splits["train"], step = balance(
-        splits["train"], method=options.balance, seed=options.seed, multi_label=multi
-    )
-    steps.append(step)
+    if not regression:  # a number has no classes to balance
+        splits["train"], step = balance(
+            splits["train"], method=options.balance, seed=options.seed, multi_label=multi
+        )
+        steps.append(step)
 
     split_of_row = (
         pd.concat([pd.Series(name, index=part["row"]) for name, part in splits.items()])
