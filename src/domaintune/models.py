@@ -115,6 +115,18 @@ def load_classifier(
     return _load(AutoModelForSequenceClassification, name_or_path, use_safetensors=True, **head)
 
 
+def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
+    """A sequence classifier's last linear layer, the one giving a logit per label, whatever the
+    architecture calls it (`classifier`, `classifier.out_proj`, `score`)."""
+    outputs = model.config.num_labels
+    layers = [
+        m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == outputs
+    ]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no linear layer with {outputs} outputs")
+    return layers[-1]
+
+
 def load_encoder(name_or_path: str) -> torch.nn.Module:
     """The pre-trained encoder alone (no head), for embeddings."""
     return _load(AutoModel, name_or_path, use_safetensors=True)

@@ -45,20 +45,10 @@ class TargetScale:
         return np.asarray(values, dtype=np.float64) * self.std + self.mean
 
 
-def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
-    """The last linear layer with one output: the head of a one-output sequence classifier,
-    whatever the architecture calls it (`classifier`, `classifier.out_proj`, `score`)."""
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no linear layer with one output")
-    return layers[-1]
-
-
 @torch.no_grad()
-def fold_into_head(model: torch.nn.Module, scale: TargetScale) -> None:
-    """Make the model output `scale.restore` of what it outputs now: the head's weights times
-    the standard deviation, its bias times it plus the mean."""
-    layer = output_layer(model)
+def fold_into_head(layer: torch.nn.Linear, scale: TargetScale) -> None:
+    """Make a model whose output layer is `layer` output `scale.restore` of what it outputs now:
+    the layer's weights times the standard deviation, its bias times it plus the mean."""
     layer.weight.mul_(scale.std)
     if layer.bias is None:
         raise ValueError("the model's output layer has no bias to add the target's mean to")

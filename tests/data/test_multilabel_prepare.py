@@ -233,3 +233,10 @@ def test_chunks_are_refused_for_multi_label_and_head_tail_is_kept() -> None:
     assert (
         build_config({**MULTI, "model": {"long_text": "head_tail"}}).model.long_text == "head_tail"
     )
+
+
+def test_multi_label_balances_nothing_unless_asked() -> None:
+    assert build_config(MULTI).prepare.balance == "none"
+    asked = build_config({**MULTI, "prepare": {"balance": "class_weights"}})
+    assert asked.prepare.balance == "class_weights"
+    assert build_config({}).prepare.balance == "class_weights"  # one label per text: unchanged

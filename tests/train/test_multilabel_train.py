@@ -13,11 +13,24 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from domaintune.config import load_config
 from domaintune.data.prepare import run_prepare
-from domaintune.models import load_model_config
-from domaintune.multilabel import load_thresholds, multi_hot, set_scores, tune_thresholds
+from domaintune.models import load_classifier, load_model_config
+from domaintune.multilabel import (
+    PROBLEM_TYPE,
+    load_thresholds,
+    multi_hot,
+    prior_logits,
+    set_scores,
+    sigmoid,
+    tune_thresholds,
+)
 from domaintune.rundir import RunDir
 from domaintune.runfiles import TrainLog
-from domaintune.train.trainer import positive_weighted_loss, positive_weights, run_train
+from domaintune.train.trainer import (
+    positive_weighted_loss,
+    positive_weights,
+    run_train,
+    start_from_priors,
+)
 from tests.helpers import domaintune, fast_config, write_tagged_tickets
 
 
@@ -31,6 +44,21 @@ def test_positive_weights_make_a_rare_labels_positives_count_more() -> None:
     assert plain == pytest.approx(np.log(2))
     heavier = positive_weighted_loss(torch.tensor([1.0, 3.0]))(outputs, labels)
     assert heavier == pytest.approx(np.log(2) * (1 + 1 + 3 + 1) / 4)
+
+
+def test_a_new_head_starts_from_each_labels_base_rate(tiny_ticket_model: Path) -> None:
+    rows = multi_hot([("a",), ("a", "b"), ("a",), ("c",)], ["a", "b", "c"])
+    prior = prior_logits(rows)
+    assert sigmoid(prior) == pytest.approx([0.75, 0.25, 0.25])  # each label's share of rows
+    weighted = prior_logits(rows, positive_weights(rows))
+    assert sigmoid(weighted) == pytest.approx([0.5, 0.5, 0.5])  # what pos_weight balances
+    never = prior_logits(multi_hot([("a",), ("a",)], ["a", "b"]))
+    assert np.isfinite(never).all() and sigmoid(never)[1] == pytest.approx(0.25)  # half a row
+    model = load_classifier(
+        str(tiny_ticket_model), labels=["a", "b", "c"], problem_type=PROBLEM_TYPE
+    )
+    start_from_priors(model, rows, None)
+    assert model.classifier.bias.detach().numpy() == pytest.approx(prior)
 
 
 def test_thresholds_maximise_each_labels_f1_and_default_without_positives() -> None:
@@ -48,7 +76,9 @@ def test_training_learns_label_sets_and_saves_thresholds(
     tmp_path: Path, tiny_ticket_model: Path
 ) -> None:
     data = write_tagged_tickets(tmp_path)
-    config = fast_config(data, tiny_ticket_model, "task.objective=multi_label")
+    config = fast_config(
+        data, tiny_ticket_model, "task.objective=multi_label", "prepare.balance=class_weights"
+    )
     run = RunDir(tmp_path / "run")
     run_prepare(config, run)
     log = run_train(config, run)

@@ -13,9 +13,9 @@ from transformers import pipeline
 
 from domaintune.data.prepare import run_prepare
 from domaintune.errors import UserError
-from domaintune.models import load_classifier
+from domaintune.models import load_classifier, output_layer
 from domaintune.predict import Predictor
-from domaintune.regression import TargetScale, fold_into_head, output_layer, value_scores
+from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir
 from domaintune.train.trainer import run_train
 from tests.helpers import fast_config, write_rated_reviews
@@ -38,7 +38,7 @@ def test_folding_the_scale_into_the_head_restores_the_outputs(tiny_model: Path) 
     with torch.no_grad():
         before = model(**inputs).logits[:, 0].numpy()
         scale = TargetScale(mean=3.0, std=1.5)
-        fold_into_head(model, scale)
+        fold_into_head(output_layer(model), scale)
         after = model(**inputs).logits[:, 0].numpy()
     assert after == pytest.approx(scale.restore(before), abs=1e-5)
 

@@ -39,10 +39,11 @@ from domaintune.config import Config, TrainConfig
 from domaintune.data.clean import load_normalization
 from domaintune.data.fields import FIELDS_FILE, load_fields
 from domaintune.metrics import scores
-from domaintune.models import load_classifier, load_tokenizer
+from domaintune.models import load_classifier, load_tokenizer, output_layer
 from domaintune.multilabel import (
     DEFAULT_THRESHOLD,
     PROBLEM_TYPE,
+    prior_logits,
     save_thresholds,
     set_scores,
     sigmoid,
@@ -103,6 +104,15 @@ def positive_weights(multi_hot: np.ndarray) -> np.ndarray:
     positives = multi_hot.sum(axis=0)
     negatives = len(multi_hot) - positives
     return np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+
+
+@torch.no_grad()
+def start_from_priors(
+    model: torch.nn.Module, multi_hot: np.ndarray, pos_weight: np.ndarray | None
+) -> None:
+    """multi_label: the new head's biases set to each label's prior logit (`prior_logits`)."""
+    prior = torch.tensor(prior_logits(multi_hot, pos_weight), dtype=torch.float)
+    output_layer(model).bias.copy_(prior)
 
 
 def multi_label_metrics(prediction: Any) -> dict[str, float]:
@@ -247,12 +257,6 @@ def fit(
             use_cache=train.cache_tokenized,
             write=args.process_index == 0,
         )
-    if train.method == "lora":
-        model = with_lora(model, train)
-    scale = TargetScale.fit(np.array(data.train["labels"])) if regression else None
-    if scale is not None:
-        data = data.standardized(scale)
-
     class_weights = None
     if config.prepare.balance == "class_weights" and multi:
         class_weights = positive_weights(np.array(data.train["labels"]))
@@ -260,6 +264,13 @@ def fit(
         class_weights = compute_class_weight(
             "balanced", classes=np.arange(len(labels)), y=np.array(data.train["labels"])
         )
+    if multi:
+        start_from_priors(model, np.array(data.train["labels"]), class_weights)
+    if train.method == "lora":
+        model = with_lora(model, train)
+    scale = TargetScale.fit(np.array(data.train["labels"])) if regression else None
+    if scale is not None:
+        data = data.standardized(scale)
     loss = positive_weighted_loss if multi else weighted_loss
     callbacks = list(callbacks)
     if train.early_stopping_patience > 0:
@@ -312,7 +323,7 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
     trainer = fitted.trainer
     model = merged(trainer.model)
     if fitted.scale is not None:  # the saved model outputs values on the data's own scale
-        fold_into_head(model, fitted.scale)
+        fold_into_head(output_layer(model), fitted.scale)
     weights = None  # LoRA: the merged model's own
     if model is trainer.model:  # gathered, where FSDP or DeepSpeed shard them
         weights = trainer.accelerator.get_state_dict(trainer.model_wrapped)
