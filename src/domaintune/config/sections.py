@@ -46,8 +46,10 @@ REGRESSION_TASK_WORDS = {
 MULTI_LABEL_BALANCE = "none"
 """prepare.balance for multi_label unless set: each label's threshold, tuned on validation, already
 trades its precision for recall, while pos_weight (negatives/positives) reaches hundreds for a
-rare label and drowns the loss in a few rows. On 2,000 Reuters stories (67 labels, two epochs)
-plain binary cross-entropy reached a lower validation loss and a higher micro-F1 (see README)."""
+rare label and drowns the loss in a few rows. Measured on 2,000 Reuters training stories (67
+labels, two epochs, 128 tokens; thresholds tuned on validation, 987 test stories): none gave
+test micro-F1 0.777 and macro-F1 0.134; class_weights 0.454 and 0.452. Most texts carry the
+common labels, which micro-F1 weighs; set class_weights when the rare labels matter most."""
 
 
 class TaskConfig(Section):
