@@ -33,8 +33,13 @@ def test_the_shipped_templates_load_with_the_escaping_their_kind_needs() -> None
             "report.html.j2": True,
             "report.md.j2": False,
             "report_multilabel.md.j2": False,
+            "report_regression.md.j2": False,
         },
-        "evaluate/templates": {"model_card.md.j2": False, "model_card_multilabel.md.j2": False},
+        "evaluate/templates": {
+            "model_card.md.j2": False,
+            "model_card_multilabel.md.j2": False,
+            "model_card_regression.md.j2": False,
+        },
     }
     for folder, escaped in shipped.items():
         loaded = environment(folder)
