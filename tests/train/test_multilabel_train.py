@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from transformers import EvalPrediction
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from domaintune.config import load_config
@@ -26,6 +27,7 @@ from domaintune.multilabel import (
 from domaintune.rundir import RunDir
 from domaintune.runfiles import TrainLog
 from domaintune.train.trainer import (
+    multi_label_metrics,
     positive_weighted_loss,
     positive_weights,
     run_train,
@@ -59,6 +61,15 @@ def test_a_new_head_starts_from_each_labels_base_rate(tiny_ticket_model: Path) -
     )
     start_from_priors(model, rows, None)
     assert model.classifier.bias.detach().numpy() == pytest.approx(prior)
+
+
+def test_epochs_are_scored_at_thresholds_tuned_on_validation() -> None:
+    """A label ranked perfectly but never above 0.5 (a head still near a rare label's base rate)
+    scores as the saved model will, with its tuned threshold, not 0."""
+    gold = np.array([[1, 0], [0, 1], [0, 0], [1, 1]], dtype=float)
+    logits = np.array([[-1.0, -3.0], [-2.5, 2.0], [-3.0, -4.0], [-1.2, 3.0]])
+    scores = multi_label_metrics(EvalPrediction(predictions=logits, label_ids=gold))
+    assert scores["macro_f1"] == pytest.approx(1.0)
 
 
 def test_thresholds_maximise_each_labels_f1_and_default_without_positives() -> None:

@@ -41,7 +41,6 @@ from domaintune.data.fields import FIELDS_FILE, load_fields
 from domaintune.metrics import scores
 from domaintune.models import load_classifier, load_tokenizer, output_layer
 from domaintune.multilabel import (
-    DEFAULT_THRESHOLD,
     PROBLEM_TYPE,
     prior_logits,
     save_thresholds,
@@ -116,10 +115,13 @@ def start_from_priors(
 
 
 def multi_label_metrics(prediction: Any) -> dict[str, float]:
-    """Each epoch's validation scores for multi_label, every label at the default threshold
-    (thresholds are tuned once, after training): macro_f1 among them, which picks the best epoch."""
-    predicted = sigmoid(prediction.predictions) >= DEFAULT_THRESHOLD
-    return set_scores(prediction.label_ids >= 0.5, predicted)
+    """Each epoch's validation scores for multi_label, each label at the threshold tuned on these
+    rows, as the saved model's will be (train tunes them on validation once it is done):
+    macro_f1 among them picks the best epoch. At a fixed 0.5 a head started from the labels'
+    base rates scores 0 on every rare label until it is confident, so early stopping would end
+    a run that is still learning to rank."""
+    probabilities, gold = sigmoid(prediction.predictions), prediction.label_ids >= 0.5
+    return set_scores(gold, probabilities >= tune_thresholds(probabilities, gold))
 
 
 def regression_metrics(scale: TargetScale):
