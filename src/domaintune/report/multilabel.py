@@ -16,6 +16,12 @@ from domaintune.rundir import RunDir, read_parquet
 from domaintune.runfiles import DataCard, MultiLabelMetrics, TrainLog
 
 TEMPLATE = "report_multilabel.md.j2"
+BASELINE_NAMES = {
+    "majority": "the most frequent label set",
+    "tfidf_logreg": "one-vs-rest TF-IDF + logistic regression",
+    "linear_probe": "a one-vs-rest linear probe on the frozen pre-trained model",
+}
+"""evaluate.baselines' names as the multi_label evaluation runs them, in words."""
 
 
 def multi_label_context(
@@ -50,4 +56,5 @@ def multi_label_context(
         "mistake_count": len(wrong),
         "plots": {name: path.relative_to(run.root).as_posix() for name, path in drawn.items()},
         "model_dir": run.model.as_posix(),
+        "baseline_names": BASELINE_NAMES,
     }
