@@ -45,9 +45,9 @@ TORCH_ON_THIS_MACHINE = f"torch-{auto_precision()}"
 """What `auto` runs without an export: bf16 where the CPU has bf16 units, else fp32."""
 
 
-def expected(run: Path, texts: list[str]) -> list[dict]:
+def expected(run: Path, texts: list[str], *, backend: str = "auto") -> list[dict]:
     """What `Predictor.decide` gives for `texts`, in the API's shape."""
-    table = Predictor(run).decide(texts)
+    table = Predictor(run, backend=backend).decide(texts)
     return [
         {
             "label": row["label"],
@@ -110,12 +110,14 @@ def test_concurrent_requests_are_predicted_together_and_each_gets_its_own_answer
 ) -> None:
     """Catches a server that predicts each request alone (many single-text clients would get
     batch-1 throughput) or mixes up answers between the requests of one batch. The count is
-    the batcher's own, of batches the model really ran."""
+    the batcher's own, of batches the model really ran. fp32 on both sides: under bf16 a text's
+    probabilities move by ~1e-5 with the padding of whichever batch it lands in, which the
+    threads decide."""
     texts = [f"{TEXTS[index % 4]} {'great ' * (index % 5)}#{index}" for index in range(24)]
-    wanted = expected(served_run.root, texts)
+    wanted = expected(served_run.root, texts, backend="torch-fp32")
     settings = ServeConfig(max_batch=32, max_wait_ms=300)
 
-    with TestClient(create_app(served_run.root, serve=settings)) as client:
+    with TestClient(create_app(served_run.root, serve=settings, backend="torch-fp32")) as client:
         batcher = client.app.state.batcher
         with ThreadPoolExecutor(max_workers=len(texts)) as pool:
             answers = list(
