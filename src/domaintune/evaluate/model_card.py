@@ -89,36 +89,55 @@ def write_model_card(
     return path
 
 
-def write_multi_label_model_card(
-    path: Path, config: Config, card: DataCard, log: TrainLog, metrics: MultiLabelMetrics
+def write_card(
+    path: Path,
+    config: Config,
+    card: DataCard,
+    *,
+    task: str,
+    scores: list[dict[str, Any]],
+    tags: list[str],
+    template: str,
+    **context: Any,
 ) -> Path:
-    """The model card of a multi_label model: the same front matter with its micro- and
-    macro-F1, and a body saying how its labels are decided (thresholds.json)."""
+    """A model card for the Hub: front matter with the test `scores` under `task`, then
+    `template` rendered with the config, the data card and `context`."""
     base = base_model(config.model.name_or_path)
     results = {
-        "task": {"type": "text-classification", "name": "Multi-label Text Classification"},
+        "task": {"type": "text-classification", "name": task},
         "dataset": {"name": card.source, "type": card.source, "split": "test"},
-        "metrics": [
-            {"type": "f1", "value": value, "name": name, "args": {"average": average}}
-            for name, value, average in (
-                ("Micro F1", metrics.micro_f1, "micro"),
-                ("Macro F1", metrics.macro_f1, "macro"),
-            )
-        ],
+        "metrics": scores,
     }
     front = {
         "library_name": "transformers",
         "pipeline_tag": "text-classification",
         **({"base_model": base} if base else {}),
-        "tags": ["text-classification", "multi-label-classification", "domaintune"],
+        "tags": ["text-classification", *tags, "domaintune"],
         "model-index": [{"name": config.task.name, "results": [results]}],
     }
     header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
-    body = ENVIRONMENT.get_template("model_card_multilabel.md.j2").render(
-        config=config, card=card, log=log, m=metrics
-    )
+    body = ENVIRONMENT.get_template(template).render(config=config, card=card, **context)
     write_text(path, f"---\n{header}---\n\n{body}")
     return path
+
+
+def write_multi_label_model_card(
+    path: Path, config: Config, card: DataCard, log: TrainLog, metrics: MultiLabelMetrics
+) -> Path:
+    """The model card of a multi_label model: the same front matter with its micro- and
+    macro-F1, and a body saying how its labels are decided (thresholds.json)."""
+    scores = [
+        {"type": "f1", "value": value, "name": name, "args": {"average": average}}
+        for name, value, average in (
+            ("Micro F1", metrics.micro_f1, "micro"),
+            ("Macro F1", metrics.macro_f1, "macro"),
+        )
+    ]
+    return write_card(
+        path, config, card, task="Multi-label Text Classification", scores=scores,
+        tags=["multi-label-classification"], template="model_card_multilabel.md.j2",
+        log=log, m=metrics,
+    )  # fmt: skip
 
 
 def write_regression_model_card(
@@ -126,29 +145,15 @@ def write_regression_model_card(
 ) -> Path:
     """The model card of a regression model: the front matter with its MAE, RMSE and Spearman,
     and a body saying the one output is the value itself, on the target's own scale."""
-    base = base_model(config.model.name_or_path)
-    results = {
-        "task": {"type": "text-classification", "name": "Text Regression"},
-        "dataset": {"name": card.source, "type": card.source, "split": "test"},
-        "metrics": [
-            {"type": kind, "value": value, "name": name}
-            for kind, value, name in (
-                ("mae", metrics.mae, "MAE"),
-                ("rmse", metrics.rmse, "RMSE"),
-                ("spearmanr", metrics.spearman, "Spearman"),
-            )
-        ],
-    }
-    front = {
-        "library_name": "transformers",
-        "pipeline_tag": "text-classification",
-        **({"base_model": base} if base else {}),
-        "tags": ["text-classification", "regression", "domaintune"],
-        "model-index": [{"name": config.task.name, "results": [results]}],
-    }
-    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
-    body = ENVIRONMENT.get_template("model_card_regression.md.j2").render(
-        config=config, card=card, log=log, m=metrics, names=NAMES
-    )
-    write_text(path, f"---\n{header}---\n\n{body}")
-    return path
+    scores = [
+        {"type": kind, "value": value, "name": name}
+        for kind, value, name in (
+            ("mae", metrics.mae, "MAE"),
+            ("rmse", metrics.rmse, "RMSE"),
+            ("spearmanr", metrics.spearman, "Spearman"),
+        )
+    ]
+    return write_card(
+        path, config, card, task="Text Regression", scores=scores, tags=["regression"],
+        template="model_card_regression.md.j2", log=log, m=metrics, names=NAMES,
+    )  # fmt: skip
