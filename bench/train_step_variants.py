@@ -7,7 +7,13 @@ Trainer does: forward, backward, gradient clipping to norm 1, fused AdamW. Print
 ratio to the first variant.
 
 Variants (any combination, joined by '+'): base (the model's dropout, all weights trained, batch
-16), freeze (word embeddings frozen), nodrop (dropout 0), b32 (batch 32).
+16, fp32, Transformers' attention: sdpa), freeze (word embeddings frozen), nodrop (dropout 0), b32
+or b64 (batch 32 or 64), bf16 (autocast), eager (plain attention operators), frozen2 or frozen3
+(embeddings and the lowest 2 or 3 layers frozen), compile (`torch.compile(dynamic=True)`; its
+first steps compile, and the warm-up steps absorb only part of it: the bench prints them).
+
+The default list adds domaintune's training defaults one by one, then the switches measured and
+left off; its bf16 variants run only where the CPU has bf16 units (AVX512_BF16 or AMX).
 
     python bench/train_step_variants.py                 # default task, 40 steps of each variant
     python bench/train_step_variants.py --steps 5 --variants base,freeze+nodrop+b32
@@ -16,6 +22,7 @@ Variants (any combination, joined by '+'): base (the model's dropout, all weight
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +35,29 @@ from domaintune import assets
 from domaintune.cli import quiet_libraries
 from domaintune.config import load_config
 from domaintune.data.prepare import run_prepare
+from domaintune.machine import bf16_is_fast, cpu_flags
 from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads
 from domaintune.train.tokencache import LENGTH_MULTIPLE, load_or_tokenize
-from domaintune.train.trainer import freeze_word_embeddings, model_length_limit
+from domaintune.train.trainer import (
+    freeze_lowest_layers,
+    freeze_word_embeddings,
+    model_length_limit,
+)
 
-DEFAULT_VARIANTS = "base,freeze,nodrop,freeze+nodrop,b32,freeze+nodrop+b32"
+DEFAULTS = "freeze+nodrop+b32"
+FP32_VARIANTS = ["base", "freeze", "nodrop", "b32", DEFAULTS, f"{DEFAULTS}+eager"]
+BF16_VARIANTS = [
+    f"{DEFAULTS}+bf16",
+    f"{DEFAULTS}+bf16+eager",
+    f"{DEFAULTS}+bf16+eager+b64",
+    f"{DEFAULTS}+bf16+eager+frozen2",
+    f"{DEFAULTS}+bf16+eager+frozen3",
+    f"{DEFAULTS}+bf16+eager+compile",
+]
+PARTS = {"base", "freeze", "nodrop", "b32", "b64", "bf16", "eager", "frozen2", "frozen3", "compile"}
 WARMUP_STEPS = 3
 """Steps of each variant not timed: the first ones allocate memory and warm caches."""
 
@@ -47,27 +69,41 @@ class Variant:
     trained: list[torch.nn.Parameter]
     optimizer: torch.optim.Optimizer
     batch_size: int
+    bf16: bool
     seconds: float = 0.0
     rows: int = 0
+    warmup_seconds: float = 0.0
 
 
 def build(name: str, source: str, labels: list[str]) -> Variant:
     parts = set(name.split("+"))
-    unknown = parts - {"base", "freeze", "nodrop", "b32"}
+    unknown = parts - PARTS
     if unknown:
         raise SystemExit(f"unknown variant part(s) {sorted(unknown)} in '{name}'")
     model = load_classifier(
-        source, labels=labels, dropout=0.0 if "nodrop" in parts else None
+        source,
+        labels=labels,
+        dropout=0.0 if "nodrop" in parts else None,
+        attention="eager" if "eager" in parts else None,
     ).train()
     if "freeze" in parts:
         freeze_word_embeddings(model)
+    freeze_lowest_layers(model, 3 if "frozen3" in parts else 2 if "frozen2" in parts else 0)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=1e-4, weight_decay=0.01, fused=True)
-    return Variant(name, model, trained, optimizer, 32 if "b32" in parts else 16)
+    if "compile" in parts:
+        model = torch.compile(model, dynamic=True)
+    size = 64 if "b64" in parts else 32 if "b32" in parts else 16
+    return Variant(name, model, trained, optimizer, size, bf16="bf16" in parts)
 
 
 def step(variant: Variant, batch: dict[str, torch.Tensor]) -> None:
-    variant.model(**batch).loss.backward()
+    precision = (
+        torch.autocast("cpu", dtype=torch.bfloat16) if variant.bf16 else contextlib.nullcontext()
+    )
+    with precision:
+        loss = variant.model(**batch).loss
+    loss.backward()
     torch.nn.utils.clip_grad_norm_(variant.trained, 1.0)
     variant.optimizer.step()
     variant.optimizer.zero_grad(set_to_none=True)
@@ -77,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=None, help="config name or YAML (default task)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-train"))
-    parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument("--variants", default=None, help="comma-separated (default: see above)")
     parser.add_argument("--steps", type=int, default=40, help="timed steps of each variant")
     options = parser.parse_args(argv)
     quiet_libraries()
@@ -90,7 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     source = assets.model_path(config.model.name_or_path)
     tokenizer = load_tokenizer(source)
     set_seed(config.train.seed)
-    variants = [build(name, source, labels) for name in options.variants.split(",")]
+    fast_bf16 = bf16_is_fast(cuda=False, cuda_bf16=False, flags=cpu_flags())
+    names = (
+        options.variants.split(",")
+        if options.variants
+        else FP32_VARIANTS + (BF16_VARIANTS if fast_bf16 else [])
+    )
+    variants = [build(name, source, labels) for name in names]
     limit = model_length_limit(variants[0].model, tokenizer)
     label2id = {label: i for i, label in enumerate(labels)}
     train = load_or_tokenize(
@@ -111,11 +153,13 @@ def main(argv: list[str] | None = None) -> None:
             if index >= WARMUP_STEPS:
                 variant.seconds += time.perf_counter() - began
                 variant.rows += variant.batch_size
+            else:
+                variant.warmup_seconds += time.perf_counter() - began
     base = variants[0].rows / variants[0].seconds
-    print(f"{'variant':24} {'rows/s':>8} {'ratio':>6}")
+    print(f"{'variant':42} {'rows/s':>8} {'ratio':>6} {'warm-up s':>9}")
     for variant in variants:
         speed = variant.rows / variant.seconds
-        print(f"{variant.name:24} {speed:8.2f} {speed / base:6.3f}")
+        print(f"{variant.name:42} {speed:8.2f} {speed / base:6.3f} {variant.warmup_seconds:9.1f}")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ The classic recipe is the Transformers text-classification tutorial and example 
 defaults: tokenise in a batched `datasets.map` (1,000 rows a batch) with `padding=True,
 truncation=True` (each map batch padded to its longest row, up to the tokenizer's 512), hand the
 tokenizer to the `Trainer` (so its default collator pads each training batch again), and leave
-TrainingArguments at their defaults: learning rate 5e-5, linear decay, no warmup, no weight decay,
-random batches, plain cross-entropy, no evaluation or early stopping during training, the last
-model kept. Only the batch size is set: 16, as the issue that asked for this benchmark defines the
-classic recipe (the example's default is 8). domaintune: the config's train section as it is
+TrainingArguments at their defaults: fp32, linear decay, no warmup, no weight decay, random
+batches, plain cross-entropy, no evaluation or early stopping during training, the last model
+kept. Only the batch size and learning rate are set, to the project's seed recipe as the issue
+on training speed (issue 17) defines it: batch 16 (the example's default is 8) and 2e-5. domaintune: the config's train section as it is
 (batch size `auto`: 32 on the default task's 5,319 training rows), except that the
 token cache is off, so both tokenise from scratch.
 
@@ -23,13 +23,16 @@ FLOPs: a training step costs about 6 x N per token (forward 2N, backward 4N; N t
 outside embedding tables, which are looked up, not multiplied) plus 6 x layers x length x hidden
 per token for attention (Kaplan et al. 2020), with length the batch's padded length, taken as the
 mean padded length. "executed" counts every padded position the CPU computed; "useful" counts real
-tokens only. Peak: cores x clock x FLOPs per cycle per core, with 32 fp32 FLOPs per cycle for AVX2
-(two 8-lane FMA units, 2 FLOPs per FMA) or 64 with AVX-512; cores are PyTorch's threads, the clock
-the CPU's maximum (or its current clock where the maximum is not exposed). An upper bound that
-real kernels never reach; its use is to compare the two recipes.
+tokens only. Peak: cores x clock x FLOPs per cycle per core, in the precision the recipe trains
+in. fp32: 32 FLOPs a cycle with AVX2 (two 8-lane FMA units, 2 FLOPs per FMA), 64 with AVX-512.
+bf16: 1,024 with AMX tiles (Intel's figure for Sapphire Rapids), 128 with AVX512_BF16 alone (its
+dot-product instruction does two products per fp32 lane), else the fp32 rate. Cores are PyTorch's
+threads, the clock the CPU's maximum (or its current clock where the maximum is not exposed). An
+upper bound that real kernels never reach; its use is to compare recipes and machines.
 
     python bench/train_throughput.py                          # the full comparison (~30 min on 2 cores)
     python bench/train_throughput.py --limit-rows 200 --epochs 1   # a smoke test (~1-2 min)
+    python bench/train_throughput.py --limit-rows 4800 --epochs 1 --set train.attention=sdpa
 """
 
 from __future__ import annotations
@@ -73,11 +76,15 @@ from domaintune.train.trainer import (
     training_rows,
 )
 
-CLASSIC_LEARNING_RATE = 5e-5
-"""TrainingArguments' default learning rate."""
+CLASSIC_LEARNING_RATE = 2e-5
+"""The seed recipe's learning rate (TrainingArguments' default is 5e-5)."""
 CLASSIC_BATCH_SIZE = 16
 """The batch the issue that asked for this benchmark gives the classic recipe (the example's
 default is 8, which would make it slower still)."""
+
+
+SPEED_FLAGS = frozenset({"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+"""The CPU flags that decide training speed: vector width, bf16 arithmetic, AMX tiles."""
 
 
 class TestScores(TrainerCallback):
@@ -152,7 +159,10 @@ def flops_per_token(model: torch.nn.Module, mean_length: float) -> float:
 def peak_flops() -> dict[str, Any]:
     """cores x clock x FLOPs per cycle, read from this machine."""
     flags = cpu_flags()
-    per_cycle = 64 if "avx512f" in flags else 32 if "fma" in flags else 8
+    fp32_per_cycle = 64 if "avx512f" in flags else 32 if "fma" in flags else 8
+    bf16_per_cycle = (
+        1024 if "amx_bf16" in flags else 128 if "avx512_bf16" in flags else fp32_per_cycle
+    )
     maximum = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
     if maximum.is_file():
         ghz, source = int(maximum.read_text()) / 1e6, "maximum clock"
@@ -164,12 +174,24 @@ def peak_flops() -> dict[str, Any]:
         ]
         ghz, source = (max(mhz) / 1e3 if mhz else 1.0), "current clock (/proc/cpuinfo)"
     cores = torch.get_num_threads()
+    model_name = next(
+        (
+            line.partition(":")[2].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
     return {
+        "cpu": model_name,
+        "flags": sorted(flags & SPEED_FLAGS),
         "cores": cores,
         "ghz": round(ghz, 3),
         "clock_source": source,
-        "flops_per_cycle": per_cycle,
-        "peak_gflops": round(cores * ghz * per_cycle, 1),
+        "peak_gflops": {
+            "fp32": round(cores * ghz * fp32_per_cycle, 1),
+            "bf16": round(cores * ghz * bf16_per_cycle, 1),
+        },
     }
 
 
@@ -182,6 +204,8 @@ def measured(
     tokens = sum(epoch["tokens"] for epoch in epochs)
     padded = sum(epoch["padded_tokens"] for epoch in epochs)
     per_token = flops_per_token(trainer.model, padded / max(rows, 1))
+    precision = "bf16" if trainer.args.bf16 else "fp32"
+    ceiling = peak["peak_gflops"][precision]
     executed = padded * per_token / rates["step_seconds"] / 1e9
     useful = tokens * per_token / rates["step_seconds"] / 1e9
     return {
@@ -195,8 +219,10 @@ def measured(
         "by_epoch": scores.epochs,
         "executed_gflops": round(executed, 2),
         "useful_gflops": round(useful, 2),
-        "executed_share_of_peak": round(executed / peak["peak_gflops"], 4),
-        "useful_share_of_peak": round(useful / peak["peak_gflops"], 4),
+        "precision": precision,
+        "attention": trainer.model.config._attn_implementation,
+        "executed_share_of_peak": round(executed / ceiling, 4),
+        "useful_share_of_peak": round(useful / ceiling, 4),
     }
 
 
@@ -243,9 +269,12 @@ def run_classic(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, 
         }
 
 
-def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[str, Any]:
-    """domaintune's train stage as `domaintune train` runs it, but without the token cache."""
-    config = build_config(config.model_dump(), ["train.cache_tokenized=false"])
+def run_domaintune(
+    config: Config, run: RunDir, peak: dict[str, Any], overrides: list[str]
+) -> dict[str, Any]:
+    """domaintune's train stage as `domaintune train` runs it, but without the token cache, with
+    `overrides` (section.key=value) applied."""
+    config = build_config(config.model_dump(), ["train.cache_tokenized=false", *overrides])
     config = resolve_batch_size(config, train_rows=training_rows(run), processes=1)
     source = assets.model_path(config.model.name_or_path)
     labels = DataCard.read(run.card).labels
@@ -256,7 +285,13 @@ def run_domaintune(config: Config, run: RunDir, peak: dict[str, Any]) -> dict[st
         run, tokenizer, label2id, config.model, model_limit=limit, use_cache=False, write=False
     )
     test_split = pd.read_parquet(run.split("test"))
-    test = tokenize(test_split, tokenizer, label2id, max_length=splits.max_length)
+    test = tokenize(
+        test_split,
+        tokenizer,
+        label2id,
+        reading=splits.long_text,
+        max_chunks=config.model.max_chunks,
+    )
     scores = TestScores(test.remove_columns(["length"]), tokenizer, config.train.eval_batch_size)
     with tempfile.TemporaryDirectory() as folder:
         args = training_arguments(config.train, Path(folder))
@@ -310,6 +345,8 @@ def table(classic: dict[str, Any], ours: dict[str, Any], ratios: dict[str, Any])
         ("padded tokens per real token", "padded_tokens_per_token", "padded_tokens_per_token"),
         ("training wall time, s", "train_seconds", "train_seconds"),
         ("epochs run", "epochs_run", None),
+        ("precision", "precision", None),
+        ("attention", "attention", None),
         ("test macro-F1 (final model)", "test_macro_f1", None),
         ("useful share of peak FLOP/s", "useful_share_of_peak", "useful_share_of_peak"),
         ("executed share of peak FLOP/s", "executed_share_of_peak", None),
@@ -340,6 +377,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-train"))
     parser.add_argument("--limit-rows", type=int, default=None, help="first N rows of each split")
     parser.add_argument("--epochs", type=float, default=None, help="default: the config's")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="override a key of domaintune's side only, e.g. train.attention=sdpa (repeatable)",
+    )
     options = parser.parse_args(argv)
     quiet_libraries()
     overrides = [] if options.epochs is None else [f"train.epochs={options.epochs}"]
@@ -356,12 +400,13 @@ def main(argv: list[str] | None = None) -> None:
     print("training with the classic recipe", file=sys.stderr)
     classic = run_classic(config, run, peak)
     print("training with domaintune's defaults", file=sys.stderr)
-    ours = run_domaintune(config, run, peak)
+    ours = run_domaintune(config, run, peak, options.overrides)
     ratios = speedups(classic, ours)
     result = {
         "data": str(run.data),
         "model": config.model.name_or_path,
         "epochs": config.train.epochs,
+        "domaintune_overrides": options.overrides,
         "train_rows": len(pd.read_parquet(run.split("train"))),
         "test_rows": len(pd.read_parquet(run.split("test"))),
         "machine": peak,

@@ -18,6 +18,7 @@ from domaintune.models import (
     load_encoder,
     load_model_config,
     load_tokenizer,
+    transformer_layers,
 )
 
 CUSTOM_CODE = """import pathlib
@@ -55,6 +56,20 @@ def test_a_pretrained_encoder_gets_a_new_head_for_the_given_labels(tiny_model: P
     with torch.no_grad():
         logits = model(**tokenizer(["thanks great flight"], return_tensors="pt")).logits
     assert logits.shape == (1, 3)
+
+
+def test_a_new_head_keeps_the_attention_asked_for(tiny_model: Path) -> None:
+    """Catches the new head's settings replacing the attention choice (training in bf16 on a CPU
+    asks for eager, which was silently dropped)."""
+    model = load_classifier(str(tiny_model), labels=["a", "b"], attention="eager")
+    assert model.config._attn_implementation == "eager"
+    assert load_classifier(str(tiny_model), labels=["a", "b"]).config._attn_implementation == "sdpa"
+
+
+def test_transformer_layers_are_the_models_stack_lowest_first(tiny_model: Path) -> None:
+    model = load_classifier(str(tiny_model), labels=["a", "b"])
+    layers = transformer_layers(model)
+    assert len(layers) == 2 and layers[0] is model.bert.encoder.layer[0]
 
 
 def test_a_fine_tuned_classifier_keeps_its_own_head_and_labels(

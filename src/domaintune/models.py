@@ -102,7 +102,7 @@ def load_classifier(
     if attention is not None:
         head["attn_implementation"] = attention
     if labels is not None:
-        head = {
+        head |= {
             "num_labels": len(labels),
             "id2label": dict(enumerate(labels)),
             "label2id": {label: i for i, label in enumerate(labels)},
@@ -125,6 +125,16 @@ def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
     if not layers:
         raise ValueError(f"{type(model).__name__} has no linear layer with {outputs} outputs")
     return layers[-1]
+
+
+def transformer_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The model's stack of transformer layers, lowest first, whatever the architecture calls it
+    (`encoder.layer`, `transformer.layer`, `layers`): its list of `num_hidden_layers` modules."""
+    count = getattr(model.config, "num_hidden_layers", None)
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == count:
+            return module
+    raise ValueError(f"{type(model).__name__} has no list of {count} transformer layers")
 
 
 def load_encoder(name_or_path: str) -> torch.nn.Module:

@@ -235,6 +235,8 @@ class TrainLog(RunFile):
     group_by_length: bool
     dropout: float | None
     freeze_embeddings: bool
+    freeze_layers: int = 0
+    """The lowest transformer layers kept as pre-trained (logs written before it was recorded: 0)."""
     parameters: int
     trainable_parameters: int
     labels: list[str]
@@ -273,6 +275,9 @@ class TrainLog(RunFile):
     device: str
     processes: int
     torch_threads: int
+    attention: str = "sdpa"
+    """The attention implementation trained with (`train.attention` resolved for the machine);
+    logs written before it was recorded trained with `sdpa`."""
     history: list[dict[str, Any]]
     """The Trainer's log_history as it gave it: its keys depend on the Trainer's version."""
 

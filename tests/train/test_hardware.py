@@ -16,6 +16,7 @@ from domaintune.train.hardware import (
     DeviceSettings,
     Machine,
     device_settings,
+    training_attention,
 )
 from tests.test_machine import HASWELL, SAPPHIRE_RAPIDS, ZEN4
 
@@ -75,6 +76,26 @@ def test_device_settings_for_each_machine(
         "use_cpu": use_cpu,
         "dataloader_pin_memory": pin_memory,
     }
+
+
+@pytest.mark.parametrize(
+    ("requested", "bf16", "on_cpu", "attention"),
+    [
+        ("auto", True, True, "eager"),
+        ("auto", False, True, None),
+        ("auto", True, False, None),
+        ("auto", False, False, None),
+        ("sdpa", True, True, "sdpa"),
+        ("eager", False, False, "eager"),
+    ],
+    ids=["bf16-cpu", "fp32-cpu", "bf16-gpu", "fp32-gpu", "sdpa-forced", "eager-forced"],
+)
+def test_training_attention_for_each_machine(
+    requested: str, bf16: bool, on_cpu: bool, attention: str | None
+) -> None:
+    """Catches the fused kernel's slow bf16 backward pass kept on a CPU, eager forced on a GPU or
+    in fp32 (where the fused kernel is as fast or faster), and an explicit choice overridden."""
+    assert training_attention(requested, bf16=bf16, on_cpu=on_cpu) == attention
 
 
 def test_bf16_forced_on_a_gpu_without_it_is_a_user_error() -> None:

@@ -15,6 +15,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from domaintune.config import Config, build_config
 from domaintune.data.prepare import run_prepare
+from domaintune.errors import UserError
 from domaintune.models import load_classifier
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
@@ -22,6 +23,7 @@ from domaintune.runfiles import TrainLog
 from domaintune.train import hardware
 from domaintune.train.hardware import Machine
 from domaintune.train.trainer import (
+    freeze_lowest_layers,
     resolve_batch_size,
     run_train,
     training_arguments,
@@ -92,6 +94,36 @@ def test_frozen_word_embeddings_stay_as_pretrained_while_the_rest_learns(
     assert log.freeze_embeddings == freeze and log.dropout == 0.0
 
 
+@pytest.mark.slow
+def test_frozen_lowest_layers_stay_as_pretrained_while_the_layers_above_learn(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    """Catches a layer left to learn below the frozen line (the backward pass would not stop),
+    a frozen layer above it, and the setting missing from the log."""
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, "train.epochs=2", "train.freeze_layers=1"
+    )
+    log = run_train(config, run)
+    before, after = (
+        load_file(tiny_model / "model.safetensors"),
+        load_file(run.model / "model.safetensors"),
+    )
+    changed = {
+        name for name in after if name in before and not torch.equal(before[name], after[name])
+    }
+    assert not any(
+        name.startswith(("bert.embeddings.", "bert.encoder.layer.0.")) for name in changed
+    )
+    assert "bert.encoder.layer.1.attention.self.query.weight" in changed
+    assert log.freeze_layers == 1 and log.trainable_parameters < log.parameters
+
+
+def test_freezing_every_layer_is_a_user_error(tiny_model: Path) -> None:
+    model = load_classifier(str(tiny_model), labels=["a", "b"])
+    with pytest.raises(UserError, match=r"train\.freeze_layers is 2 but the model has 2"):
+        freeze_lowest_layers(model, 2)
+
+
 def prepared_run(
     folder: Path, tickets_csv: Path, tiny_model: Path, *overrides: str
 ) -> tuple[Config, RunDir]:
@@ -127,6 +159,7 @@ def test_training_learns_and_saves_a_model_with_label_names(
     assert tokenizer_config["model_max_length"] == log.max_length
     assert TrainLog.read(run.train_log) == log
     assert log.precision == "fp32" and log.device == "cpu" and log.torch_threads == 1
+    assert log.attention == "sdpa"  # Transformers' own choice: as fast as eager in fp32
     assert log.method == "full" and log.batch_size == 8
 
 
@@ -152,7 +185,9 @@ def test_bf16_trains_on_any_cpu_and_saves_a_loadable_fp32_model(
     )
     log = run_train(config, run)
     assert log.precision == "bf16" and log.device == "cpu"
+    assert log.attention == "eager"  # the fused kernel's bf16 backward pass is slow on a CPU
     assert log.best_validation_macro_f1 is not None  # validation ran under bf16 too
+    assert load_classifier(str(run.model)).config._attn_implementation == "sdpa"  # not kept
     weights = load_file(run.model / "model.safetensors")
     assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
     texts = ["thanks great flight", "my bag was lost", "gate change tomorrow"]

@@ -38,8 +38,9 @@ from domaintune import assets
 from domaintune.config import Config, TrainConfig
 from domaintune.data.clean import load_normalization
 from domaintune.data.fields import FIELDS_FILE, load_fields
+from domaintune.errors import UserError
 from domaintune.metrics import scores
-from domaintune.models import load_classifier, load_tokenizer, output_layer
+from domaintune.models import load_classifier, load_tokenizer, output_layer, transformer_layers
 from domaintune.multilabel import (
     PROBLEM_TYPE,
     prior_logits,
@@ -53,7 +54,12 @@ from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
-from domaintune.train.hardware import Machine, apply_threads, device_settings
+from domaintune.train.hardware import (
+    Machine,
+    apply_threads,
+    device_settings,
+    training_attention,
+)
 from domaintune.train.lora import merged, parameter_counts, with_lora
 from domaintune.train.throughput import MeasuredTrainer, summarize
 from domaintune.train.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
@@ -61,6 +67,22 @@ from domaintune.train.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_o
 
 def freeze_word_embeddings(model: torch.nn.Module) -> None:
     model.get_input_embeddings().weight.requires_grad_(False)
+
+
+def freeze_lowest_layers(model: torch.nn.Module, count: int) -> None:
+    """Keep the embeddings and the lowest `count` transformer layers as pre-trained. Nothing
+    below the first trained layer needs a gradient, so the backward pass stops there."""
+    if count == 0:
+        return
+    layers = transformer_layers(model)
+    if count >= len(layers):
+        raise UserError(
+            f"train.freeze_layers is {count} but the model has {len(layers)} transformer layers: "
+            f"set it to at most {len(layers) - 1}"
+        )
+    embeddings = getattr(model.base_model, "embeddings", model.get_input_embeddings())
+    for module in [embeddings, *layers[:count]]:
+        module.requires_grad_(False)
 
 
 def model_length_limit(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> int:
@@ -246,9 +268,19 @@ def fit(
     multi = config.task.objective == "multi_label"
     regression = config.task.objective == "regression"
     problem_type = PROBLEM_TYPE if multi else REGRESSION if regression else None
-    model = load_classifier(source, labels=labels, dropout=train.dropout, problem_type=problem_type)
+    attention = training_attention(
+        train.attention, bf16=args.bf16, on_cpu=args.device.type == "cpu"
+    )
+    model = load_classifier(
+        source,
+        labels=labels,
+        dropout=train.dropout,
+        attention=attention,
+        problem_type=problem_type,
+    )
     if train.freeze_embeddings:
         freeze_word_embeddings(model)
+    freeze_lowest_layers(model, train.freeze_layers)
     with args.main_process_first(local=False, desc="tokenize"):
         data = load_or_tokenize(
             run,
@@ -362,6 +394,7 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
         group_by_length=options.group_by_length,
         dropout=options.dropout,
         freeze_embeddings=options.freeze_embeddings,
+        freeze_layers=options.freeze_layers,
         parameters=parameters,
         trainable_parameters=trainable,
         labels=fitted.labels,
@@ -388,6 +421,7 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
         train_seconds=round(fitted.seconds, 1),
         **summarize(trainer.throughput.epochs),
         precision="bf16" if trainer.args.bf16 else "fp32",
+        attention=trainer.model.config._attn_implementation,
         device=str(trainer.args.device),
         processes=trainer.args.world_size,
         torch_threads=fitted.threads,
