@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from domaintune.errors import UserError
-from domaintune.evaluate.probe import Encoder, fit_probe, rows_to_embed
+from domaintune.evaluate.probe import Encoder, embedded_splits, fit_probe, rows_to_embed
 from tests.helpers import make_rows
 
 
@@ -39,6 +39,20 @@ def test_probe_learns_from_frozen_features_and_caps_training_rows(tiny_model: Pa
     assert details["train_rows_embedded"] == 120
     sample = rows_to_embed(rows, max_rows=90, seed=0)
     assert sample["label"].value_counts().tolist() == [30, 30, 30]
+
+
+def test_embedded_splits_cap_train_at_random_rows_and_say_which(tiny_model: Path) -> None:
+    """Catches the kept positions not matching the embedded rows (the probe would learn each
+    text's features with another text's gold), and validation or test cut too."""
+    rows = make_rows(60)
+    splits = {"train": rows[:40], "validation": rows[40:50], "test": rows[50:]}
+    encoder = Encoder(str(tiny_model), max_length=32)
+    kept, features = embedded_splits(encoder, splits, max_train_rows=15, batch_size=8, seed=0)
+    assert len(kept) == 15 and list(kept) == sorted(set(kept)) and kept.max() < 40
+    assert kept.tolist() != list(range(15))  # drawn at random, not the first rows
+    chosen = splits["train"]["text"].iloc[kept].tolist()
+    assert features["train"] == pytest.approx(encoder.embed(chosen, batch_size=8), abs=1e-5)
+    assert (len(features["validation"]), len(features["test"])) == (10, 10)
 
 
 def test_an_unloadable_model_is_a_user_error(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from domaintune.config import Config, EvaluateConfig
 from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate.model_card import write_multi_label_model_card
-from domaintune.evaluate.probe import Encoder
+from domaintune.evaluate.probe import Encoder, embedded_splits
 from domaintune.evaluate.scoring import (
     in_batches_of_resamples,
     percentile_interval,
@@ -167,16 +167,13 @@ def baseline_sets(
             "validation_micro_f1": score,
         }
     encoder = Encoder(config.model.name_or_path, max_length=max_length)
-    embed_rows = np.random.default_rng(options.seed).permutation(len(splits["train"]))
-    embed_rows = np.sort(embed_rows[: options.probe_max_train_rows])
-    texts = {
-        "train": splits["train"]["text"].iloc[embed_rows].tolist(),
-        "validation": splits["validation"]["text"].tolist(),
-        "test": splits["test"]["text"].tolist(),
-    }
-    features = {
-        part: encoder.embed(values, batch_size=options.batch_size) for part, values in texts.items()
-    }
+    embed_rows, features = embedded_splits(
+        encoder,
+        splits,
+        max_train_rows=options.probe_max_train_rows,
+        batch_size=options.batch_size,
+        seed=options.seed,
+    )
     probe_gold = {**gold, "train": gold["train"][embed_rows]}
     predicted, c, score = fit_thresholded(
         lambda c: one_vs_rest(c, class_weight=class_weight, seed=options.seed, scale=True),

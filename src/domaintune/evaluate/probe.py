@@ -71,6 +71,29 @@ def rows_to_embed(train: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFr
     return train.groupby("label", group_keys=False).sample(frac=share, random_state=seed)
 
 
+def embedded_splits(
+    encoder: Encoder,
+    splits: dict[str, pd.DataFrame],
+    *,
+    max_train_rows: int,
+    batch_size: int,
+    seed: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The embeddings of train, validation and test, train cut to at most `max_train_rows` rows
+    drawn at random so embedding stays cheap, and the positions of the rows it kept (to pick their
+    gold values). For label sets and values, which cannot be drawn per class as labels are."""
+    kept = np.random.default_rng(seed).permutation(len(splits["train"]))
+    kept = np.sort(kept[:max_train_rows])
+    texts = {
+        "train": splits["train"]["text"].iloc[kept].tolist(),
+        "validation": splits["validation"]["text"].tolist(),
+        "test": splits["test"]["text"].tolist(),
+    }
+    return kept, {
+        name: encoder.embed(values, batch_size=batch_size) for name, values in texts.items()
+    }
+
+
 def fit_probe(
     encoder: Encoder,
     splits: dict[str, pd.DataFrame],

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from domaintune.config import EvaluateConfig
-from domaintune.evaluate.probe import Encoder
+from domaintune.evaluate.probe import Encoder, embedded_splits
 
 NAMES = {
     "majority": "the training mean",
@@ -87,16 +87,13 @@ def probe_ridge(
     options: EvaluateConfig,
 ) -> BaselineFit:
     """Ridge on embeddings of at most probe_max_train_rows training rows, drawn at random."""
-    rows = np.random.default_rng(options.seed).permutation(len(splits["train"]))
-    rows = np.sort(rows[: options.probe_max_train_rows])
-    texts = {
-        "train": splits["train"]["text"].iloc[rows].tolist(),
-        "validation": splits["validation"]["text"].tolist(),
-        "test": splits["test"]["text"].tolist(),
-    }
-    features = {
-        name: encoder.embed(values, batch_size=options.batch_size) for name, values in texts.items()
-    }
+    rows, features = embedded_splits(
+        encoder,
+        splits,
+        max_train_rows=options.probe_max_train_rows,
+        batch_size=options.batch_size,
+        seed=options.seed,
+    )
     predicted, alpha, error = fit_best_alpha(
         lambda alpha: make_pipeline(StandardScaler(), Ridge(alpha=alpha)),
         features,
