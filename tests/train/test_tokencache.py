@@ -90,6 +90,8 @@ def test_splits_are_tokenised_once_per_tokenizer_limit_and_data(
     assert not made.from_cache and again.from_cache
     assert again.train.to_dict() == made.train.to_dict()
     assert again.validation.to_dict() == made.validation.to_dict()
+    lengths = made.validation["length"]
+    assert lengths == sorted(lengths) and len(set(lengths)) > 1  # evaluation batches pad little
     assert (again.max_length, again.truncated_rows) == (made.max_length, made.truncated_rows)
 
     shorter = load(config.model.model_copy(update={"max_length": 8}))

@@ -41,6 +41,8 @@ FORMAT = 3
 class TokenizedSplits:
     train: Dataset
     validation: Dataset
+    """In order of length, so that evaluation batches pad little (their rows come in order, not
+    grouped as training's are); its scores do not depend on the order."""
     max_length: int
     max_length_set_by: str
     """What set max_length: "percentile", "configured", "model" or "floor"."""
@@ -284,7 +286,7 @@ def load_or_tokenize(
                 write_json(temporary / "facts.json", facts)
     return TokenizedSplits(
         train=splits["train"],
-        validation=splits["validation"],
+        validation=splits["validation"].sort("length"),
         max_length=facts["max_length"],
         max_length_set_by=facts["max_length_set_by"],
         truncated_rows=facts["truncated_rows"],
