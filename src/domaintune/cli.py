@@ -293,9 +293,11 @@ def run(
 ) -> None:
     """Every stage in order: prepare, train, evaluate, report."""
     from domaintune.models import check_model
+    from domaintune.train.ladder import AUTO
 
     resolved, run_dir = resolve_run(config, overrides, out=out, quick=quick)
-    check_model(resolved.model.name_or_path)
+    if resolved.model.name_or_path != AUTO:
+        check_model(resolved.model.name_or_path)
     started = time.perf_counter()
     for stage in (stage_prepare, stage_train, stage_evaluate, stage_report):
         stage(resolved, run_dir)

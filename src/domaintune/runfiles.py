@@ -221,6 +221,24 @@ class EpochThroughput(Record):
     padded_tokens: int
 
 
+class RungProbe(Record):
+    """One model's measured training speed on this machine, from `model: auto`'s probe."""
+
+    model: str
+    rows_per_second: float
+    estimated_seconds: float
+    fits: bool
+
+
+class ModelChoice(Record):
+    """Which model train used and why: `set in the config`, or what `model: auto` measured."""
+
+    model: str
+    reason: str
+    time_budget: float | None
+    probes: list[RungProbe] = []
+
+
 class TrainLog(RunFile):
     """train_log.json, by train: the settings used, what the data gave, the best epoch, time."""
 
@@ -280,6 +298,8 @@ class TrainLog(RunFile):
     logs written before it was recorded trained with `sdpa`."""
     history: list[dict[str, Any]]
     """The Trainer's log_history as it gave it: its keys depend on the Trainer's version."""
+    model_choice: ModelChoice | None = None
+    """Logs written before `model: auto` existed: None."""
 
 
 PER_CLASS_F1 = re.compile(r"f1\[(.*)\]")

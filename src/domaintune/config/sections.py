@@ -336,7 +336,8 @@ class PrepareConfig(Section):
 
 class ModelConfig(Section):
     name_or_path: str = "builtin:minilm-l6"
-    """builtin:NAME, a local model folder, or a Hugging Face Hub id."""
+    """builtin:NAME, a local model folder, a Hugging Face Hub id, or `auto`: the most accurate
+    built-in model whose training fits `train.time_budget` on this machine."""
     max_length: int | None = Field(default=None, ge=8)
     """Token limit per text; None chooses it from the data."""
     max_length_percentile: float = Field(default=99.0, gt=0, le=100)
@@ -367,6 +368,10 @@ class ModelConfig(Section):
 
 class TrainConfig(Section):
     epochs: float = Field(default=3, gt=0)
+    time_budget: float | None = Field(default=600, gt=0)
+    """Seconds of training that `model.name_or_path: auto` plans for: it trains the most
+    accurate built-in model whose epochs fit, measured on this machine (`train.ladder`); None
+    picks the most accurate whatever it takes. Ignored for a named model."""
     learning_rate: float = Field(default=1e-4, gt=0)
     """High for fine-tuning, but right for small encoders (MiniLM-L6: 22M parameters)."""
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"

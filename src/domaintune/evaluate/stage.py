@@ -211,6 +211,8 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | R
     (`evaluate.regression`)."""
     run.require(run.split("test"), run.card, stage="prepare")
     run.require(run.model, run.train_log, stage="train")
+    trained = config.model.model_copy(update={"name_or_path": TrainLog.read(run.train_log).model})
+    config = config.model_copy(update={"model": trained})  # what `model: auto` chose
     if config.task.objective == "multi_label":
         return run_evaluate_multi_label(config, run)
     if config.task.objective == "regression":

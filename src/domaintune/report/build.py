@@ -30,6 +30,7 @@ from domaintune.report.regression import regression_context
 from domaintune.report.training import (
     TRUNCATED_SHARE,
     epochs_step,
+    model_choice,
     percent,
     token_limit,
     truncation_step,
@@ -39,6 +40,7 @@ from domaintune.runfiles import DataCard, ExportParity, Metrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("report/templates")
+ENVIRONMENT.filters["model_choice"] = model_choice
 
 
 BASELINE_NAMES = {

@@ -26,6 +26,19 @@ def percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def model_choice(log: TrainLog) -> str:
+    """How `model: auto` chose the model, in words; empty when the config named it."""
+    choice = log.model_choice
+    if choice is None or choice.reason == "set in the config":
+        return ""
+    measured = "; ".join(
+        f"`{probe.model}` {probe.rows_per_second:g} rows/s, about {probe.estimated_seconds:.0f} s"
+        for probe in choice.probes
+    )
+    timed = f" (measured on a few training batches before training: {measured})" if measured else ""
+    return f"chosen by `model.name_or_path: auto`: {choice.reason}{timed}"
+
+
 def token_limit(log: TrainLog) -> str:
     """What set the token limit, in words.
 

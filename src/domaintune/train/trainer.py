@@ -52,7 +52,7 @@ from domaintune.multilabel import (
 from domaintune.regression import PROBLEM_TYPE as REGRESSION
 from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir, atomic_path, write_text
-from domaintune.runfiles import DataCard, TrainLog
+from domaintune.runfiles import DataCard, ModelChoice, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.hardware import (
     Machine,
@@ -60,6 +60,7 @@ from domaintune.train.hardware import (
     device_settings,
     training_attention,
 )
+from domaintune.train.ladder import resolve_model, split_rows
 from domaintune.train.lora import merged, parameter_counts, with_lora
 from domaintune.train.throughput import MeasuredTrainer, summarize
 from domaintune.train.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
@@ -176,8 +177,8 @@ MIN_STEPS_PER_EPOCH = 100
 
 
 def training_rows(run: RunDir) -> int:
-    """Rows of the prepared training split, as the data card counts them."""
-    return sum(DataCard.read(run.card).splits["train"].values())
+    """Rows of the prepared training split."""
+    return split_rows(run, "train")
 
 
 def resolve_batch_size(config: Config, *, train_rows: int, processes: int) -> Config:
@@ -373,7 +374,9 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
         fitted.data.long_text.save(temporary)
 
 
-def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> TrainLog:
+def training_log(
+    config: Config, fitted: Fitted, resumed_from: Path | None, choice: ModelChoice | None = None
+) -> TrainLog:
     """What train_log.json says: data, settings, best validation score, time and throughput."""
     options, trainer = config.train, fitted.trainer
     history = trainer.state.log_history
@@ -426,6 +429,7 @@ def training_log(config: Config, fitted: Fitted, resumed_from: Path | None) -> T
         processes=trainer.args.world_size,
         torch_threads=fitted.threads,
         history=history,
+        model_choice=choice,
     )
 
 
@@ -452,6 +456,7 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     args = training_arguments(
         config.train, run.checkpoints, machine=machine, objective=config.task.objective
     )
+    config, choice = resolve_model(config, run, args, processes=machine.processes, resume=resume)
     is_main = args.process_index == 0
     resumed_from = None
     with args.main_process_first(local=False, desc="checkpoints"):
@@ -460,7 +465,7 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
         elif is_main:
             start_fresh(run, config)
     fitted = fit(config, run, args, resume_from=resumed_from)
-    log = training_log(config, fitted, resumed_from)
+    log = training_log(config, fitted, resumed_from, choice)
     save_model(fitted, run.model, is_main=is_main, normalization=run.normalization)
     if config.task.objective == "multi_label":
         thresholds = validation_thresholds(fitted)

@@ -19,7 +19,8 @@ from transformers import TrainerCallback
 from domaintune.config import Config
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir, write_json, write_text
-from domaintune.train.trainer import fit, training_arguments
+from domaintune.train.ladder import resolve_model, with_model
+from domaintune.train.trainer import fit, resolve_batch_size, training_arguments, training_rows
 
 SEARCHED = ("learning_rate", "batch_size", "epochs", "warmup_ratio", "weight_decay")
 
@@ -93,6 +94,11 @@ def run_tune(
     if config.task.objective == "regression":
         raise UserError("tune maximises validation macro-F1: regression is not supported yet")
     optuna = import_optuna()
+    probed = resolve_batch_size(config, train_rows=training_rows(run), processes=1)
+    probed, _ = resolve_model(
+        probed, run, training_arguments(probed.train, run.tune), processes=1, resume=False
+    )
+    config = with_model(config, probed.model.name_or_path)  # `auto` chosen once, for every trial
     tune = config.tune
     study = optuna.create_study(
         direction="maximize",

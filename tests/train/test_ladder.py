@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from domaintune.evaluate.stage import run_evaluate
+from domaintune.report.training import model_choice
+from domaintune.rundir import write_text
+from domaintune.runfiles import TrainLog
+from domaintune.train import ladder
+from domaintune.train.ladder import (
+    EVALUATION_COST,
+    choose_model,
+    resolve_model,
+    rows_per_second,
+    split_rows,
+    with_model,
+)
+from domaintune.train.trainer import resolve_batch_size, run_train, training_arguments
+from tests.train.test_trainer import BF16_CPU, prepared_run, train_on_the_cpu
+
+
+@pytest.fixture
+def rungs(tmp_path: Path, tiny_model: Path) -> tuple[str, str]:
+    """Two real (tiny) models standing for the accurate and the fast rung."""
+    accurate = tmp_path / "accurate"
+    shutil.copytree(tiny_model, accurate)
+    return str(accurate), str(tiny_model)
+
+
+def probe_setting(tmp_path: Path, tickets_csv: Path, tiny_model: Path, *overrides: str):
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, "model.name_or_path=auto", *overrides
+    )
+    config = resolve_batch_size(config, train_rows=split_rows(run, "train"), processes=1)
+    return config, run, training_arguments(config.train, tmp_path / "checkpoints")
+
+
+def test_a_named_model_is_trained_as_named_without_a_probe(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    named = with_model(config, str(tiny_model))
+    choice = choose_model(
+        named, run, args, train_rows=100, validation_rows=10, labels=3, ladder=("nothing",)
+    )
+    assert choice.model == str(tiny_model) and choice.reason == "set in the config"
+    assert choice.probes == []
+
+
+def test_auto_picks_the_most_accurate_rung_that_fits_and_falls_back_to_the_fastest(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str]
+) -> None:
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    rows = {"train_rows": split_rows(run, "train"), "validation_rows": 40, "labels": 3}
+
+    roomy = with_budget(config, 1e9)
+    choice = choose_model(roomy, run, args, **rows, ladder=rungs)
+    assert choice.model == rungs[0] and len(choice.probes) == 1  # the fast rung is not probed
+    probe = choice.probes[0]
+    planned = (rows["train_rows"] + EVALUATION_COST * 40) * config.train.epochs
+    assert probe.rows_per_second > 0 and probe.fits
+    assert probe.estimated_seconds == pytest.approx(planned / probe.rows_per_second, rel=0.01)
+
+    tight = with_budget(config, 1e-6)
+    choice = choose_model(tight, run, args, **rows, ladder=rungs)
+    assert choice.model == rungs[1]
+    assert [p.model for p in choice.probes] == list(rungs)
+    assert not any(p.fits for p in choice.probes)
+    assert "no model" in choice.reason
+
+    unbounded = with_budget(config, None)
+    choice = choose_model(unbounded, run, args, **rows, ladder=rungs)
+    assert choice.model == rungs[0] and choice.probes == []
+
+
+def with_budget(config, seconds):
+    train = config.train.model_copy(update={"time_budget": seconds})
+    return config.model_copy(update={"train": train})
+
+
+@pytest.mark.parametrize("flags", [BF16_CPU, frozenset({"avx2"})], ids=["bf16", "fp32"])
+def test_the_probe_trains_in_the_precision_training_will_use(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, monkeypatch, flags
+) -> None:
+    """The probe steps the model as the Trainer will: bf16 autocast with eager attention on a
+    CPU with bf16 units, fp32 elsewhere; forced here whatever this host has."""
+    train_on_the_cpu(monkeypatch, flags)
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    assert args.bf16 == ("avx512_bf16" in flags)
+    seen = []
+    original = torch.autocast
+
+    def watched(device_type, **kwargs):
+        seen.append(kwargs.get("enabled"))
+        return original(device_type, **kwargs)
+
+    monkeypatch.setattr(ladder.torch, "autocast", watched)
+    assert rows_per_second(str(tiny_model), run, config, args, labels=3) > 0
+    assert seen and set(seen) == {args.bf16}
+
+
+def test_auto_trains_the_chosen_model_and_evaluate_scores_it(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """Catches `auto` reaching a stage unresolved: train records the choice and its probe,
+    config.yaml names the model, and evaluate (whose probe baseline loads the encoder) reads
+    the trained model's name, not `auto`."""
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, "model.name_or_path=auto", "train.epochs=1"
+    )
+    log = run_train(config, run)
+    assert log.model == rungs[0]
+    assert log.model_choice is not None and log.model_choice.probes[0].fits
+    assert TrainLog.read(run.train_log).model_choice == log.model_choice
+    assert f"name_or_path: {rungs[0]}" in run.config.read_text()
+    assert "chosen by `model.name_or_path: auto`" in model_choice(log)
+    metrics = run_evaluate(config, run)
+    assert "linear_probe" in metrics.baselines
+
+
+def test_a_resumed_auto_run_keeps_the_model_its_checkpoints_were_made_with(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    write_text(run.checkpoint_config, with_model(config, rungs[1]).to_yaml())
+    resumed, choice = resolve_model(config, run, args, processes=1, resume=True)
+    assert resumed.model.name_or_path == rungs[1] and choice.probes == []
+    fresh, choice = resolve_model(config, run, args, processes=1, resume=False)
+    assert fresh.model.name_or_path == rungs[0] and choice.probes
+
+
+def test_under_several_processes_the_first_chooses_for_all(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """The branch torchrun takes: the choice is broadcast from the first process (a one-process
+    gloo group here), so every process trains the same model."""
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    broadcasts = []
+    original = dist.broadcast_object_list
+
+    def watched(objects, src=0):
+        broadcasts.append(list(objects))
+        return original(objects, src=src)
+
+    monkeypatch.setattr(ladder.dist, "broadcast_object_list", watched)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'group'}", rank=0, world_size=1
+    )
+    try:
+        resolved, _ = resolve_model(config, run, args, processes=1, resume=False)
+    finally:
+        dist.destroy_process_group()
+    assert resolved.model.name_or_path == rungs[0]
+    assert len(broadcasts) == 1 and broadcasts[0][0].model == rungs[0]
+
+
+def test_tune_chooses_the_model_once_for_every_trial(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    pytest.importorskip("optuna")
+    from domaintune.train.tune import run_tune
+
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    config, run = prepared_run(
+        tmp_path,
+        tickets_csv,
+        tiny_model,
+        "model.name_or_path=auto",
+        "tune.n_trials=1",
+        "tune.epochs=[1, 1]",
+    )
+    run_tune(config, run, progress=lambda line: None)
+    assert f"name_or_path: {rungs[0]}" in (run.tune / "best.yaml").read_text()
