@@ -198,11 +198,20 @@ def table_rows(report: str, header: str) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.parametrize(
+    ("fused", "said"),
+    [
+        ({"Attention": 2, "BiasGelu": 2}, "int8, attention fused)"),
+        ({"BiasGelu": 12, "LayerNormalization": 25}, "int8, attention not fused"),
+    ],
+    ids=["bert", "mpnet"],
+)
 def test_an_exported_model_gets_its_parity_in_the_report(
-    finished_run: RunDir, tmp_path: Path
+    finished_run: RunDir, tmp_path: Path, fused: dict[str, int], said: str
 ) -> None:
     """Catches an export the report does not mention, or figures other than parity.json's; and
-    a section about an export that does not exist."""
+    a section about an export that does not exist. ONNX Runtime fuses BERT's attention but not
+    MPNet's: a report that assumed the fused operator failed on MPNet's export."""
     assert "Exported model" not in finished_run.report_md.read_text()
     run = copy_run(finished_run, tmp_path)
     ExportParity(
@@ -211,7 +220,7 @@ def test_an_exported_model_gets_its_parity_in_the_report(
         quantize="int8",
         opset=17,
         inputs=["input_ids", "attention_mask", "token_type_ids"],
-        fused_operators={"Attention": 2, "BiasGelu": 2},
+        fused_operators=fused,
         int8_operators={"MatMulIntegerToFloat": 4, "QAttention": 2},
         model_sha256="0" * 64,
         labels=LABELS,
@@ -233,6 +242,7 @@ def test_an_exported_model_gets_its_parity_in_the_report(
     run_report(load_config(str(run.config)), run)
     report = run.report_md.read_text()
     assert f"**Exported model.** `{run.onnx_model.as_posix()}` is the model as ONNX (int8" in report
+    assert said in report
     rows = table_rows(report, "| model | test macro-F1 | same label as PyTorch fp32 |")
     assert rows == [
         ["PyTorch fp32", "0.812", "", ""],
