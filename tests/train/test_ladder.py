@@ -105,7 +105,7 @@ def test_the_probe_trains_in_the_precision_training_will_use(
 
 
 def test_auto_trains_the_chosen_model_and_evaluate_scores_it(
-    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch, capsys
 ) -> None:
     """Catches `auto` reaching a stage unresolved: train records the choice and its probe,
     config.yaml names the model, and evaluate (whose probe baseline loads the encoder) reads
@@ -115,6 +115,8 @@ def test_auto_trains_the_chosen_model_and_evaluate_scores_it(
         tmp_path, tickets_csv, tiny_model, "model.name_or_path=auto", "train.epochs=1"
     )
     log = run_train(config, run)
+    said = capsys.readouterr().err
+    assert f"timing {rungs[0]}" in said and f"model: {rungs[0]}, the most accurate" in said
     assert log.model == rungs[0]
     assert log.model_choice is not None and log.model_choice.probes[0].fits
     assert TrainLog.read(run.train_log).model_choice == log.model_choice

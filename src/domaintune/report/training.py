@@ -31,12 +31,15 @@ def model_choice(log: TrainLog) -> str:
     choice = log.model_choice
     if choice is None or choice.reason == "set in the config":
         return ""
-    measured = "; ".join(
+    others = "; ".join(
         f"`{probe.model}` {probe.rows_per_second:g} rows/s, about {probe.estimated_seconds:.0f} s"
         for probe in choice.probes
+        if probe.model != choice.model
     )
-    timed = f" (measured on a few training batches before training: {measured})" if measured else ""
-    return f"chosen by `model.name_or_path: auto`: {choice.reason}{timed}"
+    timed = " (timed on a few training batches before training" if choice.probes else ""
+    if others:
+        timed += f"; also timed: {others}"
+    return f"chosen by `model.name_or_path: auto`: {choice.reason}{timed}{')' if timed else ''}"
 
 
 def token_limit(log: TrainLog) -> str:

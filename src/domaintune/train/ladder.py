@@ -14,6 +14,7 @@ seconds each for MPNet-base here), and the extra windows of `model.long_text: ch
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -35,9 +36,8 @@ from domaintune.train.tokencache import LENGTH_MULTIPLE, model_inputs
 
 AUTO = "auto"
 LADDER = ("builtin:mpnet-base", "builtin:minilm-l6")
-"""Most accurate first. Test macro-F1, default settings, bf16 on a two-core Xeon with AMX:
-product-review snippets (3 classes) 0.787 against 0.752 (TF-IDF + LR 0.626), 237 s of training
-against 60 s."""
+"""Most accurate first: MPNet-base beat MiniLM-L6 on each of four data sets, by 1.9 to 10.6
+points of test macro-F1 (`ModelConfig.name_or_path` has the figures)."""
 EVALUATION_COST = 1 / 3
 """Scoring a validation row costs about a third of training on one: a forward pass, no backward."""
 PROBE_STEPS = 4
@@ -147,6 +147,7 @@ def choose_model(
     probes = []
     rows = (train_rows + EVALUATION_COST * validation_rows) * config.train.epochs
     for name in ladder:
+        print(f"model: auto: timing {name} on a few training batches", file=sys.stderr, flush=True)
         speed = rows_per_second(name, run, config, args, labels=labels) * processes
         estimate = rows / speed
         probes.append(
@@ -216,4 +217,6 @@ def resolve_model(
         choice = shared[0]
     else:
         choice = choose()
+    if choice.probes and args.process_index == 0:
+        print(f"model: {choice.model}, {choice.reason}", file=sys.stderr, flush=True)
     return with_model(config, choice.model), choice
