@@ -68,3 +68,25 @@ def test_lora_refuses_layers_the_model_lacks(tiny_model: Path) -> None:
     with pytest.raises(UserError, match="lora_target_modules"):
         with_lora(model, train)
     assert parameter_counts(model)[0] == parameter_counts(model)[1]  # left as it was
+
+
+@pytest.mark.parametrize("architecture", ["bert", "mpnet"])
+def test_the_default_adapters_fit_every_built_in_architecture(architecture: str) -> None:
+    """The ladder's models name their attention projections differently (BERT `query`/`value`,
+    MPNet `q`/`v`): the default targets must give each its adapters, or `method: lora` fails on
+    whichever model `auto` picks."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.for_model(
+        architecture,
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+    )
+    model = AutoModelForSequenceClassification.from_config(config)
+    adapted = with_lora(model, build_config({}, []).train)
+    names = [name for name, p in adapted.named_parameters() if p.requires_grad and "lora_A" in name]
+    assert len(names) == 2 * 2  # query and value, in each of the 2 layers

@@ -432,8 +432,9 @@ class TrainConfig(Section):
     lora_alpha: float = Field(default=16, gt=0)
     """Adapter scaling: updates are multiplied by lora_alpha / lora_r."""
     lora_dropout: float = Field(default=0.1, ge=0, lt=1)
-    lora_target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
-    """Layers that get adapters: the attention query and value projections of BERT-like encoders."""
+    lora_target_modules: list[str] = Field(default_factory=lambda: ["query", "value", "q", "v"])
+    """Layers that get adapters: the attention query and value projections, named `query` and
+    `value` in BERT-like encoders (MiniLM) and `q` and `v` in MPNet; a model needs one pair."""
     lora_modules_to_save: list[str] = Field(default_factory=lambda: ["classifier"])
     """Layers trained in full beside the adapters: the new classification head."""
 
