@@ -300,6 +300,8 @@ class TrainLog(RunFile):
     """The Trainer's log_history as it gave it: its keys depend on the Trainer's version."""
     model_choice: ModelChoice | None = None
     """Logs written before `model: auto` existed: None."""
+    distilled_from: str | None = None
+    """The teacher run (`train.distill_from`), if the model learnt from one."""
 
 
 PER_CLASS_F1 = re.compile(r"f1\[(.*)\]")

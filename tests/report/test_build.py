@@ -635,3 +635,24 @@ def test_the_split_is_described_by_whose_it_is_and_what_leaked() -> None:
     )
     assert "by time, the latest held out" in split_account(by_time)
     assert "test 2024-05-01 to 2024-05-31." in split_account(by_time)
+
+
+def test_a_distilled_model_names_its_teacher_and_the_gap_to_it(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """The run stands as its own teacher here: the report must name it, its model and test
+    macro-F1 (from the teacher's own files), and the student's distance from it."""
+    run = copy_run(finished_run, tmp_path)
+    log = TrainLog.read(run.train_log)
+    log.model_copy(update={"distilled_from": str(finished_run.root)}).write(run.train_log)
+    run_report(load_config(str(run.config)), run)
+    report = run.report_md.read_text()
+    teacher = json.loads(finished_run.metrics.read_text())["macro_f1"]
+    assert (
+        f"- Distilled from the run `{finished_run.root}` (`{log.model}`, test macro-F1 " in report
+    )
+    assert (
+        f"{teacher:.3f}): 50% of the loss came from its probabilities at temperature 2.0" in report
+    )
+    assert "This model's test macro-F1 is +0.0 points from the teacher's." in report
+    assert "Distilled from" not in finished_run.report_md.read_text()

@@ -427,6 +427,16 @@ class TrainConfig(Section):
     method: Literal["full", "lora"] = "full"
     """full: train every weight. lora: train low-rank adapters (peft, extra `lora`) and the
     classifier head, then merge the adapters into the weights, so the saved model is a plain one."""
+    distill_from: str | None = None
+    """A finished run directory whose model teaches this one: the student learns the teacher's
+    probabilities on the training texts (softened by `distill_temperature`) beside the gold
+    labels, so a fast model can carry much of an accurate one's quality (`train.distill`).
+    Classification with `model.long_text: truncate` only."""
+    distill_temperature: float = Field(default=2.0, gt=0)
+    """Softens both models' probabilities, so the student learns how the teacher ranks the wrong
+    classes too (Hinton et al., 2015; 2 as in DistilBERT's fine-tuning recipes)."""
+    distill_weight: float = Field(default=0.5, ge=0, le=1)
+    """The share of the loss from the teacher's probabilities; the rest is the gold labels'."""
     lora_r: int = Field(default=8, ge=1)
     """Rank of each adapter."""
     lora_alpha: float = Field(default=16, gt=0)
@@ -681,6 +691,24 @@ class Config(Section):
             raise ValueError(
                 "model.long_text: chunks is not supported with task.objective: regression yet: "
                 "use head_tail (start and end of each text) or truncate"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _distillation_settings(self) -> Config:
+        """Distillation matches one probability per class, text by text: several labels per
+        text, a number, or windows of a text have no such teacher output yet."""
+        if self.train.distill_from is None:
+            return self
+        if self.task.objective != "classification":
+            raise ValueError(
+                f"train.distill_from works with task.objective: classification, not "
+                f"{self.task.objective}: remove it"
+            )
+        if self.model.long_text != "truncate":
+            raise ValueError(
+                "train.distill_from needs model.long_text: truncate (the teacher gives one "
+                "probability per text, not per window)"
             )
         return self
 

@@ -339,6 +339,20 @@ def markdown_to_html(text: str, plots: Path) -> Markup:
     return Markup(converter.convert(text))  # safe: built without raw HTML above
 
 
+def teacher_summary(log: TrainLog) -> dict[str, Any] | None:
+    """The teacher run a distilled model learnt from: its model and, where it was evaluated,
+    its test macro-F1 (a teacher run moved or deleted since still gets named)."""
+    if log.distilled_from is None:
+        return None
+    teacher = RunDir(Path(log.distilled_from))
+    summary: dict[str, Any] = {"run": log.distilled_from, "model": None, "macro_f1": None}
+    if teacher.train_log.is_file():
+        summary["model"] = TrainLog.read(teacher.train_log).model
+    if teacher.metrics.is_file():
+        summary["macro_f1"] = Metrics.read(teacher.metrics).macro_f1
+    return summary
+
+
 def run_report(config: Config, run: RunDir) -> list[Path]:
     """Write plots/, report.md and report.html from the run's files."""
     run.require(run.card, stage="prepare")
@@ -366,6 +380,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "log": log,
         "metrics": metrics,
         "found": found,
+        "teacher": teacher_summary(log),
         "next_steps": next_steps(
             metrics, card, log, found, None if audited is None else len(audited)
         ),

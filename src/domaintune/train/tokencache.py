@@ -54,6 +54,18 @@ class TokenizedSplits:
     """The splits' texts; `train` and `validation` hold more rows where chunks cut long ones."""
     from_cache: bool
 
+    def with_teacher(self, logits: np.ndarray) -> TokenizedSplits:
+        """Each training row labelled [label, the teacher's logits...] for distillation (in
+        truncate mode a training row is a text, in the prepared split's order); validation keeps
+        its plain labels."""
+        if len(logits) != len(self.train):
+            raise ValueError("distillation needs one training row per text")
+        rows = [
+            [float(label), *map(float, row)]
+            for label, row in zip(self.train["labels"], logits, strict=True)
+        ]
+        return replace(self, train=self.train.remove_columns("labels").add_column("labels", rows))
+
     def standardized(self, scale: TargetScale) -> TokenizedSplits:
         """regression: these splits with every target standardised as `scale` says."""
 

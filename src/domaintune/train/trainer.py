@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import (
@@ -54,6 +55,7 @@ from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, ModelChoice, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
+from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
 from domaintune.train.hardware import (
     Machine,
     apply_threads,
@@ -307,6 +309,21 @@ def fit(
     if scale is not None:
         data = data.standardized(scale)
     loss = positive_weighted_loss if multi else weighted_loss
+    compute_loss = None if class_weights is None else loss(torch.tensor(class_weights).float())
+    if train.distill_from is not None:
+        taught = teacher_logits(
+            teacher_folder(train.distill_from),
+            pd.read_parquet(run.split("train")),
+            load_fields(run.data),
+            labels,
+            args,
+        )
+        data = data.with_teacher(taught)
+        compute_loss = distillation_loss(
+            None if class_weights is None else torch.tensor(class_weights).float(),
+            temperature=train.distill_temperature,
+            weight=train.distill_weight,
+        )
     callbacks = list(callbacks)
     if train.early_stopping_patience > 0:
         callbacks.append(
@@ -324,9 +341,7 @@ def fit(
         else regression_metrics(scale)
         if scale is not None
         else classification_metrics,
-        compute_loss_func=None
-        if class_weights is None
-        else loss(torch.tensor(class_weights, dtype=torch.float)),
+        compute_loss_func=compute_loss,
         callbacks=callbacks,
     )
     started = time.perf_counter()
@@ -430,6 +445,7 @@ def training_log(
         torch_threads=fitted.threads,
         history=history,
         model_choice=choice,
+        distilled_from=options.distill_from,
     )
 
 
