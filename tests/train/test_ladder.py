@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from domaintune.errors import UserError
 from domaintune.evaluate.stage import run_evaluate
 from domaintune.report.training import model_choice
 from domaintune.rundir import write_text
@@ -183,3 +184,31 @@ def test_tune_chooses_the_model_once_for_every_trial(
     )
     run_tune(config, run, progress=lambda line: None)
     assert f"name_or_path: {rungs[0]}" in (run.tune / "best.yaml").read_text()
+
+
+def test_a_rung_that_cannot_be_fetched_is_skipped_for_the_next(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """Offline, with only the fast model in the cache, `auto` must still train rather than stop
+    on the accurate model's download."""
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    fetched = ladder.assets.model_path
+
+    def offline(name: str) -> str:
+        if name == rungs[0]:
+            raise UserError(f"could not download {name} from the pypi registry")
+        return fetched(name)
+
+    monkeypatch.setattr(ladder.assets, "model_path", offline)
+    choice = choose_model(
+        with_budget(config, 1e9),
+        run,
+        args,
+        train_rows=100,
+        validation_rows=10,
+        labels=3,
+        ladder=rungs,
+    )
+    assert choice.model == rungs[1]
+    assert [p.model for p in choice.probes] == [rungs[1]]
+    assert f"({rungs[0]} could not be fetched)" in choice.reason

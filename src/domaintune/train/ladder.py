@@ -27,6 +27,7 @@ from transformers import TrainingArguments
 from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.fields import load_fields
+from domaintune.errors import UserError
 from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard, ModelChoice, RungProbe
@@ -144,9 +145,16 @@ def choose_model(
         return ModelChoice(
             model=ladder[0], reason="no time budget: the most accurate model", time_budget=None
         )
-    probes = []
+    probes, skipped = [], ""
     rows = (train_rows + EVALUATION_COST * validation_rows) * config.train.epochs
     for name in ladder:
+        if name != ladder[-1]:  # a rung that cannot be fetched (offline) leaves the next ones
+            try:
+                assets.model_path(name)
+            except UserError as error:
+                print(f"model: auto: skipping {name}: {error}", file=sys.stderr, flush=True)
+                skipped += f" ({name} could not be fetched)"
+                continue
         print(f"model: auto: timing {name} on a few training batches", file=sys.stderr, flush=True)
         speed = rows_per_second(name, run, config, args, labels=labels) * processes
         estimate = rows / speed
@@ -161,14 +169,14 @@ def choose_model(
         if estimate <= budget:
             reason = (
                 f"the most accurate model whose {config.train.epochs:g} epochs fit the "
-                f"{budget:g} s budget here: about {estimate:.0f} s at {speed:.1f} rows/s"
+                f"{budget:g} s budget here: about {estimate:.0f} s at {speed:.1f} rows/s{skipped}"
             )
             return ModelChoice(model=name, reason=reason, time_budget=budget, probes=probes)
     fastest = probes[-1]
     reason = (
         f"no model's {config.train.epochs:g} epochs fit the {budget:g} s budget here; the "
         f"fastest takes about {fastest.estimated_seconds:.0f} s at {fastest.rows_per_second:.1f} "
-        "rows/s"
+        f"rows/s{skipped}"
     )
     return ModelChoice(model=fastest.model, reason=reason, time_budget=budget, probes=probes)
 
