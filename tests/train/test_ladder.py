@@ -212,3 +212,12 @@ def test_a_rung_that_cannot_be_fetched_is_skipped_for_the_next(
     assert choice.model == rungs[1]
     assert [p.model for p in choice.probes] == [rungs[1]]
     assert f"({rungs[0]} could not be fetched)" in choice.reason
+
+
+def test_what_times_one_model_gets_the_fast_rung_for_auto() -> None:
+    from domaintune.config import build_config
+    from domaintune.train.ladder import one_model
+
+    assert one_model(build_config({}, [])).model.name_or_path == ladder.LADDER[-1]
+    named = build_config({}, ["model.name_or_path=some/model"])
+    assert one_model(named).model.name_or_path == "some/model"

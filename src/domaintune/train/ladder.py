@@ -192,6 +192,12 @@ def with_model(config: Config, name: str) -> Config:
     return config.model_copy(update={"model": model})
 
 
+def one_model(config: Config) -> Config:
+    """`config` naming one model, `auto` made the fast rung: for what times a model (the
+    training benches), whose figures must not hang on what a probe picked that minute."""
+    return with_model(config, LADDER[-1]) if config.model.name_or_path == AUTO else config
+
+
 def resolve_model(
     config: Config, run: RunDir, args: TrainingArguments, *, processes: int, resume: bool
 ) -> tuple[Config, ModelChoice]:
