@@ -119,7 +119,8 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
         else f"macro-F1 {log.best_validation_macro_f1:.3f}"
     )
     console.print(
-        f"best validation {best} at epoch {log.best_epoch:g}; {log.rows_per_second} rows/s, "
+        f"{log.model}: best validation {best} at epoch {log.best_epoch:g}; "
+        f"{log.rows_per_second} rows/s, "
         f"{log.tokens_per_second} tokens/s ({log.precision}, {log.method}, "
         f"{log.trainable_parameters:,} of {log.parameters:,} parameters trained); "
         f"log: {run.train_log}"
