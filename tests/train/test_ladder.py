@@ -61,24 +61,51 @@ def test_auto_picks_the_most_accurate_rung_that_fits_and_falls_back_to_the_faste
 
     roomy = with_budget(config, 1e9)
     choice = choose_model(roomy, run, args, **rows, ladder=rungs)
-    assert choice.model == rungs[0] and len(choice.probes) == 1  # the fast rung is not probed
+    assert choice.model == rungs[0]
+    assert [p.model for p in choice.probes] == list(rungs)  # the fallback is timed first
     probe = choice.probes[0]
     planned = (rows["train_rows"] + EVALUATION_COST * 40) * config.train.epochs
     assert probe.rows_per_second > 0 and probe.fits
-    assert probe.estimated_seconds == pytest.approx(
-        planned / probe.rows_per_second, rel=0.01, abs=0.1
-    )
+    expected = planned / probe.rows_per_second
+    assert probe.estimated_seconds == pytest.approx(expected, rel=0.01, abs=0.1)
 
     tight = with_budget(config, 1e-6)
     choice = choose_model(tight, run, args, **rows, ladder=rungs)
     assert choice.model == rungs[1]
-    assert [p.model for p in choice.probes] == list(rungs)
-    assert not any(p.fits for p in choice.probes)
-    assert "no model" in choice.reason
+    assert [p.model for p in choice.probes] == [rungs[1]]  # the other cannot fit: not timed
+    assert not choice.probes[0].fits
+    assert "no model" in choice.reason and f"{rungs[0]} would take at least" in choice.reason
 
     unbounded = with_budget(config, None)
     choice = choose_model(unbounded, run, args, **rows, ladder=rungs)
     assert choice.model == rungs[0] and choice.probes == []
+
+
+def test_a_rung_too_slow_for_the_budget_is_neither_timed_nor_fetched(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """On a machine where the accurate model cannot fit even at its least slowdown against the
+    fast one (MPNet-base on a CPU without bf16 units, for the demo), its download is skipped."""
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    monkeypatch.setitem(ladder.SLOWDOWN_AT_LEAST, rungs[0], 1e9)
+    fetched = ladder.assets.model_path
+
+    def never_the_first(name: str) -> str:
+        assert name != rungs[0], "fetched a rung that could not fit"
+        return fetched(name)
+
+    monkeypatch.setattr(ladder.assets, "model_path", never_the_first)
+    choice = choose_model(
+        with_budget(config, 1e6),
+        run,
+        args,
+        train_rows=100,
+        validation_rows=10,
+        labels=3,
+        ladder=rungs,
+    )
+    assert choice.model == rungs[1] and [p.model for p in choice.probes] == [rungs[1]]
+    assert choice.probes[0].fits and "would take at least" in choice.reason
 
 
 def with_budget(config, seconds):
