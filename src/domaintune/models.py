@@ -115,6 +115,10 @@ def load_classifier(
     return _load(AutoModelForSequenceClassification, name_or_path, use_safetensors=True, **head)
 
 
+def freeze_word_embeddings(model: torch.nn.Module) -> None:
+    model.get_input_embeddings().weight.requires_grad_(False)
+
+
 def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
     """A sequence classifier's last linear layer, the one giving a logit per label, whatever the
     architecture calls it (`classifier`, `classifier.out_proj`, `score`)."""

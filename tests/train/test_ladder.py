@@ -95,17 +95,15 @@ def test_a_rung_too_slow_for_the_budget_is_neither_timed_nor_fetched(
         return fetched(name)
 
     monkeypatch.setattr(ladder.assets, "model_path", never_the_first)
-    choice = choose_model(
-        with_budget(config, 1e6),
-        run,
-        args,
-        train_rows=100,
-        validation_rows=10,
-        labels=3,
-        ladder=rungs,
-    )
+    choice = choose_small(config, run, args, rungs, budget=1e6)
     assert choice.model == rungs[1] and [p.model for p in choice.probes] == [rungs[1]]
     assert choice.probes[0].fits and "would take at least" in choice.reason
+
+
+def choose_small(config, run, args, rungs, *, budget: float):
+    """`choose_model` over `rungs` for a small data set (100 training rows) and `budget`."""
+    small = {"train_rows": 100, "validation_rows": 10, "labels": 3}
+    return choose_model(with_budget(config, budget), run, args, **small, ladder=rungs)
 
 
 def with_budget(config, seconds):
@@ -227,15 +225,7 @@ def test_a_rung_that_cannot_be_fetched_is_skipped_for_the_next(
         return fetched(name)
 
     monkeypatch.setattr(ladder.assets, "model_path", offline)
-    choice = choose_model(
-        with_budget(config, 1e9),
-        run,
-        args,
-        train_rows=100,
-        validation_rows=10,
-        labels=3,
-        ladder=rungs,
-    )
+    choice = choose_small(config, run, args, rungs, budget=1e9)
     assert choice.model == rungs[1]
     assert [p.model for p in choice.probes] == [rungs[1]]
     assert f"({rungs[0]} could not be fetched)" in choice.reason

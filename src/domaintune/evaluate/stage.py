@@ -211,14 +211,15 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | R
     (`evaluate.regression`)."""
     run.require(run.split("test"), run.card, stage="prepare")
     run.require(run.model, run.train_log, stage="train")
-    trained = config.model.model_copy(update={"name_or_path": TrainLog.read(run.train_log).model})
+    log = TrainLog.read(run.train_log)
+    trained = config.model.model_copy(update={"name_or_path": log.model})
     config = config.model_copy(update={"model": trained})  # what `model: auto` chose
     if config.task.objective == "multi_label":
         return run_evaluate_multi_label(config, run)
     if config.task.objective == "regression":
         return run_evaluate_regression(config, run)
     options = config.evaluate
-    card, log = DataCard.read(run.card), TrainLog.read(run.train_log)
+    card = DataCard.read(run.card)
     labels = card.labels
     if options.decision is not None and options.decision.label not in labels:
         raise UserError(

@@ -28,7 +28,7 @@ from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.fields import load_fields
 from domaintune.errors import UserError
-from domaintune.models import load_classifier, load_tokenizer
+from domaintune.models import freeze_word_embeddings, load_classifier, load_tokenizer
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard, ModelChoice, RungProbe
 from domaintune.train.checkpoints import saved_config
@@ -96,7 +96,7 @@ def rows_per_second(
         attention=attention,
     ).to(args.device)
     if config.train.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
+        freeze_word_embeddings(model)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     limit = min(config.model.max_length or PROBE_MAX_LENGTH, PROBE_MAX_LENGTH)

@@ -41,7 +41,13 @@ from domaintune.data.clean import load_normalization
 from domaintune.data.fields import FIELDS_FILE, load_fields
 from domaintune.errors import UserError
 from domaintune.metrics import scores
-from domaintune.models import load_classifier, load_tokenizer, output_layer, transformer_layers
+from domaintune.models import (
+    freeze_word_embeddings,
+    load_classifier,
+    load_tokenizer,
+    output_layer,
+    transformer_layers,
+)
 from domaintune.multilabel import (
     PROBLEM_TYPE,
     prior_logits,
@@ -66,10 +72,6 @@ from domaintune.train.ladder import resolve_model, split_rows
 from domaintune.train.lora import merged, parameter_counts, with_lora
 from domaintune.train.throughput import MeasuredTrainer, summarize
 from domaintune.train.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
-
-
-def freeze_word_embeddings(model: torch.nn.Module) -> None:
-    model.get_input_embeddings().weight.requires_grad_(False)
 
 
 def freeze_lowest_layers(model: torch.nn.Module, count: int) -> None:
