@@ -15,7 +15,7 @@ from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
 from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
 from domaintune.train.trainer import fit, training_arguments
-from tests.train.test_trainer import prepared_run
+from tests.train.test_trainer import prepared_run, train_on_the_cpu
 
 
 def test_the_loss_mixes_the_teachers_probabilities_and_the_gold_labels() -> None:
@@ -58,15 +58,28 @@ def test_a_teacher_run_without_a_model_is_refused(tmp_path: Path) -> None:
         teacher_folder(str(tmp_path))
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_the_student_trains_on_the_teachers_logits_in_its_own_label_order(
-    tmp_path: Path, tickets_csv: Path, tiny_model: Path, finished_run: RunDir
+    tmp_path: Path,
+    tickets_csv: Path,
+    tiny_model: Path,
+    finished_run: RunDir,
+    precision: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Catches teacher logits that are not attached to their own training rows, or attached in
-    the teacher's label order where the student's differs."""
+    the teacher's label order where the student's differs; in each precision the teacher may
+    run in (bf16 forced on any CPU: it is only slow without bf16 units)."""
+    train_on_the_cpu(monkeypatch, None)
     config, run = prepared_run(
-        tmp_path, tickets_csv, tiny_model, f"train.distill_from={finished_run.root}"
+        tmp_path,
+        tickets_csv,
+        tiny_model,
+        f"train.distill_from={finished_run.root}",
+        f"train.precision={precision}",
     )
     args = training_arguments(config.train, tmp_path / "checkpoints")
+    assert args.bf16 == (precision == "bf16")
     frame = pd.read_parquet(run.split("train"))
     labels = DataCard.read(run.card).labels
     reversed_order = teacher_logits(
