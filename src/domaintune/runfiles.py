@@ -237,6 +237,9 @@ class ModelChoice(Record):
     reason: str
     time_budget: float | None
     probes: list[RungProbe] = []
+    epochs: float | None = None
+    """The epochs the budget allows where no model's planned epochs fit it (the fastest model
+    trains that many; below 1, on that share of the training rows, each once); None: as planned."""
 
 
 class TrainLog(RunFile):

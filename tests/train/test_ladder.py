@@ -9,7 +9,7 @@ import torch.distributed as dist
 
 from domaintune.errors import UserError
 from domaintune.evaluate.stage import run_evaluate
-from domaintune.report.training import model_choice
+from domaintune.report.training import epochs_step, model_choice
 from domaintune.rundir import write_text
 from domaintune.runfiles import TrainLog
 from domaintune.train import ladder
@@ -75,6 +75,7 @@ def test_auto_picks_the_most_accurate_rung_that_fits_and_falls_back_to_the_faste
     assert [p.model for p in choice.probes] == [rungs[1]]  # the other cannot fit: not timed
     assert not choice.probes[0].fits
     assert "no model" in choice.reason and f"{rungs[0]} would take at least" in choice.reason
+    assert choice.epochs == ladder.LEAST_EPOCHS  # the budget cuts the data seen, to a step
 
     unbounded = with_budget(config, None)
     choice = choose_model(unbounded, run, args, **rows, ladder=rungs)
@@ -98,6 +99,38 @@ def test_a_rung_too_slow_for_the_budget_is_neither_timed_nor_fetched(
     choice = choose_small(config, run, args, rungs, budget=1e6)
     assert choice.model == rungs[1] and [p.model for p in choice.probes] == [rungs[1]]
     assert choice.probes[0].fits and "would take at least" in choice.reason
+
+
+def test_when_no_rung_fits_the_fastest_trains_the_epochs_the_budget_allows(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str]
+) -> None:
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    fits = choose_small(config, run, args, rungs, budget=1e6)
+    assert fits.epochs is None
+    needed = fits.probes[0].estimated_seconds  # the fast rung's planned epochs, in seconds
+    for share in (0.5, 0.1):  # the fast rung's speed wobbles between probes: room either side
+        choice = choose_small(config, run, args, rungs, budget=share * needed)
+        assert choice.model == rungs[1] and not choice.probes[0].fits
+        allowed = config.train.epochs * choice.time_budget / choice.probes[0].estimated_seconds
+        assert choice.epochs == pytest.approx(allowed, abs=0.011) and choice.epochs <= allowed
+        assert f"trains {choice.epochs:g} epochs" in choice.reason
+    assert "of the training rows, each once" in choice.reason  # 10% of 3 epochs is below 1
+
+
+def test_a_budget_too_small_for_any_rung_cuts_the_training_to_what_fits(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """Training runs the cut epochs (here the least, one step), and the log, the saved config and
+    the report's advice all say so."""
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, "model.name_or_path=auto", "train.time_budget=1e-6"
+    )
+    log = run_train(config, run)
+    assert log.model == rungs[1] and log.model_choice.epochs == ladder.LEAST_EPOCHS
+    assert log.epochs_planned == ladder.LEAST_EPOCHS and log.steps == 1
+    assert f"epochs: {ladder.LEAST_EPOCHS}" in run.config.read_text()
+    assert "`train.time_budget` allowed here" in epochs_step(log)
 
 
 def choose_small(config, run, args, rungs, *, budget: float):
@@ -159,9 +192,10 @@ def test_a_resumed_auto_run_keeps_the_model_its_checkpoints_were_made_with(
 ) -> None:
     config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
     monkeypatch.setattr(ladder, "LADDER", rungs)
-    write_text(run.checkpoint_config, with_model(config, rungs[1]).to_yaml())
+    write_text(run.checkpoint_config, with_model(config, rungs[1], epochs=0.5).to_yaml())
     resumed, choice = resolve_model(config, run, args, processes=1, resume=True)
     assert resumed.model.name_or_path == rungs[1] and choice.probes == []
+    assert resumed.train.epochs == 0.5  # as cut to the budget when the run began
     fresh, choice = resolve_model(config, run, args, processes=1, resume=False)
     assert fresh.model.name_or_path == rungs[0] and choice.probes
 

@@ -374,8 +374,11 @@ class TrainConfig(Section):
     epochs: float = Field(default=3, gt=0)
     time_budget: float | None = Field(default=600, gt=0)
     """Seconds of training that `model.name_or_path: auto` plans for: it trains the most
-    accurate built-in model whose epochs fit, measured on this machine (`train.ladder`); None
-    picks the most accurate whatever it takes. Ignored for a named model."""
+    accurate built-in model whose epochs fit, measured on this machine (`train.ladder`). Where
+    none fits, the fastest trains the epochs that do, and below one epoch a random part of the
+    training split, each row once: so the budget also decides whether a large split is used
+    whole. None picks the most accurate model whatever it takes. Ignored for a named model.
+    600 s keeps `make demo` within 15 minutes on two cores with everything else it does."""
     learning_rate: float = Field(default=1e-4, gt=0)
     """High for fine-tuning, but right for small encoders (MiniLM-L6: 22M parameters)."""
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"

@@ -60,6 +60,13 @@ def epochs_step(log: TrainLog, score: str = "macro-F1") -> str | None:
     best, run, planned = log.best_epoch, log.epochs_run, log.epochs_planned
     if best is None:
         return None
+    cut = log.model_choice is not None and log.model_choice.epochs is not None
+    if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE) and cut:
+        return (
+            f"Validation {score} was still at its best in the last epoch ({run:g}, all that the "
+            f"{log.model_choice.time_budget:g} s `train.time_budget` allowed here): a larger "
+            "budget, or a faster machine, would likely give a better model."
+        )
     if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE):
         return (
             f"Validation {score} was still at its best in the last epoch ({run:g} of "

@@ -5,8 +5,12 @@ How long a model trains depends on the machine as much as on the model (MPNet-ba
 step on a CPU with AMX several times as fast as an fp32 step on one with AVX2 alone), so the
 choice is measured, not looked up: each rung, most accurate first, trains a few real batches of
 the run's own training texts in the precision training will use, and the rows per second it
-reaches give the time for the planned epochs. The first rung that fits is chosen; the fastest is
-the fallback when none does.
+reaches give the time for the planned epochs. The first rung that fits is chosen. When none does,
+the budget also decides how much of the data is used: the fastest rung trains as many epochs as
+fit, fewer than planned, and below one epoch on a random part of the training split, each row
+once. Seeing more rows once teaches more than seeing fewer rows again (on the default task,
+MiniLM-L6 on all 11,425 training rows reached test macro-F1 0.794; on the 5,319 left by
+undersampling, 0.750), so the data is cut by epochs, never by dropping rows up front.
 
 The estimate leaves out what the probe cannot see cheaply: saving a checkpoint each epoch (a few
 seconds each for MPNet-base here), and the extra windows of `model.long_text: chunks`.
@@ -14,6 +18,7 @@ seconds each for MPNet-base here), and the extra windows of `model.long_text: ch
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any
@@ -43,6 +48,8 @@ SLOWDOWN_AT_LEAST = {"builtin:mpnet-base": 4.0}
 """How many times slower than the fastest rung a rung trains, at the least: MPNet-base has 4.8x
 MiniLM-L6's parameters and 8x its compute per token outside the embeddings; measured here 6.1x
 slower in bf16 (43 against 264 rows/s) and 7.5x in fp32 (15.7 against 117)."""
+LEAST_EPOCHS = 0.01
+"""The fewest epochs the budget cuts training to: at least a step, whatever the budget."""
 EVALUATION_COST = 1 / 3
 """Scoring a validation row costs about a third of training on one: a forward pass, no backward."""
 PROBE_STEPS = 4
@@ -192,20 +199,28 @@ def chosen(
     epochs: float,
     passed_over: list[str],
 ) -> ModelChoice:
-    """The choice of `pick`, with the reason in words."""
+    """The choice of `pick`, with the reason in words; where it does not fit, the epochs that
+    do (rounded down, so the estimate stays within the budget)."""
     if pick.fits:
         reason = (
             f"the most accurate model whose {epochs:g} epochs fit the {budget:g} s budget here: "
             f"about {pick.estimated_seconds:.0f} s at {pick.rows_per_second:.1f} rows/s"
         )
+        allowed = None
     else:
+        allowed = max(LEAST_EPOCHS, math.floor(100 * epochs * budget / pick.estimated_seconds) / 100)
         reason = (
-            f"no model's {epochs:g} epochs fit the {budget:g} s budget here; the fastest takes "
-            f"about {pick.estimated_seconds:.0f} s at {pick.rows_per_second:.1f} rows/s"
+            f"no model's {epochs:g} epochs fit the {budget:g} s budget here; the fastest would "
+            f"take about {pick.estimated_seconds:.0f} s at {pick.rows_per_second:.1f} rows/s, "
+            f"so it trains {allowed:g} epochs"
         )
+        if allowed < 1:
+            reason += f": a random {allowed:.0%} of the training rows, each once"
     if passed_over:
         reason += f" ({'; '.join(passed_over)})"
-    return ModelChoice(model=pick.model, reason=reason, time_budget=budget, probes=probes)
+    return ModelChoice(
+        model=pick.model, reason=reason, time_budget=budget, probes=probes, epochs=allowed
+    )
 
 
 def split_rows(run: RunDir, name: str) -> int:
@@ -214,9 +229,11 @@ def split_rows(run: RunDir, name: str) -> int:
     return pq.ParquetFile(run.split(name)).metadata.num_rows
 
 
-def with_model(config: Config, name: str) -> Config:
+def with_model(config: Config, name: str, epochs: float | None = None) -> Config:
+    """`config` training the model `name`, for `epochs` where given."""
     model = config.model.model_copy(update={"name_or_path": name})
-    return config.model_copy(update={"model": model})
+    train = config.train if epochs is None else config.train.model_copy(update={"epochs": epochs})
+    return config.model_copy(update={"model": model, "train": train})
 
 
 def one_model(config: Config) -> Config:
@@ -228,15 +245,18 @@ def one_model(config: Config) -> Config:
 def resolve_model(
     config: Config, run: RunDir, args: TrainingArguments, *, processes: int, resume: bool
 ) -> tuple[Config, ModelChoice]:
-    """`config` with `auto` made a model name, and the choice. A resumed run keeps the model its
-    checkpoints were made with; under several processes the first chooses and tells the others,
-    since each would time its own probe and could choose another model."""
+    """`config` with `auto` made a model name (and the epochs the budget allows), and the choice.
+    A resumed run keeps the model and epochs its checkpoints were made with; under several
+    processes the first chooses and tells the others, since each would time its own probe and
+    could choose another model."""
     budget = config.train.time_budget
     if config.model.name_or_path == AUTO and resume and run.checkpoint_config.is_file():
-        name = saved_config(run).get("model", {}).get("name_or_path", AUTO)
+        saved = saved_config(run)
+        name = saved.get("model", {}).get("name_or_path", AUTO)
         if name != AUTO:
+            epochs = saved.get("train", {}).get("epochs", config.train.epochs)
             choice = ModelChoice(model=name, reason="chosen when the run began", time_budget=budget)
-            return with_model(config, name), choice
+            return with_model(config, name, epochs), choice
     labels = DataCard.read(run.card).labels
     outputs = 1 if config.task.objective == "regression" else len(labels)
 
@@ -260,4 +280,4 @@ def resolve_model(
         choice = choose()
     if choice.probes and args.process_index == 0:
         print(f"model: {choice.model}, {choice.reason}", file=sys.stderr, flush=True)
-    return with_model(config, choice.model), choice
+    return with_model(config, choice.model, choice.epochs), choice

@@ -475,6 +475,7 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
         config.train, run.checkpoints, machine=machine, objective=config.task.objective
     )
     config, choice = resolve_model(config, run, args, processes=machine.processes, resume=resume)
+    args.num_train_epochs = config.train.epochs  # `auto` may cut them to the time budget
     is_main = args.process_index == 0
     resumed_from = None
     with args.main_process_first(local=False, desc="checkpoints"):
