@@ -480,6 +480,21 @@ class Comparison(Record):
     """One of "better", "worse" or "not significant"."""
 
 
+class OtherRun(Record):
+    """Another run's model on this run's test rows (`evaluate.compare_runs`, or the teacher of a
+    distilled run), and the paired tests of this run's model against it."""
+
+    role: str
+    """"teacher" (this model learnt from it) or "compared" (asked for)."""
+    model: str | None
+    parameters: int | None
+    macro_f1: float
+    macro_f1_interval: Interval
+    texts_per_second: float | None
+    """Its test split's prediction speed when it was evaluated (another time: a rough guide)."""
+    comparison: Comparison
+
+
 class Metrics(RunFile):
     """metrics.json, by evaluate: the model's test scores and all measured around them."""
 
@@ -503,6 +518,10 @@ class Metrics(RunFile):
     significance: dict[str, Comparison]
     long_text: LongTextScores | None = None
     """With model.long_text chunks: the strategies compared (first window, mean, max)."""
+    texts_per_second: float | None = None
+    """Test texts predicted per second (PyTorch fp32, `evaluate.batch_size`, tokenising included)."""
+    other_runs: dict[str, OtherRun] = {}
+    """Keyed by run folder: see `OtherRun`."""
 
 
 class LabelReport(Record):

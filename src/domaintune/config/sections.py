@@ -541,6 +541,10 @@ class EvaluateConfig(Section):
     """An optional class rule, e.g. {label: urgent, target: recall, value: 0.9}."""
     length_buckets: int = Field(default=4, ge=1)
     """Test texts are split into this many equal-count buckets by word count for error analysis."""
+    compare_runs: list[str] = Field(default_factory=list)
+    """Other finished runs on the same test rows (the same data, prepared alike) whose models are
+    compared with this one, paired, as the baselines are: the same model trained alone beside a
+    distilled one, another model, other settings. A distilled run's teacher is compared unasked."""
     batch_size: int = Field(default=64, ge=1)
     seed: int = 42
 

@@ -9,6 +9,7 @@ split and scored on the test split. Every threshold is chosen on validation, nev
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from domaintune.evaluate.analysis import by_length
 from domaintune.evaluate.longtext import choose_pooling, long_text_scores, strategies
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.multilabel import run_evaluate_multi_label
+from domaintune.evaluate.other_runs import compare_other_runs, runs_to_compare
 from domaintune.evaluate.probe import Encoder, fit_probe
 from domaintune.evaluate.regression import run_evaluate_regression
 from domaintune.evaluate.regularization import fit_best_c, logistic_regression
@@ -242,14 +244,15 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | R
     gold_ids = {
         name: splits[name]["label"].map(labels.index).to_numpy() for name in ("validation", "test")
     }
-    long_text = None
+    long_text, texts_per_second = None, None
     if predictor.long_text.mode == "chunks":
         logits, long_text = read_in_windows(run, predictor, inputs, gold_ids, options.batch_size)
     else:
-        logits = {
-            name: predictor.predict_logits(inputs[name], batch_size=options.batch_size)
-            for name in ("validation", "test")
-        }
+        logits = {}
+        for name in ("validation", "test"):  # test last, timed
+            started = time.perf_counter()
+            logits[name] = predictor.predict_logits(inputs[name], batch_size=options.batch_size)
+        texts_per_second = len(test) / (time.perf_counter() - started)
     calibrated = calibrate(run, logits, gold_ids, bins=options.calibration_bins)
     probs = {
         name: probabilities(values, temperature=calibrated.temperature)
@@ -303,6 +306,16 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | R
             point_difference=model_scores["macro_f1"] - baseline_scores["macro_f1"],
         )
 
+    other_runs = compare_other_runs(
+        runs_to_compare(options.compare_runs, log.distilled_from),
+        test,
+        predicted,
+        labels=labels,
+        rows=rows,
+        confidence_level=options.confidence_level,
+        model_macro_f1=model_scores["macro_f1"],
+    )
+
     measured_decisions, rules = decisions(options, labels, probs, gold_ids)
     rules.write(run.decision_rules)
     predictions = test[["text", "label"]].assign(predicted=predicted)
@@ -329,6 +342,8 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | R
         baselines=baselines,
         significance=tests,
         long_text=long_text,
+        texts_per_second=None if texts_per_second is None else round(texts_per_second, 1),
+        other_runs=other_runs,
     )
     write_parquet(run.predictions, predictions)
     metrics.write(run.metrics)

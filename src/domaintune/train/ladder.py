@@ -208,7 +208,9 @@ def chosen(
         )
         allowed = None
     else:
-        allowed = max(LEAST_EPOCHS, math.floor(100 * epochs * budget / pick.estimated_seconds) / 100)
+        allowed = max(
+            LEAST_EPOCHS, math.floor(100 * epochs * budget / pick.estimated_seconds) / 100
+        )
         reason = (
             f"no model's {epochs:g} epochs fit the {budget:g} s budget here; the fastest would "
             f"take about {pick.estimated_seconds:.0f} s at {pick.rows_per_second:.1f} rows/s, "
