@@ -100,3 +100,15 @@ def test_unlabelled_texts_are_refused_where_distillation_cannot_read_them(
     data = {**settings.get("data", {}), "unlabelled": "pool.csv"}
     with pytest.raises(UserError, match=rf"data\.unlabelled.*{refused}"):
         build_config({**settings, "data": data})
+
+
+def test_unlabelled_texts_all_dropped_leave_an_empty_table(
+    tmp_path: Path, tickets_csv: Path
+) -> None:
+    pool = write_jsonl(tmp_path / "pool.jsonl", [{"text": "   "}, {"text": None}])
+    config = build_config({"data": {"source": str(tickets_csv), "unlabelled": str(pool)}})
+    run = RunDir(tmp_path / "run")
+    card = run_prepare(config, run)
+    assert card.unlabelled is not None and card.unlabelled.rows_kept == 0
+    kept = pd.read_parquet(run.unlabelled)
+    assert list(kept.columns) == ["text"] and kept.empty

@@ -99,7 +99,8 @@ def drop_junk(
         counts = Counter(language)
         expected = counts.most_common(1)[0][0] if counts else "any"
     junk = pd.Series(False, index=frame.index)
-    junk[judged] = confident & (language != expected) if expected != "any" else False
+    if expected != "any" and judged.any():  # none judged: empty, and of no boolean dtype
+        junk[judged] = confident & (language != expected)
     other = Counter(language[junk[judged]])
     steps.append(
         _step(
