@@ -169,6 +169,14 @@ BAD_INPUTS = {
         ["--data", "{parts}", "--time-column", "sent"],
         "parts.csv, row 2, column 'sent' holds 'soon', not a date",
     ),
+    "missing unlabelled file": (
+        ["--data", "{csv}", "--unlabelled", "nowhere.csv"],
+        "data.unlabelled: nowhere.csv not found",
+    ),
+    "unlabelled file without the text column": (
+        ["--data", "{csv}", "--unlabelled", "{bodies}"],
+        "bodies.csv has no column 'text' (its columns: body)",
+    ),
     "unknown model": (
         ["--data", "{csv}", "--model", "nobody/no-such-model"],
         "could not be loaded",
@@ -192,7 +200,9 @@ def test_bad_input_is_one_line_exit_2_and_no_run(
         "tiny_class": tmp_path / "tiny_class.csv",
         "empty": tmp_path / "empty.csv",
         "parts": tmp_path / "parts.csv",
+        "bodies": tmp_path / "bodies.csv",
     }
+    pd.DataFrame({"body": ["a text without a label"]}).to_csv(files["bodies"], index=False)
     make_rows(30).assign(
         part=["train", "test", "holdout"] * 10, sent=["2024-03-01", "soon", "2024-03-02"] * 10
     ).to_csv(files["parts"], index=False)

@@ -1,7 +1,7 @@
 """The arguments and options several commands share, each declared once.
 
 The quick-start options (`--data`, `--text-column`, `--text-pair`, `--label-column`,
-`--split-column`, `--time-column`, `--model`, `--objective`) reach a command as one `QuickStart`,
+`--split-column`, `--time-column`, `--unlabelled`, `--model`, `--objective`) reach a command as one `QuickStart`,
 added to its signature by `with_quick_start`, so that `config show`, `prepare` and `run` take the
 same flags with the same help without repeating them.
 """
@@ -69,6 +69,16 @@ TimeColumnOption = Annotated[
         "--time-column", help="Column with each row's date: split by time, the latest to test."
     ),
 ]
+UnlabelledOption = Annotated[
+    str | None,
+    typer.Option(
+        "--unlabelled",
+        help="A file of texts without labels (same formats and text column as --data) that a "
+        "distilled student (train.distill_from) also learns from, from the teacher's "
+        "probabilities.",
+        show_default=False,
+    ),
+]
 ObjectiveOption = Annotated[
     str | None,
     typer.Option(
@@ -93,6 +103,7 @@ class QuickStart:
     label_column: str | None = None
     split_column: str | None = None
     time_column: str | None = None
+    unlabelled: str | None = None
     model: str | None = None
     objective: str | None = None
     text_pair: bool | None = None
@@ -110,6 +121,7 @@ class QuickStart:
             "data.split_column": self.split_column,
             "data.time_column": self.time_column,
             "prepare.split": "time" if self.time_column is not None else None,
+            "data.unlabelled": self.unlabelled,
             "model.name_or_path": self.model,
             "task.objective": self.objective,
         }
@@ -123,6 +135,7 @@ QUICK_START_OPTIONS = {
     "label_column": LabelColumnOption,
     "split_column": SplitColumnOption,
     "time_column": TimeColumnOption,
+    "unlabelled": UnlabelledOption,
     "model": ModelOption,
     "objective": ObjectiveOption,
 }

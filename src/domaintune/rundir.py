@@ -112,6 +112,11 @@ class RunDir:
         return self.data / "normalization.json"
 
     @property
+    def unlabelled(self) -> Path:
+        """Texts without labels (data.unlabelled), cleaned, for a distilled student: text."""
+        return self.data / "unlabelled.parquet"
+
+    @property
     def label_audit(self) -> Path:
         """Rows whose label is probably wrong (confident learning): split, text, label,
         suggested_label, label_quality (lower is more suspect)."""

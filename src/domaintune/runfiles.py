@@ -148,6 +148,21 @@ class FieldsSummary(Record):
     """Field -> split -> characters and words of that field."""
 
 
+class UnlabelledSummary(Record):
+    """What prepare did with data.unlabelled: texts without labels for distillation."""
+
+    source: str
+    rows_read: int
+    rows_kept: int
+    """Texts written to data/unlabelled.parquet."""
+    steps: list[CardStep]
+    """Each step in order, as the card's own: cleaning as the labelled texts', then the twins of
+    labelled rows and the near-duplicates within the unlabelled texts."""
+    labelled_twins: dict[str, int]
+    """Texts dropped as exact or near duplicates of a labelled row, by the split of that row (the
+    one that counts most where several: test, then validation, then train)."""
+
+
 class SplitSummary(Record):
     """Where the splits came from, and what came of them."""
 
@@ -201,6 +216,8 @@ class DataCard(RunFile):
     targets: dict[str, TargetSummary] | None = None
     """regression: the numeric target after cleaning ("clean") and in each split.
     `labels` is then the one output's name, and `classes` and `splits` are empty."""
+    unlabelled: UnlabelledSummary | None = None
+    """data.unlabelled, when given; optional, and so no new schema version."""
 
     def step(self, name: str) -> CardStep | None:
         """The step called `name`, if prepare took it (the label audit can be off)."""
@@ -305,6 +322,9 @@ class TrainLog(RunFile):
     """Logs written before `model: auto` existed: None."""
     distilled_from: str | None = None
     """The teacher run (`train.distill_from`), if the model learnt from one."""
+    distilled_unlabelled_rows: int = 0
+    """Unlabelled texts (data/unlabelled.parquet) the student learnt from the teacher alone,
+    beside the train_rows labelled ones; 0 without them (and in logs written before them)."""
 
 
 PER_CLASS_F1 = re.compile(r"f1\[(.*)\]")

@@ -29,7 +29,14 @@ from domaintune.report.build import (
     split_account,
 )
 from domaintune.rundir import RunDir
-from domaintune.runfiles import ExportParity, Metrics, TrainLog
+from domaintune.runfiles import (
+    CardStep,
+    DataCard,
+    ExportParity,
+    Metrics,
+    TrainLog,
+    UnlabelledSummary,
+)
 from tests import runfile_examples as examples
 from tests.helpers import copy_run
 
@@ -658,3 +665,44 @@ def test_a_distilled_model_names_its_teacher_and_the_gap_to_it(
         "the gold labels; this model's test macro-F1 is +0.0 points from the teacher's.\n" in report
     )
     assert "Distilled from" not in finished_run.report_md.read_text()
+
+
+def test_a_student_of_unlabelled_texts_says_how_many_were_read_kept_and_learnt_from(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches the unlabelled texts left out of the data section or the training one, or their
+    drops counted wrong (cleaning is what the twins and near-duplicates do not explain)."""
+    run = copy_run(finished_run, tmp_path)
+    log = TrainLog.read(run.train_log)
+    update = {"distilled_from": str(finished_run.root), "distilled_unlabelled_rows": 30}
+    log.model_copy(update=update).write(run.train_log)
+    near = CardStep(
+        name="near_duplicates",
+        description="dropped",
+        rows_before=31,
+        rows_after=30,
+        changed=1,
+        examples=[],
+        removed=1,
+    )
+    summary = UnlabelledSummary(
+        source="pool.csv",
+        rows_read=40,
+        rows_kept=30,
+        steps=[near],
+        labelled_twins={"test": 2, "validation": 1, "train": 3},
+    )
+    card = DataCard.read(run.card)
+    card.model_copy(update={"unlabelled": summary}).write(run.card)
+    run_report(load_config(str(run.config)), run)
+    report = run.report_md.read_text()
+    assert (
+        "**Unlabelled texts.** Of 40 texts without labels read from `pool.csv`, 30 were kept for "
+        "distillation: 3 went in cleaning, 6 repeated or nearly repeated a labelled text (test 2, "
+        "validation 1, train 3) and 1 nearly repeated another unlabelled text.\n" in report
+    )
+    assert (
+        f"it learnt from the teacher on {log.train_rows} labelled + 30 unlabelled texts, the "
+        "unlabelled ones by its probabilities alone" in report
+    )
+    assert "Unlabelled texts" not in finished_run.report_md.read_text()

@@ -147,6 +147,14 @@ class DataConfig(Section):
     """The test file, kept as given like a split column's test rows; without it, test is carved
     from the training rows. With data.validation or data.test but no data.train, data.source is
     the training file (so `--data train.csv --set data.test=test.csv` works)."""
+    unlabelled: str | None = None
+    """Texts without labels that a distilled student (train.distill_from) also learns from, from
+    the teacher's probabilities: in-domain texts are often plentiful where labels are not. Any
+    source data.source can be (the same file formats); the texts are read from the same text
+    column (data.text_column), and a label column, if present, is ignored. Prepare cleans them as
+    the labelled texts and drops each that repeats or nearly repeats a labelled text of any split
+    (else the teacher's view of test texts would leak into the student) or another unlabelled one,
+    and writes data/unlabelled.parquet; train reads it only with train.distill_from."""
     time_column: str | None = None
     """A column with each row's date or time, for prepare.split: time. Read by pandas, formats
     mixed freely (2024-03-15, 15 March 2024, 2024-03-15T14:30Z); numeric dates such as 03/04/2024
@@ -716,6 +724,24 @@ class Config(Section):
             raise ValueError(
                 "train.distill_from needs model.long_text: truncate (the teacher gives one "
                 "probability per text, not per window)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _unlabelled_settings(self) -> Config:
+        """Unlabelled texts are learnt from by distillation alone, which takes one probability per
+        class of one text; they are read from one text column."""
+        if self.data.unlabelled is None:
+            return self
+        if self.task.objective != "classification":
+            raise ValueError(
+                f"data.unlabelled is learnt from by distillation (train.distill_from), which works "
+                f"with task.objective: classification, not {self.task.objective}: remove it"
+            )
+        if len(self.data.fields) > 1:
+            raise ValueError(
+                "data.unlabelled is read from one text column, and data.text_columns names "
+                f"{len(self.data.fields)}: remove data.unlabelled, or read one text column"
             )
         return self
 

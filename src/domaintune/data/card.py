@@ -33,6 +33,8 @@ class StepName(str, Enum):
     CONFLICTS = "conflicts"
     EXACT_DUPLICATES = "exact_duplicates"
     NEAR_DUPLICATES = "near_duplicates"
+    LABELLED_TWINS = "labelled_twins"
+    """data.unlabelled: texts that repeat or nearly repeat a labelled row."""
     RARE_LABELS = "rare_labels"
     """multi_label: labels too rare to split, dropped from the label sets."""
     LABEL_AUDIT = "label_audit"
@@ -61,6 +63,14 @@ class Step:
     def record(self) -> CardStep:
         """The step as the data card holds it."""
         return CardStep(**asdict(self), removed=self.removed)
+
+
+def row_examples(texts: pd.Series, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Examples of rows as the card shows them: each text with its row's label, where the rows
+    have labels (data.unlabelled's have none)."""
+    if "label" not in rows:
+        return [{"text": text} for text in texts]
+    return [{"text": text, "label": label} for text, label in zip(texts, rows["label"])]
 
 
 def class_counts(

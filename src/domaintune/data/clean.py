@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step, StepName, before_after
+from domaintune.data.card import Step, StepName, before_after, row_examples
 from domaintune.data.dates import normalize_dates
 from domaintune.errors import UserError
 from domaintune.rundir import read_model_json, write_json
@@ -79,10 +79,10 @@ def coerce_text(frame: pd.DataFrame, *, examples: int) -> tuple[pd.DataFrame, St
         len(frame),
         int((~missing).sum()),
         changed=int(numbers.sum()),
-        examples=[
-            {"text": repr(value)[:200], "label": label}
-            for value, label in zip(frame["text"][missing].head(examples), frame["label"][missing])
-        ],
+        examples=row_examples(
+            frame["text"][missing].head(examples).map(lambda value: repr(value)[:200]),
+            frame[missing],
+        ),
     )
     return frame[~missing].assign(text=text[~missing]), step
 

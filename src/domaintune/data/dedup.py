@@ -22,9 +22,13 @@ PRECEDENCE = {"test": 0, "validation": 1, "train": 2}
 def drop_duplicates(
     frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
 ) -> tuple[pd.DataFrame, list[Step]]:
-    """Keep one row per distinct text; resolve texts that carry different labels (conflicts)."""
+    """Keep one row per distinct text; resolve texts that carry different labels (conflicts).
+    Texts without labels (data.unlabelled) have no conflicts: only their repeats go."""
     steps = []
     key = frame["text"].str.casefold()
+    if "label" not in frame:
+        kept, step = drop_repeats(frame, key, examples=examples)
+        return kept, [step]
     if GIVEN in frame:
         frame, step = drop_copies_across_splits(frame, key, examples=examples)
         steps.append(step)
@@ -64,16 +68,23 @@ def drop_duplicates(
         changed=int(conflicted.sum()),
         examples=conflict_examples,
     )
-    resolved_key = key[resolved.index]
-    repeated = resolved_key.duplicated(keep="first")
-    duplicates = Step(
+    kept, duplicates = drop_repeats(resolved, key[resolved.index], examples=examples)
+    return kept, [*steps, conflicts, duplicates]
+
+
+def drop_repeats(
+    frame: pd.DataFrame, key: pd.Series, *, examples: int
+) -> tuple[pd.DataFrame, Step]:
+    """Keep the first row of each `key` (a text ignoring case, within its split where given)."""
+    repeated = key.duplicated(keep="first")
+    step = Step(
         StepName.EXACT_DUPLICATES,
         "dropped repeats of a text (ignoring case) after normalisation, keeping the first",
-        len(resolved),
+        len(frame),
         int((~repeated).sum()),
-        examples=resolved[repeated].head(examples).to_dict("records"),
+        examples=frame[repeated].head(examples).to_dict("records"),
     )
-    return resolved[~repeated], [*steps, conflicts, duplicates]
+    return frame[~repeated], step
 
 
 def drop_copies_across_splits(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step, StepName
+from domaintune.data.card import Step, StepName, row_examples
 
 LETTER = re.compile(r"[^\W\d_]")
 NOT_SPACE = re.compile(r"\S")
@@ -46,10 +46,9 @@ def _step(
         description,
         len(frame),
         int((~junk).sum()),
-        examples=[
-            {"text": text[:300] + ("…" if len(text) > 300 else ""), "label": label}
-            for text, label in zip(shown["text"], shown["label"])
-        ],
+        examples=row_examples(
+            shown["text"].map(lambda text: text[:300] + ("…" if len(text) > 300 else "")), shown
+        ),
     )
 
 
@@ -100,7 +99,8 @@ def drop_junk(
         counts = Counter(language)
         expected = counts.most_common(1)[0][0] if counts else "any"
     junk = pd.Series(False, index=frame.index)
-    junk[judged] = confident & (language != expected) if expected != "any" else False
+    if expected != "any" and judged.any():  # none judged: empty, and of no boolean dtype
+        junk[judged] = confident & (language != expected)
     other = Counter(language[junk[judged]])
     steps.append(
         _step(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from domaintune.config import MAX_CHARS_WHEN_CUT, Config
+from domaintune.config import MAX_CHARS_WHEN_CUT, Config, PrepareConfig
 from domaintune.data.audit import audit_label_sets, audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import (
@@ -56,10 +56,12 @@ from domaintune.data.leakage import (
     remove_leakage,
 )
 from domaintune.data.minhash import components, signatures, similar_pairs
+from domaintune.data.sources import read_unlabelled
 from domaintune.data.split import SPLITS, make_splits
 from domaintune.data.typos import fix_typos
+from domaintune.data.unlabelled import drop_labelled_twins
 from domaintune.rundir import RunDir, atomic_path, write_text
-from domaintune.runfiles import DataCard, FieldsSummary, SplitSummary
+from domaintune.runfiles import DataCard, FieldsSummary, SplitSummary, UnlabelledSummary
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Prepared:
     card: DataCard
     label_audit: pd.DataFrame
     """Suspected label errors, most suspect first, with the split each row ended in."""
+    unlabelled: pd.DataFrame | None = None
+    """data.unlabelled's kept texts (a `text` column), when given."""
 
 
 def max_chars(config: Config) -> int | None:
@@ -79,8 +83,7 @@ def max_chars(config: Config) -> int | None:
 
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
-    prepare, examples = config.prepare, config.report.examples
-    fields = configured_fields(config.data)
+    examples = config.report.examples
     if config.task.objective == "regression":
         frame, steps = map_values(
             frame,
@@ -98,6 +101,18 @@ def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step]
         )
     else:
         frame, steps = map_labels(frame, mapping=config.data.label_mapping, examples=examples)
+    frame, text_steps, language = clean_texts(config, frame, prepare=config.prepare)
+    return frame, steps + text_steps, language
+
+
+def clean_texts(
+    config: Config, frame: pd.DataFrame, *, prepare: PrepareConfig
+) -> tuple[pd.DataFrame, list[Step], str]:
+    """Text repair, junk, typos and exact duplicates: the checks that read the text alone, so
+    that texts without labels (data.unlabelled) are cleaned as labelled ones are."""
+    examples = config.report.examples
+    fields = configured_fields(config.data)
+    steps: list[Step] = []
     if fields is None:
         frame, step = coerce_text(frame, examples=examples)
         steps.append(step)
@@ -240,7 +255,35 @@ def prepare_data(config: Config) -> Prepared:
         }
     if fields is not None:
         card.fields = fields_summary(fields, splits)
-    return Prepared(splits, card, label_audit.drop(columns="row"))
+    unlabelled = None
+    if data.unlabelled is not None:
+        unlabelled, card.unlabelled = prepare_unlabelled(
+            config, data.unlabelled, splits, language=language
+        )
+    return Prepared(splits, card, label_audit.drop(columns="row"), unlabelled)
+
+
+def prepare_unlabelled(
+    config: Config, source: str, splits: dict[str, pd.DataFrame], *, language: str
+) -> tuple[pd.DataFrame, UnlabelledSummary]:
+    """data.unlabelled read as the data is, its texts cleaned as the labelled ones were (in the
+    language found in them), less those that repeat a labelled text or each other."""
+    raw = read_unlabelled(source, config.data)
+    frame = pd.DataFrame({"text": raw[config.data.fields[0]]})
+    read = Step(StepName.READ, f"read {source}", len(frame), len(frame))
+    prepare = config.prepare.model_copy(update={"language": language})
+    frame, steps, _ = clean_texts(config, frame, prepare=prepare)
+    frame, twin_steps, twins = drop_labelled_twins(
+        frame, splits, config.prepare, examples=config.report.examples
+    )
+    summary = UnlabelledSummary(
+        source=source,
+        rows_read=len(raw),
+        rows_kept=len(frame),
+        steps=[step.record() for step in [read, *steps, *twin_steps]],
+        labelled_twins=twins,
+    )
+    return frame[["text"]].reset_index(drop=True), summary
 
 
 def no_classes(values: pd.Series) -> pd.Series:
@@ -328,5 +371,7 @@ def run_prepare(config: Config, run: RunDir) -> DataCard:
         if fields is not None:
             save_fields(folder, fields)
         prepared.label_audit.to_parquet(folder / run.label_audit.name, index=False)
+        if prepared.unlabelled is not None:
+            prepared.unlabelled.to_parquet(folder / run.unlabelled.name, index=False)
     write_text(run.config, config.to_yaml())
     return prepared.card

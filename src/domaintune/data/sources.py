@@ -72,6 +72,33 @@ def read_checked(source: str, data: DataConfig) -> pd.DataFrame:
     return frame
 
 
+def read_unlabelled(source: str, data: DataConfig) -> pd.DataFrame:
+    """data.unlabelled (`source`) as a table with the text column, read as any source is; a label
+    column in it, if any, is never read. Missing, empty or without the text column: a
+    `UserError`."""
+    column = data.fields[0]
+    local = not (assets.is_builtin(source) or source.startswith(HUB_PREFIX))
+    if local and not Path(source).expanduser().exists():
+        raise UserError(
+            f"data.unlabelled: {source} not found: give an existing file or folder of texts "
+            "without labels (--unlabelled), or remove data.unlabelled"
+        )
+    frame = with_fields(read_any(source, data), [column])
+    if column not in frame.columns:
+        names = [*map(str, frame.columns), *frame_paths(frame)]
+        raise UserError(
+            f"data.unlabelled: {source} has no column '{column}' (its columns: "
+            f"{', '.join(names)}): put its texts in a column named '{column}', as in "
+            f"{data.source}"
+        )
+    if frame.empty:
+        raise UserError(
+            f"data.unlabelled: {source} has no rows: give a file with a header and texts in "
+            f"column '{column}', or remove data.unlabelled"
+        )
+    return frame
+
+
 def what_to_set(data: DataConfig, which: str) -> str:
     """The setting and flag that name a missing column."""
     if which == "text" and data.text_columns:

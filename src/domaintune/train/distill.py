@@ -6,6 +6,10 @@ with its own tokenizer and token limit, once before training, in the precision t
 its logits ride along with each training row's label (`labels` becomes [label, logit, ...]), so
 the Trainer's batching, length grouping and checkpoints work unchanged. Validation rows keep
 their plain labels: the student is scored, and its best epoch kept, by gold labels alone.
+
+Texts without labels (data/unlabelled.parquet, from data.unlabelled) are read by the teacher too
+and appended to the training rows with the gold label UNLABELLED: they teach by the teacher's
+probabilities alone.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from domaintune.data.fields import TextFields
 from domaintune.errors import UserError
 from domaintune.models import load_classifier, load_tokenizer
 from domaintune.rundir import RunDir
-from domaintune.train.tokencache import LENGTH_MULTIPLE, model_inputs
+from domaintune.train.tokencache import LENGTH_MULTIPLE, UNLABELLED, model_inputs
 
 TEACHER_BATCH = 64
 
@@ -80,14 +84,16 @@ def distillation_loss(
     """The Trainer's loss: on training rows ([label, teacher logits...]), `weight` times the
     KL divergence from the teacher's softened probabilities (times temperature², which keeps its
     gradients on the scale of the gold labels') plus the rest times cross-entropy; on validation
-    rows (a plain label), cross-entropy alone."""
+    rows (a plain label), cross-entropy alone. Rows without a gold label (UNLABELLED) count in
+    the KL term only: the cross-entropy is over the labelled rows of the batch, 0 where it has
+    none."""
 
     def compute(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
         logits = outputs["logits"].float()
         weights = None if class_weights is None else class_weights.to(logits.device)
         if labels.dim() == 1:
             return torch.nn.functional.cross_entropy(logits, labels.long(), weight=weights)
-        gold = torch.nn.functional.cross_entropy(logits, labels[:, 0].long(), weight=weights)
+        gold = labelled_cross_entropy(logits, labels[:, 0].long(), weights)
         taught = torch.nn.functional.kl_div(
             torch.log_softmax(logits / temperature, dim=-1),
             torch.log_softmax(labels[:, 1:].float() / temperature, dim=-1),
@@ -97,3 +103,14 @@ def distillation_loss(
         return weight * temperature**2 * taught + (1 - weight) * gold
 
     return compute
+
+
+def labelled_cross_entropy(
+    logits: torch.Tensor, gold: torch.Tensor, weights: torch.Tensor | None
+) -> torch.Tensor:
+    """Cross-entropy over the rows with a gold label; 0 for a batch of unlabelled texts alone,
+    where PyTorch's mean over no row would be NaN."""
+    labelled = gold != UNLABELLED
+    if not labelled.any():
+        return logits.new_zeros(())
+    return torch.nn.functional.cross_entropy(logits[labelled], gold[labelled], weight=weights)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, concatenate_datasets
 from datasets.fingerprint import Hasher
 from pandas.api.types import is_float_dtype
 from transformers import BatchEncoding, PreTrainedTokenizerBase
@@ -35,6 +35,8 @@ TOKENIZED_SPLITS = ("train", "validation")
 """The splits training reads; the test split is left to evaluate, which tokenises it itself."""
 FORMAT = 3
 """Bump when what is cached changes, so old caches are not read."""
+UNLABELLED = -100
+"""The gold label of a text without one (data.unlabelled), as the Trainer's losses ignore it."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class TokenizedSplits:
     validation_texts: int
     """The splits' texts; `train` and `validation` hold more rows where chunks cut long ones."""
     from_cache: bool
+    unlabelled_rows: int = 0
+    """Training rows of texts without labels, after the labelled ones (`with_unlabelled`)."""
 
     def with_teacher(self, logits: np.ndarray) -> TokenizedSplits:
         """Each training row labelled [label, the teacher's logits...] for distillation (in
@@ -65,6 +69,16 @@ class TokenizedSplits:
             for label, row in zip(self.train["labels"], logits, strict=True)
         ]
         return replace(self, train=self.train.remove_columns("labels").add_column("labels", rows))
+
+    def with_unlabelled(self, rows: Dataset, logits: np.ndarray) -> TokenizedSplits:
+        """Texts without labels (`tokenize_texts`) appended to training after `with_teacher`,
+        each labelled [UNLABELLED, the teacher's logits...]: distillation learns them from the
+        teacher alone."""
+        labels = [[float(UNLABELLED), *map(float, row)] for row in logits]
+        added = rows.add_column("labels", labels).cast(self.train.features)
+        return replace(
+            self, train=concatenate_datasets([self.train, added]), unlabelled_rows=len(rows)
+        )
 
     def standardized(self, scale: TargetScale) -> TokenizedSplits:
         """regression: these splits with every target standardised as `scale` says."""
@@ -180,6 +194,21 @@ def tokenize(
                     rows[name][row] = cut[name][index]
     rows["length"] = [len(ids) for ids in rows["input_ids"]]
     return Dataset.from_dict(rows)
+
+
+def tokenize_texts(
+    frame: pd.DataFrame,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    max_length: int,
+    fields: TextFields | None = None,
+) -> Dataset:
+    """Texts without labels (data.unlabelled) as `tokenize` makes training rows in truncate mode
+    (which distillation needs): cut to the training split's `max_length`, with their lengths."""
+    encoded = tokenizer(
+        *model_inputs(frame, fields, tokenizer), truncation="longest_first", max_length=max_length
+    )
+    return Dataset.from_dict({**encoded, "length": [len(ids) for ids in encoded["input_ids"]]})
 
 
 def cache_key(

@@ -58,7 +58,7 @@ from domaintune.multilabel import (
 )
 from domaintune.regression import PROBLEM_TYPE as REGRESSION
 from domaintune.regression import TargetScale, fold_into_head, value_scores
-from domaintune.rundir import RunDir, atomic_path, write_text
+from domaintune.rundir import RunDir, atomic_path, read_parquet, write_text
 from domaintune.runfiles import DataCard, ModelChoice, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
@@ -71,7 +71,12 @@ from domaintune.train.hardware import (
 from domaintune.train.ladder import resolve_model, split_rows
 from domaintune.train.lora import merged, parameter_counts, with_lora
 from domaintune.train.throughput import MeasuredTrainer, summarize
-from domaintune.train.tokencache import LENGTH_MULTIPLE, TokenizedSplits, load_or_tokenize
+from domaintune.train.tokencache import (
+    LENGTH_MULTIPLE,
+    TokenizedSplits,
+    load_or_tokenize,
+    tokenize_texts,
+)
 
 
 def freeze_lowest_layers(model: torch.nn.Module, count: int) -> None:
@@ -173,6 +178,33 @@ def classification_metrics(prediction: Any) -> dict[str, float]:
     predicted = np.argmax(prediction.predictions, axis=-1)
     gold = prediction.label_ids  # in the Trainer's order, which may not be the dataset's
     return scores(gold, predicted)
+
+
+def teacher_labelled(
+    data: TokenizedSplits,
+    run: RunDir,
+    tokenizer: PreTrainedTokenizerBase,
+    labels: list[str],
+    args: TrainingArguments,
+    *,
+    teacher: str,
+) -> TokenizedSplits:
+    """The training rows labelled with the teacher's logits too, and the run's texts without
+    labels (data/unlabelled.parquet, when prepare wrote one) appended, tokenised as training's
+    and labelled by the teacher alone. The teacher reads both in one pass."""
+    fields = load_fields(run.data)
+    train = pd.read_parquet(run.split("train"))
+    frames = [train]
+    if run.unlabelled.is_file():
+        frames.append(read_parquet(run.unlabelled))
+    logits = teacher_logits(
+        teacher_folder(teacher), pd.concat(frames, ignore_index=True), fields, labels, args
+    )
+    data = data.with_teacher(logits[: len(train)])
+    if len(logits) == len(train):  # no texts without labels
+        return data
+    rows = tokenize_texts(frames[1], tokenizer, max_length=data.max_length, fields=fields)
+    return data.with_unlabelled(rows, logits[len(train) :])
 
 
 LARGE_BATCH = 32
@@ -313,14 +345,7 @@ def fit(
     loss = positive_weighted_loss if multi else weighted_loss
     compute_loss = None if class_weights is None else loss(torch.tensor(class_weights).float())
     if train.distill_from is not None:
-        taught = teacher_logits(
-            teacher_folder(train.distill_from),
-            pd.read_parquet(run.split("train")),
-            load_fields(run.data),
-            labels,
-            args,
-        )
-        data = data.with_teacher(taught)
+        data = teacher_labelled(data, run, tokenizer, labels, args, teacher=train.distill_from)
         compute_loss = distillation_loss(
             None if class_weights is None else torch.tensor(class_weights).float(),
             temperature=train.distill_temperature,
@@ -423,7 +448,7 @@ def training_log(
         max_length_percentile=config.model.max_length_percentile,
         truncated_rows=fitted.data.truncated_rows,
         long_text=fitted.data.long_text.mode,
-        train_windows=len(fitted.data.train),
+        train_windows=len(fitted.data.train) - fitted.data.unlabelled_rows,
         train_rows=fitted.data.train_texts,
         validation_rows=fitted.data.validation_texts,
         tokenized_from_cache=fitted.data.from_cache,
@@ -448,6 +473,7 @@ def training_log(
         history=history,
         model_choice=choice,
         distilled_from=options.distill_from,
+        distilled_unlabelled_rows=fitted.data.unlabelled_rows,
     )
 
 
