@@ -153,7 +153,7 @@ def token_losses(
         labels = batch["labels"]
         longest = labels.shape[1]
         first = int((labels != IGNORE).float().argmax(dim=1).min())  # the earliest target
-        keep = max(2, longest - first + 1)  # logits from the position before it: the LM head
+        keep = min(longest, max(2, longest - first + 1))  # from the position before it: the LM head
         logits = model(  # over a 49k vocabulary costs as much as several layers per position
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],

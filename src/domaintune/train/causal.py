@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from datasets import Dataset
-from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
 from domaintune import assets
 from domaintune.config import Config
@@ -123,7 +124,12 @@ def causal_arguments(
 
 
 def fit_causal(
-    config: Config, run: RunDir, args: TrainingArguments, *, resume_from: Path | None = None
+    config: Config,
+    run: RunDir,
+    args: TrainingArguments,
+    *,
+    callbacks: Sequence[TrainerCallback] = (),
+    resume_from: Path | None = None,
 ) -> CausalFitted:
     train = config.train
     set_seed(train.seed)
@@ -152,7 +158,7 @@ def fit_causal(
     frames = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation")}
     train_data, cut = encoded(tokenizer, prompting, frames["train"])
     validation_data, _ = encoded(tokenizer, prompting, frames["validation"])
-    callbacks = []
+    callbacks = list(callbacks)
     if train.early_stopping_patience > 0:
         callbacks.append(
             EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience)
