@@ -120,7 +120,7 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
         best = f"RMSE {log.best_validation_rmse:.3f}"
     else:
         best = f"macro-F1 {log.best_validation_macro_f1:.3f}"
-    at = f" at epoch {log.best_epoch:g}" if log.best_epoch is not None else ""
+    at = f" at epoch {log.best_epoch:.2f}" if log.best_epoch is not None else ""
     console.print(
         f"{log.model}: best validation {best}{at}; {log.steps} steps; "
         f"{log.rows_per_second} rows/s, "

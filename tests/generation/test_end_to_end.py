@@ -94,3 +94,11 @@ def test_predict_writes_a_headline(generated_run: RunDir) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     row = json.loads(result.stdout.strip().splitlines()[-1])
     assert row["generated"] == HEADLINES["music"]
+
+
+def test_serve_and_export_refuse_a_generation_model_in_one_line(generated_run: RunDir) -> None:
+    from domaintune.errors import UserError
+    from domaintune.predict import Predictor
+
+    with pytest.raises(UserError, match="text-generation model"):
+        Predictor(generated_run.model)

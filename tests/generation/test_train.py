@@ -111,7 +111,10 @@ def test_training_cut_short_resumes_to_the_same_result(tmp_path: Path, tiny_llam
 
 @pytest.mark.slow
 def test_language_model_learns_the_domain_text(tmp_path: Path, tiny_llama: Path) -> None:
-    config, run = prepared(tmp_path, tiny_llama, "language_model", "generation.max_steps=60")
+    config, run = prepared(
+        tmp_path, tiny_llama, "language_model", "generation.max_steps=60",
+        "generation.max_eval_rows=10",
+    )  # fmt: skip
     assert set(DataCard.read(run.card).tokens) == {"input"}
     run_train(config, run)
     metrics = run_evaluate(config, run)
@@ -119,6 +122,7 @@ def test_language_model_learns_the_domain_text(tmp_path: Path, tiny_llama: Path)
     assert metrics.objective == "language_model"
     assert metrics.perplexity * 2 < metrics.perplexity_base
     assert metrics.rougeL is None and not metrics.rouge
+    assert metrics.test_rows == 10 < DataCard.read(run.card).split.rows["test"]
     run_report(config, run)
     text = run.report_md.read_text()
     assert "language_model" in text and "ROUGE against" not in text

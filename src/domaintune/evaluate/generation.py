@@ -40,6 +40,7 @@ from domaintune.runfiles import (
     RougeScores,
     TrainLog,
 )
+from domaintune.train.causal import at_most
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
@@ -109,7 +110,10 @@ def run_evaluate_generation(config: Config, run: RunDir) -> GenerationMetrics:
     run.clear_from("evaluate")
     options = config.evaluate
     prompting = Prompting.load(run.model)
-    test = read_parquet(run.split("test"))
+    test = at_most(
+        read_parquet(run.split("test")), config.generation.max_eval_rows, seed=options.seed
+    )
+    test = test.reset_index(drop=True)
     train = read_parquet(run.split("train"))
     seconds: dict[str, float] = {}
     batch = config.train.eval_batch_size

@@ -55,6 +55,13 @@ def prompting_for(config: Config, card: DataCard) -> Prompting:
     )
 
 
+def at_most(frame: pd.DataFrame, rows: int | None, *, seed: int) -> pd.DataFrame:
+    """`frame`, or a seeded sample of `rows` of it in their order (generation.max_eval_rows)."""
+    if rows is None or len(frame) <= rows:
+        return frame
+    return frame.sample(n=rows, random_state=seed).sort_index()
+
+
 def encoded(tokenizer, prompting: Prompting, frame: pd.DataFrame) -> tuple[Dataset, int]:
     """A split as training rows, and how many of them were cut to the limits."""
     rows = [
@@ -156,6 +163,9 @@ def fit_causal(
         model = with_lora(model, train, causal=True)
     prompting = prompting_for(config, card)
     frames = {name: pd.read_parquet(run.split(name)) for name in ("train", "validation")}
+    frames["validation"] = at_most(
+        frames["validation"], config.generation.max_eval_rows, seed=train.seed
+    )
     train_data, cut = encoded(tokenizer, prompting, frames["train"])
     validation_data, _ = encoded(tokenizer, prompting, frames["validation"])
     callbacks = list(callbacks)
