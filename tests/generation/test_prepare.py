@@ -67,3 +67,15 @@ def test_targets_empty_everywhere_are_refused(tmp_path: Path, tiny_llama: Path) 
     make_headline_pairs(60).assign(headline="").to_csv(path, index=False)
     with pytest.raises(UserError, match="empty in every row"):
         prepare_data(config_for(path, tiny_llama))
+
+
+def test_inspect_shows_token_lengths_instead_of_classes(tmp_path: Path, tiny_llama: Path) -> None:
+    from domaintune.data.inspect import inspect_data
+
+    path = tmp_path / "pairs.csv"
+    make_headline_pairs(120).to_csv(path, index=False)
+    _, rows, advice = inspect_data(config_for(path, tiny_llama))
+    checks = dict(rows)
+    assert "classes" not in checks and "balance" not in checks
+    assert checks["target tokens (train)"].startswith("median 4")
+    assert advice
