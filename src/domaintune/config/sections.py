@@ -633,7 +633,11 @@ class GenerationConfig(Section):
     r16 on SmolLM2-135M at batch 8, 120 steps took the BBC headlines' held-out perplexity from
     129 to 17 and ROUGE-L from 18.7 to 29.8 (issue 13; about 5 minutes in bf16 on two idle
     cores): more steps cost time `domaintune run bbc-headlines` does not have within 15
-    minutes, and early stopping still keeps the best evaluated checkpoint."""
+    minutes, and early stopping still keeps the best evaluated checkpoint. Measured with every
+    default here (two cores, AVX512_BF16 so bf16, fresh cache): test perplexity 175.7 -> 19.8,
+    ROUGE-L F 26.0 against 15.9 (base model) and 18.4 (lead), both paired intervals above zero;
+    15.5 minutes in all, the first 60 steps at 13 s each while another training shared the
+    cores, the last 60 at about 3 s."""
     eval_steps: int = Field(default=60, ge=1)
     """Steps between validation-loss evaluations (and checkpoints; at most one epoch apart):
     early stopping and the best checkpoint are judged on them. Each evaluation reads the whole
