@@ -102,3 +102,28 @@ def test_serve_and_export_refuse_a_generation_model_in_one_line(generated_run: R
 
     with pytest.raises(UserError, match="text-generation model"):
         Predictor(generated_run.model)
+
+
+def test_predict_writes_a_headline_for_each_row_of_a_file(
+    generated_run: RunDir, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("generate-file")
+    inputs = pd.DataFrame(
+        {"id": [1, 2], "article": ["bank shares market profit", "goal team coach league"]}
+    )
+    inputs.to_csv(folder / "in.csv", index=False)
+    result = domaintune(
+        "predict",
+        str(generated_run.model),
+        "--file",
+        "in.csv",
+        "--text-column",
+        "article",
+        "--output",
+        "out.csv",
+        cwd=folder,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = pd.read_csv(folder / "out.csv")
+    assert written["generated"].tolist() == [HEADLINES["money"], HEADLINES["sport"]]
+    assert written["id"].tolist() == [1, 2]

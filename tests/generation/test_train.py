@@ -126,3 +126,14 @@ def test_language_model_learns_the_domain_text(tmp_path: Path, tiny_llama: Path)
     run_report(config, run)
     text = run.report_md.read_text()
     assert "language_model" in text and "ROUGE against" not in text
+
+
+def test_a_tokenizer_without_a_chat_template_gets_the_turns_as_plain_text(
+    tiny_llama: Path,
+) -> None:
+    from domaintune.generation import prompt_text
+
+    tokenizer = load_tokenizer(str(tiny_llama))
+    tokenizer.chat_template = None
+    prompt = prompt_text(tokenizer, Prompting("generation", "write a headline", 64, 8), "a b")
+    assert prompt == "write a headline\n\nInput: a b\n\nOutput: "
