@@ -6,6 +6,11 @@ The flow is classification's (prepare's data in, model/ and train_log.json out, 
 and threads chosen the same way); what differs is the encoding (`domaintune.generation`), the
 collation (right padding, padding and prompt masked by position), and the best checkpoint, which
 is the one with the lowest validation loss, judged every generation.eval_steps.
+
+Checkpoints are written at those evaluations, so within an epoch. A resumed run continues from the
+last one with the optimizer, scheduler and random state saved there; with train.group_by_length
+(the default: less padding) the rest of that epoch is drawn in a new length-grouped order, so it
+is not step-for-step the uninterrupted run (each of its figures is, with group_by_length off).
 """
 
 from __future__ import annotations
