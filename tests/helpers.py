@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from domaintune.config import Config, build_config
@@ -233,3 +234,104 @@ def user_files(folder: Path) -> dict[str, str]:
     (folder / "data/notes.txt").write_text("my notes, nowhere else\n")
     (folder / "notes.txt").write_text("more notes\n")
     return snapshot(folder)
+
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""A ChatML template as SmolLM2's, without its default system prompt."""
+
+TOPIC_WORDS = {
+    "sport": "match goal team coach league cup player score season win",
+    "money": "bank shares market profit price trade investors economy rates growth",
+    "music": "band album song singer concert chart tour record stage fans",
+}
+"""generation test data: an input of a topic's words, its target the topic's fixed headline."""
+HEADLINES = {
+    "sport": "team wins the cup",
+    "money": "shares rise on market",
+    "music": "band tops the chart",
+}
+
+
+def build_tiny_llama(folder: Path) -> Path:
+    """A 2-layer llama causal LM with random weights (seeded), a word-level tokenizer of the
+    generation test data and a chat template, saved as `from_pretrained` expects."""
+    import torch
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    special = ["<unk>", "<|im_start|>", "<|im_end|>"]
+    words = {w for text in [*TOPIC_WORDS.values(), *HEADLINES.values()] for w in text.split()}
+    words |= set(FILLER) | {"system", "user", "assistant", "write", "headline", "answer", "with"}
+    words |= {"a", "short", "text", "in", "style", "of", "training", "targets", "for", "each",
+              "input", "target", ".", ":", ",", "Write", "Answer", "A"}  # fmt: skip
+    vocab = {token: i for i, token in enumerate([*special, *sorted(words)])}
+    backend = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="<unk>",
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make_headline_pairs(count: int, seed: int = 0) -> pd.DataFrame:
+    """Articles of one topic's words among filler, each with its topic's headline."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    topics = sorted(TOPIC_WORDS)
+    for i in range(count):
+        topic = topics[i % len(topics)]
+        words = rng.choice(TOPIC_WORDS[topic].split(), size=6).tolist()
+        words += rng.choice(FILLER, size=4).tolist()
+        rng.shuffle(words)
+        rows.append({"article": " ".join(words) + f" {i}", "headline": HEADLINES[topic]})
+    return pd.DataFrame(rows)
+
+
+def write_headline_pairs(folder: Path, count: int = 240) -> Path:
+    path = folder / "pairs.csv"
+    make_headline_pairs(count).to_csv(path, index=False)
+    return path
+
+
+GENERATION_TRAINING = [
+    "train.method=full",
+    "train.learning_rate=0.005",
+    "train.threads=1",
+    "train.precision=fp32",
+    "train.freeze_embeddings=false",
+    "generation.max_steps=150",
+    "train.epochs=8",
+    "generation.eval_steps=30",
+    "generation.rouge_rows=30",
+    "evaluate.bootstrap_samples=200",
+    "prepare.drop_near_duplicates=false",
+    "prepare.language=any",
+]
+"""A tiny causal LM learns the three headlines in a few dozen full fine-tuning steps; the
+articles are shuffles of the same few words, so near-duplicate removal would take most of them."""

@@ -246,6 +246,7 @@ def test_config_show_prints_every_default_and_override(tmp_path: Path) -> None:
         "evaluate",
         "report",
         "tune",
+        "generation",
         "serve",
         "export",
     }

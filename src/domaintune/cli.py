@@ -7,6 +7,7 @@ markup: styles are set with `Text`, never with `[bold]` tags inside a string.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from domaintune.config import DEFAULT_CONFIG, Config, build_config, load_config,
 from domaintune.errors import UserError
 from domaintune.launch import process_rank
 from domaintune.rundir import RunDir
-from domaintune.runfiles import MultiLabelMetrics, RegressionMetrics
+from domaintune.runfiles import GenerationMetrics, MultiLabelMetrics, RegressionMetrics
 
 app = typer.Typer(
     help="Fine-tune a small language model for your domain: prepare, train, evaluate, report.",
@@ -113,13 +114,15 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
     log = timed("train", lambda: run_train(config, run, resume=resume), run.model)
     if log.resumed_from:
         console.print(f"resumed from {run.checkpoints / log.resumed_from}")
-    best = (
-        f"RMSE {log.best_validation_rmse:.3f}"
-        if log.best_validation_rmse is not None
-        else f"macro-F1 {log.best_validation_macro_f1:.3f}"
-    )
+    if log.best_validation_loss is not None:
+        best = f"loss {log.best_validation_loss:.3f} (perplexity {math.exp(log.best_validation_loss):.1f})"
+    elif log.best_validation_rmse is not None:
+        best = f"RMSE {log.best_validation_rmse:.3f}"
+    else:
+        best = f"macro-F1 {log.best_validation_macro_f1:.3f}"
+    at = f" at epoch {log.best_epoch:.2f}" if log.best_epoch is not None else ""
     console.print(
-        f"{log.model}: best validation {best} at epoch {log.best_epoch:g}; "
+        f"{log.model}: best validation {best}{at}; {log.steps} steps; "
         f"{log.rows_per_second} rows/s, "
         f"{log.tokens_per_second} tokens/s ({log.precision}, {log.method}, "
         f"{log.trainable_parameters:,} of {log.parameters:,} parameters trained); "
@@ -140,6 +143,27 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
         for name, baseline in metrics.baselines.items():
             verdict = metrics.significance[name].verdict
             console.print(f"  baseline {name}: micro-F1 {baseline.micro_f1:.3f} (model: {verdict})")
+        return
+    if isinstance(metrics, GenerationMetrics):
+        low, high = metrics.perplexity_interval
+        console.print(
+            f"test perplexity {metrics.perplexity:.2f} [{low:.2f}, {high:.2f}], base model "
+            f"{metrics.perplexity_base:.2f} ({metrics.perplexity_ratio:.1f}x lower)"
+        )
+        for name, scores in metrics.rouge.items():
+            a, b = scores.rougeL_interval
+            verdict = metrics.significance.get(name)
+            against = (
+                ""
+                if verdict is None
+                else f"; fine-tuned {100 * verdict.rougeL_difference:+.1f} points "
+                f"[{100 * verdict.interval[0]:+.1f}, {100 * verdict.interval[1]:+.1f}]: "
+                f"{verdict.verdict}"
+            )
+            console.print(
+                f"  ROUGE-L {name}: {100 * scores.rougeL:.1f} [{100 * a:.1f}, {100 * b:.1f}]"
+                f"{against}"
+            )
         return
     if isinstance(metrics, RegressionMetrics):
         low, high = metrics.intervals.mae

@@ -56,6 +56,13 @@ TextPairOption = Annotated[
 LabelColumnOption = Annotated[
     str | None, typer.Option("--label-column", help="Column with the label.")
 ]
+TargetColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--target-column",
+        help="generation: the column with the text to write for each input (--text-column).",
+    ),
+]
 SplitColumnOption = Annotated[
     str | None,
     typer.Option(
@@ -84,7 +91,8 @@ ObjectiveOption = Annotated[
     typer.Option(
         "--objective",
         help="Quick start: classification (one label per text), multi_label (a list of "
-        "labels per text) or regression (a number per text).",
+        "labels per text), regression (a number per text), generation (a text per text: "
+        "give --target-column) or language_model (the domain's language alone).",
     ),
 ]
 ModelOption = Annotated[
@@ -101,6 +109,7 @@ class QuickStart:
     text_column: list[str] | None = None
     """One column, or several fields in order."""
     label_column: str | None = None
+    target_column: str | None = None
     split_column: str | None = None
     time_column: str | None = None
     unlabelled: str | None = None
@@ -118,6 +127,7 @@ class QuickStart:
             "data.text_columns": columns if len(columns) > 1 else None,
             "data.text_pair": self.text_pair,
             "data.label_column": self.label_column,
+            "data.target_column": self.target_column,
             "data.split_column": self.split_column,
             "data.time_column": self.time_column,
             "prepare.split": "time" if self.time_column is not None else None,
@@ -133,6 +143,7 @@ QUICK_START_OPTIONS = {
     "text_column": TextColumnOption,
     "text_pair": TextPairOption,
     "label_column": LabelColumnOption,
+    "target_column": TargetColumnOption,
     "split_column": SplitColumnOption,
     "time_column": TimeColumnOption,
     "unlabelled": UnlabelledOption,

@@ -15,6 +15,7 @@ import torch
 from transformers import (
     AutoConfig,
     AutoModel,
+    AutoModelForCausalLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     PretrainedConfig,
@@ -113,6 +114,25 @@ def load_classifier(
     if dropout is not None:
         head.update(dropout_settings(name_or_path, rate=dropout))
     return _load(AutoModelForSequenceClassification, name_or_path, use_safetensors=True, **head)
+
+
+def load_causal_lm(
+    name_or_path: str, *, attention: str | None = None, dropout: float | None = None
+) -> torch.nn.Module:
+    """A causal language model (generation, language_model), from safetensors only, in fp32:
+    bf16 comes from autocast in training, as for the classifiers."""
+    options: dict[str, Any] = {"dtype": torch.float32}
+    if attention is not None:
+        options["attn_implementation"] = attention
+    if dropout is not None:
+        options.update(dropout_settings(name_or_path, rate=dropout))
+    return _load(AutoModelForCausalLM, name_or_path, use_safetensors=True, **options)
+
+
+def is_causal_lm(name_or_path: str) -> bool:
+    """Whether the model's architecture writes text (a `...ForCausalLM`), read from its config."""
+    architectures = load_model_config(name_or_path).architectures or []
+    return any(name.endswith("ForCausalLM") for name in architectures)
 
 
 def freeze_word_embeddings(model: torch.nn.Module) -> None:

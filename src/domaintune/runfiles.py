@@ -186,6 +186,18 @@ class SplitSummary(Record):
     """What the user's splits lack, e.g. a class without test rows: said, never fixed."""
 
 
+class TokenLengths(Record):
+    """generation and language_model: tokens per input (or target) in a split, and how many are
+    over the limit training cuts them to."""
+
+    mean: float
+    p50: float
+    p95: float
+    max: int
+    limit: int
+    cut: int
+
+
 class DataCard(RunFile):
     """data/card.json, by prepare: what it read, each step it took, and the splits it wrote."""
 
@@ -218,6 +230,9 @@ class DataCard(RunFile):
     `labels` is then the one output's name, and `classes` and `splits` are empty."""
     unlabelled: UnlabelledSummary | None = None
     """data.unlabelled, when given; optional, and so no new schema version."""
+    tokens: dict[str, dict[str, TokenLengths]] | None = None
+    """generation and language_model: token lengths of "input" and "target" per split, with the
+    limits training cuts them to (`labels` is then the target column, `classes` empty)."""
 
     def step(self, name: str) -> CardStep | None:
         """The step called `name`, if prepare took it (the label audit can be off)."""
@@ -299,6 +314,8 @@ class TrainLog(RunFile):
     """None when train logged no validation score."""
     best_validation_macro_f1: float | None
     best_validation_rmse: float | None = None
+    best_validation_loss: float | None = None
+    """generation and language_model: the kept checkpoint's validation loss (target tokens)."""
     """regression: the best epoch's validation RMSE (macro-F1 is then None)."""
     stopped_early: bool
     resumed_from: str | None
@@ -718,6 +735,70 @@ class RegressionMetrics(RunFile):
     by_target: list[TargetBucket]
     baselines: dict[str, RegressionBaseline]
     significance: dict[str, RegressionComparison]
+
+
+class RougeScores(Record):
+    """ROUGE F-measures (0-1) of one system's texts against the references, on the same rows."""
+
+    rouge1: float
+    rouge2: float
+    rougeL: float
+    rougeL_interval: Interval
+    description: str
+
+
+class RougeComparison(Record):
+    """The fine-tuned model's ROUGE-L F against another system's, paired row by row."""
+
+    rougeL_difference: float
+    interval: Interval
+    p_value: float
+    alpha: float
+    verdict: str
+    """better, worse or not significant: the paired bootstrap interval excludes zero."""
+
+
+class GenerationSample(Record):
+    text: str
+    reference: str
+    generated: str
+    generated_base: str
+    rougeL: float
+    rougeL_base: float
+
+
+class GenerationMetrics(RunFile):
+    """metrics.json for task.objective generation and language_model, by evaluate: perplexity
+    of the test targets given their inputs, fine-tuned and base model, and (generation) ROUGE of
+    the fine-tuned model's texts against the base model prompted zero-shot and a lead baseline."""
+
+    schema_version: ClassVar[int] = 1
+    objective: str
+    perplexity: float
+    perplexity_base: float
+    perplexity_interval: Interval
+    perplexity_base_interval: Interval
+    perplexity_ratio: float
+    """perplexity_base / perplexity: how many times it fell."""
+    test_rows: int
+    target_tokens: int
+    rougeL: float | None = None
+    rougeL_base: float | None = None
+    rougeL_lead: float | None = None
+    rouge_rows: int = 0
+    """Test rows generated for ROUGE (a seeded sample where test has more)."""
+    lead_words: int | None = None
+    """The lead baseline's length: the training targets' median word count."""
+    rouge: dict[str, RougeScores] = {}
+    significance: dict[str, RougeComparison] = {}
+    best: list[GenerationSample] = []
+    worst: list[GenerationSample] = []
+    system_prompt: str
+    confidence_level: float
+    bootstrap_samples: int
+    precision: str
+    """The precision evaluation ran in (fp32 everywhere, so the figures do not depend on it)."""
+    seconds: dict[str, float] = {}
 
 
 class SavedClassRule(Record):

@@ -4,12 +4,14 @@ and `--set` overrides into it, and `ready/` holds the configs shipped with domai
 from domaintune.config.loading import build_config, load_config, ready_configs
 from domaintune.config.sections import (
     DEFAULT_CONFIG,
+    GENERATIVE,
     MAX_CHARS_WHEN_CUT,
     Config,
     DataConfig,
     DecisionRule,
     EvaluateConfig,
     ExportConfig,
+    GenerationConfig,
     ModelConfig,
     PrepareConfig,
     ReportConfig,
@@ -22,12 +24,14 @@ from domaintune.config.sections import (
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "GENERATIVE",
     "MAX_CHARS_WHEN_CUT",
     "Config",
     "DataConfig",
     "DecisionRule",
     "EvaluateConfig",
     "ExportConfig",
+    "GenerationConfig",
     "ModelConfig",
     "PrepareConfig",
     "ReportConfig",

@@ -77,8 +77,11 @@ def read_rows(config: Config) -> Rows:
         encoding = raw.attrs.get("encoding", "utf-8")
         method = "split_column" if given is not None else config.prepare.split
     fields = configured_fields(data)
+    label_column = data.target_column or data.label_column  # generation: the target text
+    if config.task.objective == "language_model":
+        label_column = data.text_column  # no label: prepare gives each row an empty one
     if fields is None:
-        frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[data.label_column]})
+        frame = pd.DataFrame({"text": raw[data.text_column], "label": raw[label_column]})
     else:
         frame = fields_frame(raw, fields, label_column=data.label_column)
     if given is not None:

@@ -26,19 +26,35 @@ JUNK = (StepName.TOO_SHORT, StepName.TOO_LONG, StepName.NOT_LETTERS)
 def summary(card: DataCard) -> list[tuple[str, str]]:
     """The figures a data scientist looks at first, as (check, finding) rows."""
     classes = card.classes.clean
-    total = sum(classes.values())
+    total = sum(classes.values()) or card.rows_kept  # a number or a text target has no classes
     lengths = card.lengths["train"]
     audit_step = card.step(StepName.LABEL_AUDIT)
     audited = audit_step.rows_before if audit_step else 0
     audit = card.label_audit
+    class_rows = (
+        [
+            ("classes", ", ".join(f"{k} {v:,} ({v / total:.0%})" for k, v in classes.items())),
+            (
+                "balance",
+                f"largest / smallest class = {max(classes.values()) / min(classes.values()):.1f}",
+            ),
+        ]
+        if classes
+        else []
+    )
+    token_rows = [
+        (
+            f"{kind} tokens (train)",
+            f"median {t.p50:g}, 95th percentile {t.p95:g}, max {t.max}; {t.cut:,} over the "
+            f"limit of {t.limit}",
+        )
+        for kind, by_split in (card.tokens or {}).items()
+        for t in [by_split["train"]]
+    ]
     return [
         ("rows read", f"{card.rows_read:,}"),
         ("rows after cleaning", f"{total:,}"),
-        ("classes", ", ".join(f"{k} {v:,} ({v / total:.0%})" for k, v in classes.items())),
-        (
-            "balance",
-            f"largest / smallest class = {max(classes.values()) / min(classes.values()):.1f}",
-        ),
+        *(class_rows if classes else token_rows),
         (
             "length (words)",
             f"median {lengths.words_p50:g}, 99th percentile {lengths.words_p99:g}, max {lengths.words_max}",
@@ -98,7 +114,7 @@ def verdict(card: DataCard) -> list[str]:
             f"few examples of {', '.join(f'{k} ({v})' for k, v in small.items())}: label more "
             f"(at least {FEW_ROWS} each) or merge classes with data.label_mapping"
         )
-    ratio = max(classes.values()) / min(classes.values())
+    ratio = max(classes.values()) / min(classes.values()) if classes else 1.0
     if ratio >= IMBALANCE_RATIO:
         advice.append(
             f"classes are imbalanced ({ratio:.1f}:1): keep prepare.balance: class_weights (the "

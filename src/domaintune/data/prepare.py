@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from domaintune.config import MAX_CHARS_WHEN_CUT, Config, PrepareConfig
+from domaintune import assets
+from domaintune.config import GENERATIVE, MAX_CHARS_WHEN_CUT, Config, PrepareConfig
 from domaintune.data.audit import audit_label_sets, audit_labels
 from domaintune.data.balance import balance
 from domaintune.data.card import (
@@ -58,8 +59,16 @@ from domaintune.data.leakage import (
 from domaintune.data.minhash import components, signatures, similar_pairs
 from domaintune.data.sources import read_unlabelled
 from domaintune.data.split import SPLITS, make_splits
+from domaintune.data.targets import (
+    check_rows,
+    count_tokens,
+    read_targets,
+    target_limit,
+    token_lengths,
+)
 from domaintune.data.typos import fix_typos
 from domaintune.data.unlabelled import drop_labelled_twins
+from domaintune.models import load_tokenizer
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, FieldsSummary, SplitSummary, UnlabelledSummary
 
@@ -84,7 +93,9 @@ def max_chars(config: Config) -> int | None:
 def clean(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Step], str]:
     """Labels, text repair, junk, typos and exact duplicates: every row-by-row check."""
     examples = config.report.examples
-    if config.task.objective == "regression":
+    if config.task.objective in GENERATIVE:
+        frame, steps = read_targets(frame, config, examples=examples)
+    elif config.task.objective == "regression":
         frame, steps = map_values(
             frame,
             source=config.data.source,
@@ -143,7 +154,8 @@ def prepare_data(config: Config) -> Prepared:
     frame = rows.frame
     fields = configured_fields(data)
     multi = config.task.objective == "multi_label"
-    regression = config.task.objective == "regression"
+    generative = config.task.objective in GENERATIVE
+    regression = config.task.objective == "regression" or generative  # no classes either
     if multi:  # Parquet's lists arrive as numpy arrays: as lists, the card can show them
         frame["label"] = frame["label"].map(as_list)
         raw_sets = parse_label_sets(
@@ -179,6 +191,8 @@ def prepare_data(config: Config) -> Prepared:
     if multi:
         frame, step = drop_rare_labels(frame, options, source=data.source, examples=examples)
         steps.append(step)
+    elif generative:
+        check_rows(frame, config)
     elif regression:
         check_values(frame, options, source=data.source)
     else:
@@ -197,7 +211,9 @@ def prepare_data(config: Config) -> Prepared:
     counts = label_counts if multi else no_classes if regression else pd.Series.value_counts
     classes_clean = class_counts(frame["label"], counts=counts)
 
-    splits, made = make_splits(frame, options, times=times, multi_label=multi)
+    splits, made = make_splits(
+        frame, options, times=times, multi_label=multi, stratify=not generative
+    )
     near_train = near_training_rows(splits)
     splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
@@ -220,10 +236,12 @@ def prepare_data(config: Config) -> Prepared:
     )
     label_audit = flagged.assign(split=flagged["row"].map(split_of_row).fillna("dropped"))
     labels = [data.label_column] if regression else sorted(classes_clean)
+    if generative:
+        labels = [data.target_column] if data.target_column else []
     card = DataCard(
         source=data.source,
         text_column=" + ".join(data.fields),
-        label_column=data.label_column,
+        label_column=data.target_column or "" if generative else data.label_column,
         labels=labels,
         language=language,
         rows_read=steps[0].rows_before,
@@ -247,7 +265,10 @@ def prepare_data(config: Config) -> Prepared:
     if multi:  # set only here, so a classification card stays as it was
         card.objective = "multi_label"
         card.label_sets = {name: set_counts(splits[name]["label"]) for name in SPLITS}
-    if regression:
+    if generative:
+        card.objective = config.task.objective
+        card.tokens = token_summary(config, splits)
+    elif regression:
         card.objective = "regression"
         card.targets = {
             "clean": target_summary(frame["label"]),
@@ -284,6 +305,23 @@ def prepare_unlabelled(
         labelled_twins=twins,
     )
     return frame[["text"]].reset_index(drop=True), summary
+
+
+def token_summary(config: Config, splits: dict[str, pd.DataFrame]) -> dict:
+    """generation and language_model: tokens per input and per target in each split, with the
+    limits training will cut them to and how many it cuts (counted by the model's tokenizer)."""
+    tokenizer = load_tokenizer(assets.model_path(config.model.name_or_path))
+    inputs = {name: count_tokens(tokenizer, part["text"]) for name, part in splits.items()}
+    if config.task.objective == "language_model":
+        limit = config.generation.max_text_tokens
+        return {"input": {name: token_lengths(n, limit) for name, n in inputs.items()}}
+    targets = {name: count_tokens(tokenizer, part["label"]) for name, part in splits.items()}
+    input_limit = config.generation.max_input_tokens
+    limit = target_limit(config, targets["train"])
+    return {
+        "input": {name: token_lengths(n, input_limit) for name, n in inputs.items()},
+        "target": {name: token_lengths(n, limit) for name, n in targets.items()},
+    }
 
 
 def no_classes(values: pd.Series) -> pd.Series:

@@ -57,7 +57,7 @@ def read_checked(source: str, data: DataConfig) -> pd.DataFrame:
         raise UserError(f"{source} has no rows: give a file with a header and at least two classes")
     columns = [
         *((column, "text") for column in data.fields),
-        (data.label_column, "label"),
+        (data.target_column, "target") if data.target_column else (data.label_column, "label"),
         (data.split_column, "split"),
         (data.time_column, "time"),
     ]

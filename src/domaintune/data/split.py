@@ -36,16 +36,22 @@ def strata(labels: pd.Series) -> pd.Series | None:
     return pd.qcut(ranks, bins, labels=False)
 
 
-def split(frame: pd.DataFrame, prepare: PrepareConfig) -> dict[str, pd.DataFrame]:
-    """Three disjoint parts, each with the class mix (the spread of values) of the whole."""
+def split(
+    frame: pd.DataFrame, prepare: PrepareConfig, *, stratify: bool = True
+) -> dict[str, pd.DataFrame]:
+    """Three disjoint parts, each with the class mix (the spread of values) of the whole;
+    without `stratify` (a target that is text) at random alone."""
     held_out = prepare.validation_size + prepare.test_size
     train, rest = train_test_split(
-        frame, test_size=held_out, stratify=strata(frame["label"]), random_state=prepare.seed
+        frame,
+        test_size=held_out,
+        stratify=strata(frame["label"]) if stratify else None,
+        random_state=prepare.seed,
     )
     validation, test = train_test_split(
         rest,
         test_size=prepare.test_size / held_out,
-        stratify=strata(rest["label"]),
+        stratify=strata(rest["label"]) if stratify else None,
         random_state=prepare.seed,
     )
     return {
@@ -111,6 +117,7 @@ def make_splits(
     *,
     times: np.ndarray | None,
     multi_label: bool = False,
+    stratify: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The three splits, and how each held-out one was made: "given", "random" or "time".
 
@@ -121,7 +128,9 @@ def make_splits(
     """
     if GIVEN not in frame and prepare.split == "random":
         made = {"validation": "random", "test": "random"}
-        return (split_label_sets(frame, prepare) if multi_label else split(frame, prepare)), made
+        if multi_label:
+            return split_label_sets(frame, prepare), made
+        return split(frame, prepare, stratify=stratify), made
     if GIVEN in frame:
         parts = {name: frame[frame[GIVEN] == name] for name in SPLITS}
     else:
@@ -137,6 +146,7 @@ def make_splits(
                 times=times,
                 name=name,
                 multi_label=multi_label,
+                stratify=stratify,
             )
             made[name] = prepare.split
     splits = {name: parts[name].reset_index(drop=True) for name in SPLITS}
@@ -151,6 +161,7 @@ def carve(
     times: np.ndarray | None,
     name: str,
     multi_label: bool = False,
+    stratify: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`count` rows of `frame` for a held-out split: the latest by time, or stratified at random
     (at random alone when a class is too small to stratify; label sets iteratively, by label).
@@ -167,7 +178,7 @@ def carve(
         share = count / len(frame)
         part = iterative_assignment(label_matrix(frame), [1 - share, share], seed=prepare.seed)
         return frame[part == 0], frame[part == 1]
-    labels = strata(frame["label"])
+    labels = strata(frame["label"]) if stratify else None
     can_stratify = (
         labels is not None
         and labels.value_counts().min() >= 2

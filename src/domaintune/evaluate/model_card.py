@@ -157,3 +157,38 @@ def write_regression_model_card(
         path, config, card, task="Text Regression", scores=scores, tags=["regression"],
         template="model_card_regression.md.j2", log=log, m=metrics, names=NAMES,
     )  # fmt: skip
+
+
+def write_generation_model_card(
+    path: Path, config: Config, card: DataCard, log: TrainLog, metrics: Any, prompting: Any
+) -> Path:
+    """The model card of a generation or language_model model: text-generation front matter
+    with its perplexity (and ROUGE-L), and a body saying how to prompt it."""
+    base = base_model(config.model.name_or_path)
+    scores = [{"type": "perplexity", "value": metrics.perplexity, "name": "Perplexity"}]
+    if metrics.rougeL is not None:
+        scores.append({"type": "rouge", "value": metrics.rougeL, "name": "ROUGE-L F"})
+    front = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-generation",
+        **({"base_model": base} if base else {}),
+        "tags": ["text-generation", config.task.objective.replace("_", "-"), "domaintune"],
+        "model-index": [
+            {
+                "name": config.task.name,
+                "results": [
+                    {
+                        "task": {"type": "text-generation", "name": "Text Generation"},
+                        "dataset": {"name": card.source, "type": card.source, "split": "test"},
+                        "metrics": scores,
+                    }
+                ],
+            }
+        ],
+    }
+    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
+    body = ENVIRONMENT.get_template("model_card_generation.md.j2").render(
+        config=config, card=card, log=log, m=metrics, prompting=prompting
+    )
+    write_text(path, f"---\n{header}---\n\n{body}")
+    return path

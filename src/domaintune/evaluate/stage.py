@@ -19,11 +19,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import average_precision_score, classification_report, confusion_matrix
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from domaintune.config import Config, EvaluateConfig
+from domaintune.config import GENERATIVE, Config, EvaluateConfig
 from domaintune.data.fields import prepared_inputs
 from domaintune.errors import UserError
 from domaintune.evaluate import calibration, decision, significance
 from domaintune.evaluate.analysis import by_length
+from domaintune.evaluate.generation import run_evaluate_generation
 from domaintune.evaluate.longtext import choose_pooling, long_text_scores, strategies
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.multilabel import run_evaluate_multi_label
@@ -44,6 +45,7 @@ from domaintune.runfiles import (
     DataCard,
     DecisionRules,
     Decisions,
+    GenerationMetrics,
     LongTextScores,
     Metrics,
     MultiLabelMetrics,
@@ -207,7 +209,9 @@ def read_in_windows(
     return {name: read[name][pooling] for name in read}, scored
 
 
-def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | RegressionMetrics:
+def run_evaluate(
+    config: Config, run: RunDir
+) -> Metrics | MultiLabelMetrics | RegressionMetrics | GenerationMetrics:
     """Score model/ on data/test.parquet; write metrics.json, predictions, calibration, model card.
     multi_label scores label sets instead (`evaluate.multilabel`), regression numbers
     (`evaluate.regression`)."""
@@ -220,6 +224,8 @@ def run_evaluate(config: Config, run: RunDir) -> Metrics | MultiLabelMetrics | R
         return run_evaluate_multi_label(config, run)
     if config.task.objective == "regression":
         return run_evaluate_regression(config, run)
+    if config.task.objective in GENERATIVE:
+        return run_evaluate_generation(config, run)
     options = config.evaluate
     card = DataCard.read(run.card)
     labels = card.labels

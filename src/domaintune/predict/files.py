@@ -44,6 +44,7 @@ from domaintune.data.nested import with_fields
 from domaintune.errors import UserError
 from domaintune.multilabel import is_multi_label, load_separator
 from domaintune.predict.choose import BACKENDS
+from domaintune.predict.generate import Writer, is_generative
 from domaintune.predict.predictor import Predictor, model_folder
 from domaintune.predict.stream import (
     TableFile,
@@ -450,6 +451,11 @@ def predict_command(
     first = next(frames, None)
     if first is None:
         raise UserError("no texts to label: pass --text, --file, or lines on standard input")
+    if is_generative(model_folder(model)):
+        write_generated(
+            model_folder(model), source, chain([first], frames), output, file_format, batch_size
+        )
+        return
     predictor = Predictor(model, backend=backend)
     renames = output_names(
         source.kept,
@@ -498,6 +504,27 @@ def predict_command(
             bar.update(len(frame))
     if output is not None:
         print(f"wrote {done} predictions to {output}", file=messages)
+
+
+def write_generated(
+    folder: Path,
+    source: Source,
+    frames: Iterator[pd.DataFrame],
+    output: Path | None,
+    file_format: str,
+    batch_size: int,
+) -> None:
+    """generation and language_model: each input with the text the model writes for it."""
+    writer = Writer(folder)
+    messages = progress_stream(output)
+    done = 0
+    with open_output(output, file_format=file_format) as out:
+        for frame in frames:
+            table = writer.table(frame, text_column=source.text_column, batch_size=batch_size)
+            out.write(table)
+            done += len(frame)
+    if output is not None:
+        print(f"wrote {done} generated texts to {output}", file=messages)
 
 
 def model_problem_type(folder: Path) -> str | None:

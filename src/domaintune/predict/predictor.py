@@ -36,6 +36,7 @@ from domaintune.config import PrepareConfig
 from domaintune.data.clean import load_normalization, normalize_text
 from domaintune.data.fields import TextFields, field_values, load_fields
 from domaintune.errors import UserError
+from domaintune.generation import PROMPT_FILE
 from domaintune.longtext import LongText, head_tail, load_long_text, pool, windows
 from domaintune.models import field_separator, load_model_config, load_tokenizer
 from domaintune.multilabel import is_multi_label, load_thresholds, sigmoid
@@ -139,6 +140,12 @@ class Predictor:
     ) -> None:
         folder = model_folder(path)
         check_model_folder(folder)
+        if (folder / PROMPT_FILE).is_file():
+            raise UserError(
+                f"{folder} holds a text-generation model (task.objective generation or "
+                "language_model): `domaintune predict` writes with it; serve, export and this "
+                "classifier interface do not support it yet"
+            )
         self.folder = folder
         self.normalization = load_normalization(folder)
         self.fields: TextFields | None = load_fields(folder)

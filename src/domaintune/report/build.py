@@ -20,11 +20,12 @@ import pandas as pd
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
-from domaintune.config import Config
+from domaintune.config import GENERATIVE, Config
 from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
-from domaintune.report import multilabel, plots, regression
+from domaintune.report import generation, multilabel, plots, regression
+from domaintune.report.generation import generation_context
 from domaintune.report.multilabel import multi_label_context
 from domaintune.report.regression import regression_context
 from domaintune.report.training import (
@@ -365,6 +366,8 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         return write_report(run, multilabel.TEMPLATE, context)
     if config.task.objective == "regression":
         return write_report(run, regression.TEMPLATE, regression_context(config, run, card, log))
+    if config.task.objective in GENERATIVE:
+        return write_report(run, generation.TEMPLATE, generation_context(config, run, card, log))
     metrics = Metrics.read(run.metrics)
     predictions = read_parquet(run.predictions)
     labels, shown = metrics.labels, config.report.examples

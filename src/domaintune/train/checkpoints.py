@@ -20,7 +20,7 @@ from domaintune.rundir import RunDir, write_text
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 STATE_FILE = "trainer_state.json"
-SECTIONS_THAT_SHAPE_TRAINING = ("data", "prepare", "model", "train")
+SECTIONS_THAT_SHAPE_TRAINING = ("data", "prepare", "model", "train", "generation")
 
 
 def is_complete(folder: Path) -> bool:

@@ -12,19 +12,21 @@ from domaintune.config import TrainConfig
 from domaintune.errors import UserError, first_line
 
 
-def with_lora(model: torch.nn.Module, train: TrainConfig) -> torch.nn.Module:
+def with_lora(
+    model: torch.nn.Module, train: TrainConfig, *, causal: bool = False
+) -> torch.nn.Module:
     """`model` with adapters on `lora_target_modules`; only adapters and `lora_modules_to_save` train."""
     try:
         from peft import LoraConfig, TaskType, get_peft_model
     except ImportError:
         raise UserError("train.method=lora needs peft: pip install 'domaintune[lora]'") from None
     adapters = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=TaskType.CAUSAL_LM if causal else TaskType.SEQ_CLS,
         r=train.lora_r,
         lora_alpha=train.lora_alpha,
         lora_dropout=train.lora_dropout,
         target_modules=list(train.lora_target_modules),
-        modules_to_save=list(train.lora_modules_to_save),
+        modules_to_save=list(train.lora_modules_to_save) or None,
     )
     try:
         return get_peft_model(model, adapters)

@@ -36,7 +36,7 @@ from transformers import (
 )
 
 from domaintune import assets
-from domaintune.config import Config, TrainConfig
+from domaintune.config import GENERATIVE, Config, TrainConfig
 from domaintune.data.clean import load_normalization
 from domaintune.data.fields import FIELDS_FILE, load_fields
 from domaintune.errors import UserError
@@ -60,6 +60,7 @@ from domaintune.regression import PROBLEM_TYPE as REGRESSION
 from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir, atomic_path, read_parquet, write_text
 from domaintune.runfiles import DataCard, ModelChoice, TrainLog
+from domaintune.train.causal import run_train_causal
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
 from domaintune.train.hardware import (
@@ -490,6 +491,8 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     With `resume`, continue from the last complete checkpoint. Under torchrun or accelerate every
     process trains; only the first writes to the run directory.
     """
+    if config.task.objective in GENERATIVE:
+        return run_train_causal(config, run, resume=resume)
     run.require(
         run.split("train"), run.split("validation"), run.card, run.normalization, stage="prepare"
     )

@@ -91,8 +91,10 @@ def run_tune(
 ) -> dict[str, Any]:
     """Run the study; write tune/trials.json after every trial and tune/best.yaml at the end."""
     run.require(run.split("train"), run.split("validation"), run.card, stage="prepare")
-    if config.task.objective == "regression":
-        raise UserError("tune maximises validation macro-F1: regression is not supported yet")
+    if config.task.objective in ("regression", "generation", "language_model"):
+        raise UserError(
+            f"tune maximises validation macro-F1: {config.task.objective} is not supported yet"
+        )
     optuna = import_optuna()
     probed = resolve_batch_size(config, train_rows=training_rows(run), processes=1)
     probed, _ = resolve_model(
