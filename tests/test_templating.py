@@ -34,11 +34,13 @@ def test_the_shipped_templates_load_with_the_escaping_their_kind_needs() -> None
             "report.md.j2": False,
             "report_multilabel.md.j2": False,
             "report_regression.md.j2": False,
+            "report_generation.md.j2": False,
         },
         "evaluate/templates": {
             "model_card.md.j2": False,
             "model_card_multilabel.md.j2": False,
             "model_card_regression.md.j2": False,
+            "model_card_generation.md.j2": False,
         },
     }
     for folder, escaped in shipped.items():
