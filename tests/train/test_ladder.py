@@ -102,21 +102,20 @@ def test_a_rung_too_slow_for_the_budget_is_neither_timed_nor_fetched(
 
 
 def test_when_no_rung_fits_the_fastest_trains_the_epochs_the_budget_allows(
-    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str]
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
 ) -> None:
-    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
-    fits = choose_small(config, run, args, rungs, budget=1e6)
-    assert fits.epochs is None
-    needed = fits.probes[0].estimated_seconds  # the fast rung's planned epochs, in seconds
-    for share in (0.5, 0.1):  # the fast rung's speed wobbles between probes: room either side
-        choice = choose_small(config, run, args, rungs, budget=share * needed)
-        assert choice.model == rungs[1] and not choice.probes[0].fits
-        allowed = config.train.epochs * choice.time_budget / choice.probes[0].estimated_seconds
-        assert (
-            choice.epochs == pytest.approx(allowed, abs=0.011) and choice.epochs <= allowed + 1e-9
-        )
-        assert f"trains {choice.epochs:g} epochs" in choice.reason
-    assert "of the training rows, each once" in choice.reason  # 10% of 3 epochs is below 1
+    """The arithmetic, at a fixed speed: a tiny model's measured one wobbles tenfold on a busy
+    machine (the real probe runs in the tests around this one)."""
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model, "train.epochs=4")
+    monkeypatch.setattr(ladder, "rows_per_second", lambda *args, **kwargs: 10.0)
+    rows = {"train_rows": 1000, "validation_rows": 300, "labels": 3}  # 1,100 rows an epoch
+    for budget, epochs in ((330.0, 3.0), (55.0, 0.5), (10.0, 0.09), (1e-3, ladder.LEAST_EPOCHS)):
+        choice = choose_model(with_budget(config, budget), run, args, **rows, ladder=rungs)
+        assert choice.model == rungs[1] and choice.epochs == epochs, budget
+        assert f"about 440 s at 10.0 rows/s, so it trains {epochs:g} epochs" in choice.reason
+        assert ("of the training rows, each once" in choice.reason) is (epochs < 1)
+    fits = choose_model(with_budget(config, 440.0), run, args, **rows, ladder=rungs)
+    assert fits.epochs is None and fits.probes[-1].fits
 
 
 def test_a_budget_too_small_for_any_rung_cuts_the_training_to_what_fits(
