@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from domaintune.errors import UserError
+from domaintune.report.compare import load_metrics
 from domaintune.rundir import RunDir
 from tests.helpers import copy_run, domaintune
 
@@ -32,3 +36,12 @@ def test_compare_lists_runs_with_intervals_and_refuses_a_run_without_metrics(
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and len(result.stderr.splitlines()) == 1
     assert "metrics.json is missing" in result.stderr
+
+
+@pytest.mark.parametrize("objective", ["multi_label", "regression", "generation", "language_model"])
+def test_compare_refuses_runs_of_other_objectives_by_name(tmp_path: Path, objective: str) -> None:
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    run.metrics.write_text(json.dumps({"schema_version": 1, "objective": objective}))
+    with pytest.raises(UserError, match=f"is a {objective} run: compare does not support"):
+        load_metrics([run.root])

@@ -27,7 +27,7 @@ def load_metrics(folders: list[Path]) -> dict[str, Metrics]:
         path = RunDir(folder).metrics
         raw = read_json(path) if path.is_file() else None
         objective = raw.get("objective") if isinstance(raw, dict) else None
-        if objective in {"multi_label", "regression"}:
+        if objective in {"multi_label", "regression", "generation", "language_model"}:
             raise UserError(f"{folder} is a {objective} run: compare does not support them yet")
     return {str(folder): Metrics.read(RunDir(folder).metrics) for folder in folders}
 
