@@ -63,7 +63,7 @@ def epochs_step(log: TrainLog, score: str = "macro-F1") -> str | None:
     cut = log.model_choice is not None and log.model_choice.epochs is not None
     if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE) and cut:
         return (
-            f"Validation {score} was still at its best in the last epoch ({run:g}, all that the "
+            f"Validation {score} was still at its best in the last epoch ({run:.2f}, all that the "
             f"{log.model_choice.time_budget:g} s `train.time_budget` allowed here): a larger "
             "budget, or a faster machine, would likely give a better model."
         )
