@@ -84,7 +84,9 @@ def findings(metrics: GenerationMetrics, card: DataCard, log: TrainLog) -> dict[
             f"ROUGE was measured on {metrics.rouge_rows} of {metrics.test_rows} test rows "
             "(generation.rouge_rows): raise it for narrower intervals."
         )
-    steps.append("Read the worst samples below: they show which inputs the model still misreads.")
+    steps.append(
+        "Read the worst samples in section 3: they show which inputs the model still misreads."
+    )
     return {"strengths": strengths, "weaknesses": weaknesses, "next_steps": steps}
 
 
