@@ -147,6 +147,13 @@ def test_stages_run_alone_from_the_run_directory(finished_run: RunDir, tmp_path:
     assert result.returncode == 0, result.stderr
     after = json.loads(run.metrics.read_text())
     assert after["macro_f1"] == before["macro_f1"]
+    said = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+    for name, baseline in after["baselines"].items():
+        verdict = after["significance"][name]["verdict"]
+        assert (
+            f"baseline {name}: macro-F1 {baseline['macro_f1']:.3f} (fine-tuned model: {verdict})"
+            in said
+        )
     # evaluate refits from raw logits, not from logits already scaled by the earlier temperature
     for key in ("temperature", "ece_before", "ece_after"):
         assert after["calibration"][key] == pytest.approx(before["calibration"][key])

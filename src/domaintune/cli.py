@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import click
 import typer
@@ -141,8 +141,9 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
             f"{metrics.macro_f1:.3f}, subset accuracy {metrics.subset_accuracy:.3f}"
         )
         for name, baseline in metrics.baselines.items():
-            verdict = metrics.significance[name].verdict
-            console.print(f"  baseline {name}: micro-F1 {baseline.micro_f1:.3f} (model: {verdict})")
+            print_baseline(
+                f"baseline {name}", f"micro-F1 {baseline.micro_f1:.3f}", metrics.significance[name]
+            )
         return
     if isinstance(metrics, GenerationMetrics):
         low, high = metrics.perplexity_interval
@@ -172,8 +173,9 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
             f"R² {metrics.r2:.3f}, Spearman {metrics.spearman:.3f}"
         )
         for name, baseline in metrics.baselines.items():
-            verdict = metrics.significance[name].verdict
-            console.print(f"  baseline {name}: MAE {baseline.mae:.3f} (model: {verdict})")
+            print_baseline(
+                f"baseline {name}", f"MAE {baseline.mae:.3f}", metrics.significance[name]
+            )
         return
     low, high = metrics.intervals.macro_f1
     console.print(
@@ -181,7 +183,21 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
         f"accuracy {metrics.accuracy:.3f}"
     )
     for name, baseline in metrics.baselines.items():
-        console.print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
+        print_baseline(
+            f"baseline {name}", f"macro-F1 {baseline.macro_f1:.3f}", metrics.significance[name]
+        )
+    for folder, other in metrics.other_runs.items():
+        print_baseline(f"{other.role} {folder}", f"macro-F1 {other.macro_f1:.3f}", other.comparison)
+
+
+class Judged(Protocol):
+    verdict: str
+
+
+def print_baseline(name: str, score: str, comparison: Judged) -> None:
+    """One line for a baseline (or another run): its score, and the paired tests' verdict on the
+    fine-tuned model against it."""
+    console.print(f"  {name}: {score} (fine-tuned model: {comparison.verdict})")
 
 
 def stage_report(config: Config, run: RunDir) -> None:
