@@ -35,8 +35,9 @@ from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, TrainLog
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.hardware import Machine, apply_threads, device_settings, training_attention
+from domaintune.train.logged import how_it_ran, settings_used
 from domaintune.train.lora import merged, parameter_counts, with_lora
-from domaintune.train.throughput import MeasuredTrainer, summarize
+from domaintune.train.throughput import MeasuredTrainer
 
 
 def prompting_for(config: Config, card: DataCard) -> Prompting:
@@ -217,38 +218,23 @@ def save_causal(fitted: CausalFitted, folder: Path, *, normalization: Path) -> N
 
 
 def causal_log(config: Config, fitted: CausalFitted, resumed_from: Path | None) -> TrainLog:
-    options, trainer = config.train, fitted.trainer
+    trainer = fitted.trainer
     history = trainer.state.log_history
     evaluations = [entry for entry in history if "eval_loss" in entry]
     best = min(evaluations, key=lambda entry: entry["eval_loss"]) if evaluations else {}
     epochs_run = float(trainer.state.epoch or 0)
-    trainable, parameters = fitted.parameters
     prompting = fitted.prompting
     planned_steps = trainer.state.max_steps
     return TrainLog(
-        model=config.model.name_or_path,
-        method=options.method,
-        batch_size=options.batch_size,
-        learning_rate=options.learning_rate,
-        weight_decay=options.weight_decay,
-        warmup_ratio=options.warmup_ratio,
-        seed=options.seed,
-        group_by_length=options.group_by_length,
-        dropout=options.dropout,
-        freeze_embeddings=options.freeze_embeddings,
-        freeze_layers=options.freeze_layers,
-        parameters=parameters,
-        trainable_parameters=trainable,
+        **settings_used(config, fitted.parameters),
         labels=[],
         max_length=prompting.max_input_tokens + prompting.max_target_tokens,
         max_length_set_by="generation.max_input_tokens + target limit",
-        max_length_percentile=config.model.max_length_percentile,
         truncated_rows=fitted.cut_rows,
         train_rows=fitted.train_rows,
         validation_rows=fitted.validation_rows,
         tokenized_from_cache=False,
         class_weights=None,
-        epochs_planned=options.epochs,
         epochs_run=epochs_run,
         steps=int(trainer.state.global_step),
         best_epoch=best.get("epoch"),
@@ -256,14 +242,7 @@ def causal_log(config: Config, fitted: CausalFitted, resumed_from: Path | None) 
         best_validation_loss=best.get("eval_loss"),
         stopped_early=int(trainer.state.global_step) < planned_steps,
         resumed_from=None if resumed_from is None else resumed_from.name,
-        train_seconds=round(fitted.seconds, 1),
-        **summarize(trainer.throughput.epochs),
-        precision="bf16" if trainer.args.bf16 else "fp32",
-        attention=trainer.model.config._attn_implementation,
-        device=str(trainer.args.device),
-        processes=trainer.args.world_size,
-        torch_threads=fitted.threads,
-        history=history,
+        **how_it_ran(trainer, seconds=fitted.seconds, threads=fitted.threads),
     )
 
 

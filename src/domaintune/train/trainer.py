@@ -70,8 +70,9 @@ from domaintune.train.hardware import (
     training_attention,
 )
 from domaintune.train.ladder import resolve_model, split_rows
+from domaintune.train.logged import how_it_ran, settings_used
 from domaintune.train.lora import merged, parameter_counts, with_lora
-from domaintune.train.throughput import MeasuredTrainer, summarize
+from domaintune.train.throughput import MeasuredTrainer
 from domaintune.train.tokencache import (
     LENGTH_MULTIPLE,
     TokenizedSplits,
@@ -428,25 +429,11 @@ def training_log(
     sign = 1 if greater_is_better else -1
     best = max(evaluations, key=lambda entry: sign * entry[f"eval_{metric}"]) if evaluations else {}
     epochs_run = float(trainer.state.epoch or 0)
-    trainable, parameters = fitted.parameters
     return TrainLog(
-        model=config.model.name_or_path,
-        method=options.method,
-        batch_size=options.batch_size,
-        learning_rate=options.learning_rate,
-        weight_decay=options.weight_decay,
-        warmup_ratio=options.warmup_ratio,
-        seed=options.seed,
-        group_by_length=options.group_by_length,
-        dropout=options.dropout,
-        freeze_embeddings=options.freeze_embeddings,
-        freeze_layers=options.freeze_layers,
-        parameters=parameters,
-        trainable_parameters=trainable,
+        **settings_used(config, fitted.parameters),
         labels=fitted.labels,
         max_length=fitted.data.max_length,
         max_length_set_by=fitted.data.max_length_set_by,
-        max_length_percentile=config.model.max_length_percentile,
         truncated_rows=fitted.data.truncated_rows,
         long_text=fitted.data.long_text.mode,
         train_windows=len(fitted.data.train) - fitted.data.unlabelled_rows,
@@ -456,7 +443,6 @@ def training_log(
         class_weights=None
         if fitted.class_weights is None
         else dict(zip(fitted.labels, map(float, fitted.class_weights))),
-        epochs_planned=options.epochs,
         epochs_run=epochs_run,
         steps=int(trainer.state.global_step),
         best_epoch=best.get("epoch"),
@@ -464,14 +450,7 @@ def training_log(
         **({"best_validation_rmse": best.get("eval_rmse")} if fitted.scale is not None else {}),
         stopped_early=epochs_run < options.epochs - 1e-6,
         resumed_from=None if resumed_from is None else resumed_from.name,
-        train_seconds=round(fitted.seconds, 1),
-        **summarize(trainer.throughput.epochs),
-        precision="bf16" if trainer.args.bf16 else "fp32",
-        attention=trainer.model.config._attn_implementation,
-        device=str(trainer.args.device),
-        processes=trainer.args.world_size,
-        torch_threads=fitted.threads,
-        history=history,
+        **how_it_ran(trainer, seconds=fitted.seconds, threads=fitted.threads),
         model_choice=choice,
         distilled_from=options.distill_from,
         distilled_unlabelled_rows=fitted.data.unlabelled_rows,
