@@ -3,6 +3,7 @@ merged before saving, resume, and language_model through every stage."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from domaintune.train.checkpoints import start_fresh
 from domaintune.train.hardware import Machine
 from domaintune.train.trainer import run_train
 from tests.helpers import GENERATION_TRAINING, HEADLINES, make_headline_pairs
+from tests.train.test_trainer import BF16_CPU, train_on_the_cpu
 
 
 def test_only_the_target_and_its_end_of_turn_are_learnt(tiny_llama: Path) -> None:
@@ -146,3 +148,19 @@ def test_a_tokenizer_without_a_chat_template_gets_the_turns_as_plain_text(
     tokenizer.chat_template = None
     prompt = prompt_text(tokenizer, Prompting("generation", "write a headline", 64, 8), "a b")
     assert prompt == "write a headline\n\nInput: a b\n\nOutput: "
+
+
+@pytest.mark.parametrize("flags", [BF16_CPU, frozenset({"avx2"})], ids=["bf16", "fp32"])
+def test_precision_auto_trains_the_causal_model_as_the_cpu_allows(
+    tmp_path: Path, tiny_llama: Path, monkeypatch: pytest.MonkeyPatch, flags: frozenset[str]
+) -> None:
+    """Both branches of `precision: auto`, whatever this host has: bf16 autocast where the CPU
+    has bf16 units (as bbc-headlines trains here), fp32 elsewhere, with the default LoRA."""
+    train_on_the_cpu(monkeypatch, flags)
+    config, run = prepared(
+        tmp_path, tiny_llama, "generation", "train.precision=auto", "train.method=lora",
+        "generation.max_steps=4", "generation.eval_steps=2", "generation.max_eval_rows=10",
+    )  # fmt: skip
+    log = run_train(config, run)
+    assert log.precision == ("bf16" if flags == BF16_CPU else "fp32")
+    assert log.steps == 4 and math.isfinite(log.best_validation_loss)
