@@ -164,18 +164,23 @@ runs on the plateau. Its word embeddings are random, not pre-trained, so they ar
 than frozen. One thread: a model this small gains nothing from more, and on a shared machine
 threads waiting on each other made it 6x slower."""
 
+ONE_SPLIT = ["prepare.split=random", "train.method=full"]
+"""The test data's few hundred rows would be cross-validated and trained few-shot by the `auto`
+defaults (small data); most tests exercise one split and full fine-tuning, and say so. The tests
+of cross-validation and few-shot training leave these at auto."""
+
 
 def fast_config(data: Path, tiny_model: Path, *overrides: str) -> Config:
     """The config of a fast tiny-model run on `data`; `overrides` come after FAST_TRAINING."""
     return build_config(
         {"data": {"source": str(data)}, "model": {"name_or_path": str(tiny_model)}},
-        [*FAST_TRAINING, *overrides],
+        [*ONE_SPLIT, *FAST_TRAINING, *overrides],
     )
 
 
 def fast_settings(tiny_model: Path) -> list[str]:
     """CLI options for a fast run: the tiny model, FAST_TRAINING and a small bootstrap."""
-    overrides = [*FAST_TRAINING, "evaluate.bootstrap_samples=200"]
+    overrides = [*ONE_SPLIT, *FAST_TRAINING, "evaluate.bootstrap_samples=200"]
     return ["--model", str(tiny_model), *(part for key in overrides for part in ("--set", key))]
 
 

@@ -91,7 +91,7 @@ def test_an_optional_section_left_unset_takes_dotted_overrides() -> None:
 def test_throughput_switches_default_to_what_suits_the_machine() -> None:
     options = Config().train
     assert options.precision == "auto" and options.threads is None and options.cache_tokenized
-    assert options.method == "full" and options.lora_target_modules == ["query", "value", "q", "v"]
+    assert options.method == "auto" and options.lora_target_modules == ["query", "value", "q", "v"]
     with pytest.raises(UserError, match=r"train\.precision"):
         build_config({}, ["train.precision=fp16"])
 

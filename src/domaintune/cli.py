@@ -103,6 +103,8 @@ def stage_prepare(config: Config, run: RunDir) -> None:
     card = timed("prepare", lambda: run_prepare(config, run), run.data)
     splits = ", ".join(f"{name} {rows}" for name, rows in card.split.rows.items())
     how = card.split.method.replace("_", " ")
+    if card.split.method == "cross_validation":
+        splits = "all for training, too few to test on a split: evaluate cross-validates"
     console.print(f"kept {card.rows_kept} of {card.rows_read} rows: {splits} (split: {how})")
     for warning in card.split.warnings:
         console.print(f"warning: {warning}")
@@ -118,8 +120,10 @@ def stage_train(config: Config, run: RunDir, *, resume: bool = False) -> None:
         best = f"loss {log.best_validation_loss:.3f} (perplexity {math.exp(log.best_validation_loss):.1f})"
     elif log.best_validation_rmse is not None:
         best = f"RMSE {log.best_validation_rmse:.3f}"
-    else:
+    elif log.best_validation_macro_f1 is not None:
         best = f"macro-F1 {log.best_validation_macro_f1:.3f}"
+    else:
+        best = "score: none (no validation split)"
     at = f" at epoch {log.best_epoch:.2f}" if log.best_epoch is not None else ""
     console.print(
         f"{log.model}: best validation {best}{at}; {log.steps} steps; "
@@ -176,6 +180,16 @@ def stage_evaluate(config: Config, run: RunDir) -> None:
             print_baseline(
                 f"baseline {name}", f"MAE {baseline.mae:.3f}", metrics.significance[name]
             )
+        return
+    cv = metrics.cross_validation
+    if cv is not None:
+        console.print(
+            f"cross-validated ({cv.folds} folds x {cv.repeats} repeats, {cv.rows} rows): "
+            f"macro-F1 {cv.model.mean:.3f} (sd {cv.model.std:.3f}, folds "
+            f"{cv.model.low:.3f}-{cv.model.high:.3f})"
+        )
+        for name, scores in cv.baselines.items():
+            print_baseline(f"baseline {name}", f"macro-F1 {scores.mean:.3f}", cv.comparisons[name])
         return
     low, high = metrics.intervals.macro_f1
     console.print(
@@ -615,6 +629,7 @@ def compare(
 
 def quiet_libraries() -> None:
     """Our own lines say what happened; the libraries' info chatter would bury them."""
+    import logging
     import warnings
 
     from huggingface_hub.utils import logging as hub_logging
@@ -622,6 +637,7 @@ def quiet_libraries() -> None:
 
     transformers_logging.set_verbosity_error()
     hub_logging.set_verbosity_error()
+    logging.getLogger("setfit").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
 

@@ -335,6 +335,8 @@ class TrainLog(RunFile):
     logs written before it was recorded trained with `sdpa`."""
     history: list[dict[str, Any]]
     """The Trainer's log_history as it gave it: its keys depend on the Trainer's version."""
+    fewshot_pairs: int | None = None
+    """train.method fewshot: the pairs the encoder was fine-tuned on."""
     model_choice: ModelChoice | None = None
     """Logs written before `model: auto` existed: None."""
     distilled_from: str | None = None
@@ -532,6 +534,47 @@ class OtherRun(Record):
     comparison: Comparison
 
 
+class FoldScores(Record):
+    """One system's test macro-F1 in each fold of a cross-validation, and their spread."""
+
+    macro_f1: list[float]
+    """One a fold, the repeats one after another."""
+    mean: float
+    std: float
+    low: float
+    high: float
+
+
+class FoldComparison(Record):
+    """The model against one baseline fold by fold, on the same held-out rows."""
+
+    mean_difference: float
+    std_difference: float
+    interval: Interval
+    """Of the mean difference: Student's t with Nadeau and Bengio's correction, since folds that
+    share training rows are not independent."""
+    folds_ahead: int
+    """Folds where the model's macro-F1 was higher."""
+    verdict: str
+    """"better", "worse" or "not significant", by whether the interval excludes 0."""
+
+
+class CrossValidation(Record):
+    """prepare.split cross_validation: how the rows were scored, and the spread over folds."""
+
+    folds: int
+    repeats: int
+    seeds: list[int]
+    rows: int
+    method: str
+    """The train.method every fold (and the final model) trained with."""
+    model: FoldScores
+    baselines: dict[str, FoldScores]
+    comparisons: dict[str, FoldComparison]
+    train_seconds: float
+    """Training time of all the folds' models together."""
+
+
 class Metrics(RunFile):
     """metrics.json, by evaluate: the model's test scores and all measured around them."""
 
@@ -559,6 +602,10 @@ class Metrics(RunFile):
     """Test texts predicted per second (PyTorch fp32, `evaluate.batch_size`, tokenising included)."""
     other_runs: dict[str, OtherRun] = {}
     """Keyed by run folder: see `OtherRun`."""
+    cross_validation: CrossValidation | None = None
+    """prepare.split cross_validation: the figures above are then those of every row predicted
+    out of fold in the first repeat (the temperature and decision rules chosen on the second's),
+    and this holds the spread over all folds; None for a test split."""
 
 
 class LabelReport(Record):

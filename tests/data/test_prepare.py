@@ -232,3 +232,23 @@ def test_a_utf16_semicolon_export_prepares_its_texts_and_labels(tmp_path: Path) 
     assert len(parts) == card.rows_kept >= 110
     assert all(label_of[text] == label for text, label in zip(parts["text"], parts["label"]))
     assert "as utf-16" in card.steps[0].description
+
+
+def test_small_data_keeps_a_class_of_two_rows_and_refuses_resampling(tmp_path: Path) -> None:
+    """Cross-validation needs two rows a class, not min_rows_per_class; resampling would put
+    copies of a row in a training and a held-out fold, so it is refused with one line."""
+    labels = ["common"] * 8 + ["rare"] * 2
+    frame = pd.DataFrame({"text": [f"message {i} on {label}" for i, label in enumerate(labels)]})
+    frame["label"] = labels
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    settings = {"data": {"source": str(path)}, "prepare": {"label_audit": "off"}}
+    card = run_prepare(build_config(settings), RunDir(tmp_path / "run"))
+    assert card.split.method == "cross_validation"
+    assert card.split.rows == {"train": 10, "validation": 0, "test": 0}
+    with pytest.raises(UserError, match=r"prepare\.balance oversample") as error:
+        run_prepare(
+            build_config(settings, ["prepare.balance=oversample"]), RunDir(tmp_path / "other")
+        )
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "other" / "data").exists()

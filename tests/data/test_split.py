@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from domaintune.config import PrepareConfig
-from domaintune.data.split import make_splits, split
+from domaintune.data.split import make_splits, resolve_split, split
 from domaintune.errors import UserError
 from tests.helpers import make_rows
 
@@ -57,3 +57,39 @@ def test_too_few_training_rows_to_carve_from_is_a_user_error() -> None:
     frame["split"] = ["train"] + ["test"] * 39
     with pytest.raises(UserError, match="only 1 training rows are left to carve a validation"):
         make_splits(frame, PrepareConfig(), times=None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "per_class_min", "expected"),
+    [
+        (3000, 10, "random"),  # a test split of 300 rows
+        (1500, 10, "cross_validation"),  # 150 test rows: too few to tell models apart
+        (3000, 9, "cross_validation"),  # a class below min_rows_per_class
+    ],
+)
+def test_auto_cross_validates_data_too_small_to_test_on_a_split(
+    rows: int, per_class_min: int, expected: str
+) -> None:
+    """Catches the test-rows rule applied to all rows, a small class missed, and small data
+    split anyway."""
+    frame = pd.DataFrame({"label": ["a"] * (rows - per_class_min) + ["b"] * per_class_min})
+    resolved = resolve_split(PrepareConfig(), frame, classification=True, given=False)
+    assert resolved.split == expected
+
+
+def test_auto_never_cross_validates_given_splits_or_other_objectives() -> None:
+    frame = pd.DataFrame({"label": ["a", "b"] * 20})
+    assert resolve_split(PrepareConfig(), frame, classification=True, given=True).split == "random"
+    assert (
+        resolve_split(PrepareConfig(), frame, classification=False, given=False).split == "random"
+    )
+    chosen = PrepareConfig(split="time")
+    assert resolve_split(chosen, frame, classification=True, given=False).split == "time"
+
+
+def test_cross_validation_keeps_every_row_for_training() -> None:
+    frame = make_rows(30).assign(row=range(30))
+    parts, made = make_splits(frame, PrepareConfig(split="cross_validation"), times=None)
+    assert parts["train"]["row"].tolist() == list(range(30))
+    assert parts["validation"].empty and parts["test"].empty
+    assert made == {"validation": "cross_validation", "test": "cross_validation"}

@@ -28,7 +28,8 @@ def test_unlabelled_texts_are_cleaned_and_lose_twins_of_labelled_rows_and_of_eac
     not cleaned as labelled ones are, a label column read, and labelled splits changed by the
     pool."""
     plain = RunDir(tmp_path / "plain")
-    run_prepare(build_config({"data": {"source": str(tickets_csv)}}), plain)
+    one_split = {"prepare": {"split": "random"}}  # the held-out twins need held-out splits
+    run_prepare(build_config({"data": {"source": str(tickets_csv)}, **one_split}), plain)
     splits = {name: pd.read_parquet(plain.split(name)) for name in SPLITS}
     fresh = [f"{text} &amp; more" for text in make_rows(40, seed=7)["text"].str.replace("#", "#9")]
     planted = [
@@ -42,7 +43,9 @@ def test_unlabelled_texts_are_cleaned_and_lose_twins_of_labelled_rows_and_of_eac
     ]
     records = [{"text": text, "label": "not read"} for text in [*fresh, *planted]]
     pool = write_jsonl(tmp_path / "pool.jsonl", records)
-    config = build_config({"data": {"source": str(tickets_csv), "unlabelled": str(pool)}})
+    config = build_config(
+        {"data": {"source": str(tickets_csv), "unlabelled": str(pool)}, **one_split}
+    )
     run = RunDir(tmp_path / "run")
     card = run_prepare(config, run)
 

@@ -11,7 +11,8 @@ from sklearn.metrics import f1_score
 
 from domaintune.config import EvaluateConfig, load_config
 from domaintune.errors import UserError
-from domaintune.evaluate.stage import fit_baseline, run_evaluate, tfidf_logreg
+from domaintune.evaluate.baselines import fit_baseline, tfidf_logreg
+from domaintune.evaluate.stage import run_evaluate
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir
 from tests.helpers import copy_run, make_rows

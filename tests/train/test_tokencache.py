@@ -73,7 +73,8 @@ def test_splits_are_tokenised_once_per_tokenizer_limit_and_data(
     from transformers import AutoTokenizer
 
     config = build_config(
-        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}}
+        {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}},
+        ["prepare.split=random"],
     )
     run = RunDir(tmp_path / "run")
     run_prepare(config, run)

@@ -96,6 +96,8 @@ def length_summary(texts: pd.Series) -> dict[str, float]:
     chars = texts.str.len()
     words = texts.str.split().str.len()
     summary: dict[str, float] = {}
+    if texts.empty:  # a split left empty: cross-validation's validation and test
+        chars = words = pd.Series([0])
     for name, values in (("chars", chars), ("words", words)):
         summary[f"{name}_mean"] = round(float(values.mean()), 1)
         for q in (50, 95, 99):

@@ -83,6 +83,10 @@ def map_labels(
     return frame, steps
 
 
+CROSS_VALIDATION_MIN_ROWS = 2
+"""Rows a class needs under prepare.split cross_validation: one in a training fold, one held out."""
+
+
 def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -> None:
     """Refuse data that cannot make a classifier: one class, or a class too small to split."""
     counts = frame["label"].value_counts()
@@ -91,6 +95,16 @@ def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -
         raise UserError(
             f"{source} has {only} after cleaning: a classifier needs at least two classes"
         )
+    if prepare.split == "cross_validation":
+        small = counts[counts < CROSS_VALIDATION_MIN_ROWS]
+        if not small.empty:
+            name, count = small.index[-1], int(small.iloc[-1])
+            raise UserError(
+                f"{source}: class '{name}' has only {count} row after cleaning, and "
+                f"cross-validation needs {CROSS_VALIDATION_MIN_ROWS} a class (one to learn from, "
+                "one to score): add rows, or merge it into another class with data.label_mapping"
+            )
+        return
     small = counts[counts < prepare.min_rows_per_class]
     if not small.empty:
         name, count = small.index[-1], int(small.iloc[-1])

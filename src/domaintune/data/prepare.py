@@ -37,7 +37,7 @@ from domaintune.data.fields import (
     read_fields,
     save_fields,
 )
-from domaintune.data.given import read_rows
+from domaintune.data.given import GIVEN, read_rows
 from domaintune.data.junk import drop_junk
 from domaintune.data.labels import (
     check_classes,
@@ -58,7 +58,7 @@ from domaintune.data.leakage import (
 )
 from domaintune.data.minhash import components, signatures, similar_pairs
 from domaintune.data.sources import read_unlabelled
-from domaintune.data.split import SPLITS, make_splits
+from domaintune.data.split import SPLITS, make_splits, resolve_split
 from domaintune.data.targets import (
     check_rows,
     count_tokens,
@@ -68,6 +68,7 @@ from domaintune.data.targets import (
 )
 from domaintune.data.typos import fix_typos
 from domaintune.data.unlabelled import drop_labelled_twins
+from domaintune.errors import UserError
 from domaintune.models import load_tokenizer
 from domaintune.rundir import RunDir, atomic_path, write_text
 from domaintune.runfiles import DataCard, FieldsSummary, SplitSummary, UnlabelledSummary
@@ -188,6 +189,12 @@ def prepare_data(config: Config) -> Prepared:
     frame = frame.assign(row=np.arange(len(frame)), group=components(len(frame), first, other))
     frame, step = drop_near_duplicates(frame, options, examples=examples)
     steps.append(step)
+    options = resolve_split(
+        options,
+        frame,
+        classification=not (multi or regression),
+        given=bool(files) or GIVEN in frame,
+    )
     if multi:
         frame, step = drop_rare_labels(frame, options, source=data.source, examples=examples)
         steps.append(step)
@@ -217,12 +224,19 @@ def prepare_data(config: Config) -> Prepared:
     near_train = near_training_rows(splits)
     splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
+    cross_validated = options.split == "cross_validation"
     warnings = (
         []
-        if regression
+        if regression or cross_validated
         else check_split_classes(splits, made, source=data.source, multi_label=multi)
     )
     leaks = leaking_pairs(splits, signature, threshold=options.near_duplicate_threshold)
+    if cross_validated and options.balance in {"undersample", "oversample"}:
+        raise UserError(
+            f"prepare.balance {options.balance} resamples rows before training, and under "
+            "cross-validation (prepare.split, chosen for this small data) copies would be scored "
+            "by models that learnt them: set prepare.balance class_weights (the default) or none"
+        )
     if not regression:  # a number has no classes to balance
         splits["train"], step = balance(
             splits["train"], method=options.balance, seed=options.seed, multi_label=multi
@@ -259,7 +273,13 @@ def prepare_data(config: Config) -> Prepared:
             "by_split": {str(k): int(v) for k, v in label_audit["split"].value_counts().items()},
         },
         split=split_summary(
-            config, rows.method, splits, made, near_train, times=times, warnings=warnings
+            config,
+            options.split if rows.method == "auto" else rows.method,
+            splits,
+            made,
+            near_train,
+            times=times,
+            warnings=warnings,
         ),
     )
     if multi:  # set only here, so a classification card stays as it was

@@ -111,6 +111,26 @@ def label_matrix(frame: pd.DataFrame) -> np.ndarray:
     return members
 
 
+def resolve_split(
+    prepare: PrepareConfig, frame: pd.DataFrame, *, classification: bool, given: bool
+) -> PrepareConfig:
+    """`prepare` with split auto made random, or cross_validation where the rows are too few to
+    test on a split (see PrepareConfig.split): single-label classification without the user's
+    own splits, whose smallest class is below min_rows_per_class or whose test split would hold
+    fewer than cross_validate_below_test_rows."""
+    if prepare.split != "auto":
+        return prepare
+    small = (
+        classification
+        and not given
+        and (
+            int(frame["label"].value_counts().min()) < prepare.min_rows_per_class
+            or math.ceil(prepare.test_size * len(frame)) < prepare.cross_validate_below_test_rows
+        )
+    )
+    return prepare.model_copy(update={"split": "cross_validation" if small else "random"})
+
+
 def make_splits(
     frame: pd.DataFrame,
     prepare: PrepareConfig,
@@ -126,6 +146,10 @@ def make_splits(
     training rows); without one, prepare.split decides, its sizes a share of all rows. Rows of
     label sets (`multi_label`) are stratified by label, iteratively; a time split ignores labels.
     """
+    if prepare.split == "cross_validation":  # every row trains; evaluate makes the folds
+        made = {"validation": "cross_validation", "test": "cross_validation"}
+        empty = frame.iloc[:0]
+        return {"train": frame.reset_index(drop=True), "validation": empty, "test": empty}, made
     if GIVEN not in frame and prepare.split == "random":
         made = {"validation": "random", "test": "random"}
         if multi_label:
@@ -148,7 +172,7 @@ def make_splits(
                 multi_label=multi_label,
                 stratify=stratify,
             )
-            made[name] = prepare.split
+            made[name] = "time" if prepare.split == "time" else "random"
     splits = {name: parts[name].reset_index(drop=True) for name in SPLITS}
     return splits, {name: made[name] for name in ("validation", "test")}
 

@@ -20,7 +20,7 @@ from domaintune.models import load_classifier, weights_digest
 from domaintune.predict.backends import OnnxBackend, import_onnxruntime
 from domaintune.predict.predictor import Input, Predictor, check_model_folder
 from domaintune.rundir import RunDir, atomic_path, read_parquet
-from domaintune.runfiles import ExportParity
+from domaintune.runfiles import DataCard, ExportParity
 from domaintune.temperature import probabilities
 
 
@@ -141,6 +141,15 @@ def check_exportable(run: RunDir) -> None:
     run.require(run.split("test"), stage="prepare")
 
 
+def parity_split(run: RunDir) -> Path:
+    """The rows parity is checked on: the test split, or every row where prepare cross-validated
+    and left no test split (parity compares two backends of one model, so rows it learnt from
+    serve as well)."""
+    if run.card.is_file() and DataCard.read(run.card).split.method == "cross_validation":
+        return run.split("train")
+    return run.split("test")
+
+
 def run_export(config: Config, run: RunDir) -> ExportParity:
     """Export the run's model, check its parity on the test split, and write `run.export`."""
     export = config.export
@@ -152,14 +161,15 @@ def run_export(config: Config, run: RunDir) -> ExportParity:
     if export.threads is not None:
         torch.set_num_threads(export.threads)
     predictor = Predictor(run.model, backend="torch", precision="fp32")
-    test = read_parquet(run.split("test"))
+    checked = parity_split(run)
+    test = read_parquet(checked)
     unknown = sorted(set(test["label"]) - set(predictor.labels))
     if unknown:
         raise UserError(
-            f"{run.split('test')} has labels the model does not predict ({', '.join(unknown)}): "
+            f"{checked} has labels the model does not predict ({', '.join(unknown)}): "
             f"run `{run.command('train')}` again"
         )
-    texts = prepared_inputs(test, predictor.fields, path=run.split("test"))
+    texts = prepared_inputs(test, predictor.fields, path=checked)
     model = load_classifier(str(run.model), attention="eager").eval()
     inputs = model_inputs(model, list(predictor.tokenizer.model_input_names), run.model)
     name = f"onnx-{'fp32' if export.quantize == 'none' else export.quantize}"

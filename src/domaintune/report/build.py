@@ -138,7 +138,13 @@ def split_account(card: DataCard) -> str:
     rows = ", ".join(f"{name} {count}" for name, count in split.rows.items())
     given = [name for name, how in split.made.items() if how == "given"]
     carved = [name for name, how in split.made.items() if how != "given"]
-    if split.method in {"random", "time"}:
+    if split.method == "cross_validation":
+        sentence = (
+            f"prepare kept all {split.rows['train']} rows for training, as too few for a test "
+            "split that could tell models apart; evaluate scored the method by cross-validation "
+            "(see Evaluation results)."
+        )
+    elif split.method in {"random", "time"}:
         sentence = f"prepare split the rows {HOW_MADE[split.method]}: {rows}."
     else:
         source = (
@@ -382,6 +388,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "split_account": split_account(card),
         "log": log,
         "metrics": metrics,
+        "cv": metrics.cross_validation,
         "found": found,
         "teacher": teacher_summary(log),
         "next_steps": next_steps(

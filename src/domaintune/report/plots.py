@@ -51,7 +51,9 @@ def class_balance(card: DataCard, path: Path) -> Path:
 def text_lengths(splits: dict[str, pd.DataFrame], path: Path) -> Path:
     """Words per text in each split: long tails decide the token limit and the training cost."""
     figure, axis = plt.subplots(figsize=(7, 3.6))
-    words = {name: frame["text"].str.split().str.len() for name, frame in splits.items()}
+    words = {  # an empty split (cross-validation's validation and test) has no lengths to draw
+        name: frame["text"].str.split().str.len() for name, frame in splits.items() if len(frame)
+    }
     upper = max(int(series.quantile(0.995)) for series in words.values()) + 1
     bins = np.linspace(0, max(upper, 2), 40)
     for name, series in words.items():

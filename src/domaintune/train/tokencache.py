@@ -152,6 +152,10 @@ def tokenize(
     special-tokens masks, when already made.
     """
     inputs, max_length = model_inputs(frame, fields, tokenizer), reading.max_length
+    if frame.empty:  # a split left empty: cross-validation's validation
+        columns = tokenizer("", return_special_tokens_mask=True).keys()
+        names = [name for name in columns if name != "special_tokens_mask"]
+        return Dataset.from_dict({name: [] for name in [*names, "labels", "length"]})
     encoded = (
         untruncated
         if untruncated is not None
@@ -252,6 +256,8 @@ def build(
         name: tokenizer(
             *model_inputs(frames[name], fields, tokenizer), return_special_tokens_mask=True
         )
+        if len(frames[name])
+        else None  # cross-validation's empty validation split
         for name in TOKENIZED_SPLITS
     }
     lengths = [len(ids) for ids in encoded["train"]["input_ids"]]
@@ -322,12 +328,15 @@ def load_or_tokenize(
         )
         from_cache = False
         if use_cache and write:
-            with atomic_path(folder) as temporary:
-                splits.save_to_disk(temporary)
+            with atomic_path(folder) as temporary:  # an empty split saves as no shard at all
+                DatasetDict(
+                    {name: part for name, part in splits.items() if len(part)}
+                ).save_to_disk(temporary)
                 write_json(temporary / "facts.json", facts)
+    validation = splits["validation"] if "validation" in splits else splits["train"].select([])
     return TokenizedSplits(
         train=splits["train"],
-        validation=splits["validation"].sort("length"),
+        validation=validation.sort("length"),
         max_length=facts["max_length"],
         max_length_set_by=facts["max_length_set_by"],
         truncated_rows=facts["truncated_rows"],

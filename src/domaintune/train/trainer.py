@@ -63,6 +63,7 @@ from domaintune.runfiles import DataCard, ModelChoice, TrainLog
 from domaintune.train.causal import run_train_causal
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
+from domaintune.train.fewshot import resolve_method, run_train_fewshot
 from domaintune.train.hardware import (
     Machine,
     apply_threads,
@@ -235,9 +236,11 @@ def training_arguments(
     *,
     machine: Machine | None = None,
     objective: str = "classification",
+    validate: bool = True,
 ) -> TrainingArguments:
     """The Trainer's settings: evaluate and checkpoint every epoch, keep the best by macro-F1
-    (regression: by RMSE, the lowest).
+    (regression: by RMSE, the lowest). Without validation rows (`validate` False: prepare's
+    cross-validation puts every row in train) nothing is evaluated, and the last epoch is kept.
 
     Precision and device come from `machine` (this one when None). Creating the settings also
     joins the process group when launched by torchrun or accelerate.
@@ -253,12 +256,12 @@ def training_arguments(
         weight_decay=train.weight_decay,
         warmup_steps=train.warmup_ratio,  # a float below 1 is a share of all steps
         train_sampling_strategy="group_by_length" if train.group_by_length else "random",
-        eval_strategy="epoch",
+        eval_strategy="epoch" if validate else "no",
         save_strategy="epoch",
         save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model=metric,
-        greater_is_better=greater_is_better,
+        load_best_model_at_end=validate,
+        metric_for_best_model=metric if validate else None,
+        greater_is_better=greater_is_better if validate else None,
         logging_strategy="steps",
         logging_steps=train.logging_steps,
         seed=train.seed,
@@ -354,7 +357,7 @@ def fit(
             weight=train.distill_weight,
         )
     callbacks = list(callbacks)
-    if train.early_stopping_patience > 0:
+    if train.early_stopping_patience > 0 and args.eval_strategy != "no":
         callbacks.append(
             EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience)
         )
@@ -362,7 +365,7 @@ def fit(
         model=model,
         args=args,
         train_dataset=data.train,
-        eval_dataset=data.validation,
+        eval_dataset=data.validation if args.eval_strategy != "no" else None,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=LENGTH_MULTIPLE),
         compute_metrics=multi_label_metrics
@@ -477,10 +480,17 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     )
     load_normalization(run.data)  # a damaged file fails here, not after training
     load_fields(run.data)
+    config, fewshot_choice = resolve_method(config, run)
+    if config.train.method == "fewshot":
+        return run_train_fewshot(config, run, fewshot_choice)
     machine = Machine.current()
     config = resolve_batch_size(config, train_rows=training_rows(run), processes=machine.processes)
     args = training_arguments(
-        config.train, run.checkpoints, machine=machine, objective=config.task.objective
+        config.train,
+        run.checkpoints,
+        machine=machine,
+        objective=config.task.objective,
+        validate=split_rows(run, "validation") > 0,
     )
     config, choice = resolve_model(config, run, args, processes=machine.processes, resume=resume)
     args.num_train_epochs = config.train.epochs  # `auto` may cut them to the time budget
