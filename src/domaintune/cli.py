@@ -42,6 +42,11 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show the resolved config.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+label_app = typer.Typer(
+    help="Label a pile of texts, the rows that matter first: pick rows to label, import labels.",
+    no_args_is_help=True,
+)
+app.add_typer(label_app, name="label")
 console = Console(markup=False)
 """Progress and where outputs went, on stdout; stderr carries only errors, so a bad input shows
 as exactly one `error:` line there."""
@@ -625,6 +630,106 @@ def compare(
         typer.echo(
             markdown_table(table) if output_format == "markdown" else json_table(table), nl=False
         )
+
+
+@label_app.command("pick")
+def label_pick(
+    pool: Annotated[
+        Path,
+        typer.Argument(
+            help="Unlabelled texts: a CSV/TSV/TXT/JSONL/JSON/Parquet file or Excel workbook."
+        ),
+    ],
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels", help="The label names, comma-separated (default: --run's labels)."
+        ),
+    ] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option("--run", help="A run directory: its model's probabilities pick the rows."),
+    ] = None,
+    labelled: Annotated[
+        Path | None,
+        typer.Option(
+            "--labelled",
+            help="The labels file so far (label import's --into): its rows are not picked again, "
+            "and without --run a logistic regression on them picks.",
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="How many rows to pick.")] = 50,
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv (a file to fill in) or label-studio (tasks to import, with pre-annotations); "
+            "default: label-studio for an --out ending in .json, else csv.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write here (replaced once all is written); default: to_label.csv in this folder, "
+            "or to_label-2.csv, ... when it exists.",
+        ),
+    ] = None,
+    text_column: Annotated[str, typer.Option("--text-column")] = "text",
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            "--id-column",
+            help="The column of row ids (default: id when there is one, else the row number).",
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option("--model", help="The sentence encoder that embeds texts and label names."),
+    ] = "builtin:minilm-l6",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Pick the next rows to label: near each label's name at first, then the ones the model is
+    least sure of, spread over the pool. Writes them with the model's suggestions."""
+    from domaintune.label.command import pick_command
+
+    pick_command(
+        pool,
+        labels=labels,
+        run=run,
+        labelled_path=labelled,
+        k=k,
+        file_format=file_format,
+        out=out,
+        text_column=text_column,
+        id_column=id_column,
+        model=model,
+        seed=seed,
+    )
+
+
+@label_app.command("import")
+def label_import(
+    filled: Annotated[
+        Path,
+        typer.Argument(help="The filled file from label pick, or a Label Studio JSON export."),
+    ],
+    into: Annotated[
+        Path,
+        typer.Option("--into", help="The labels file (id, text, label); created when missing."),
+    ],
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="The label names, comma-separated; default: the labels --into holds already.",
+        ),
+    ] = None,
+) -> None:
+    """Merge labels into the labels file: existing labels are kept, a conflict is refused."""
+    from domaintune.label.command import import_command
+
+    import_command(filled, into=into, labels=labels)
 
 
 def quiet_libraries() -> None:

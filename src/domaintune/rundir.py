@@ -189,6 +189,12 @@ class RunDir:
         return self.root / "plots"
 
     @property
+    def labeling_curve(self) -> Path:
+        """`bench/labeling_curve.py --run`: macro-F1 against labels spent, the labeling loop
+        against random picks; no stage writes or clears it, and the report shows it when there."""
+        return self.root / "labeling_curve.json"
+
+    @property
     def export(self) -> Path:
         """`domaintune export`: the ONNX model and its parity with PyTorch."""
         return self.root / "export"

@@ -914,3 +914,19 @@ class ExportParity(RunFile):
     def backend(self) -> str:
         """How prediction names the backend running this export."""
         return f"{self.format}-{'fp32' if self.quantize == 'none' else self.quantize}"
+
+
+class LabelingCurve(RunFile):
+    """labeling_curve.json: test macro-F1 at each number of labels spent, per seed, for the
+    labeling loop of `domaintune label pick` and for random picks (bench/labeling_curve.py)."""
+
+    schema_version: ClassVar[int] = 1
+    data: str
+    learner: str
+    budgets: list[int]
+    loop: list[list[float]]
+    """One list per seed, a macro-F1 per budget."""
+    random: list[list[float]]
+    reached: list[int | None]
+    """Per seed, the smallest budget at which the loop reaches random's macro-F1 at the largest."""
+    reached_on_means: int | None

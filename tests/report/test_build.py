@@ -33,6 +33,7 @@ from domaintune.runfiles import (
     CardStep,
     DataCard,
     ExportParity,
+    LabelingCurve,
     Metrics,
     TrainLog,
     UnlabelledSummary,
@@ -256,6 +257,32 @@ def test_an_exported_model_gets_its_parity_in_the_report(
         ["ONNX int8", "0.805", "98.36% (1 text differs)", "0.0312"],
     ]
     assert "Exported model" in run.report_html.read_text()
+
+
+def test_a_labeling_curve_in_the_run_gets_its_section_and_plot(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches a curve the report leaves out or misreads (means over seeds, the seeds that
+    reached random's last figure with half the labels), and a section without a curve."""
+    assert "Labels spent" not in finished_run.report_md.read_text()
+    run = copy_run(finished_run, tmp_path)
+    LabelingCurve(
+        data="runs/x/data",
+        learner="logistic regression on frozen builtin:minilm-l6 embeddings",
+        budgets=[24, 48, 96],
+        loop=[[0.5, 0.7, 0.8], [0.4, 0.7, 0.82]],
+        random=[[0.4, 0.6, 0.69], [0.4, 0.5, 0.75]],
+        reached=[48, 96],
+        reached_on_means=48,
+    ).write(run.labeling_curve)
+    run_report(load_config(str(run.config)), run)
+    report = run.report_md.read_text()
+    rows = table_rows(report, "| labels | loop macro-F1 | random macro-F1 |")
+    assert rows == [["24", "0.450", "0.400"], ["48", "0.700", "0.550"], ["96", "0.810", "0.720"]]
+    assert "reaches random's macro-F1 at 96 labels with 48 labels" in report
+    assert "with at most half as many labels in 1 of 2 seeds" in report
+    assert (run.plots / "labeling_curve.png").stat().st_size > 0
+    assert "Labels spent" in run.report_html.read_text()
 
 
 def test_report_claims_match_metrics_json_exactly(finished_run: RunDir) -> None:

@@ -9,6 +9,7 @@ own input with separator tokens: the pre-trained encoder has no fine-tuned use f
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
 
 from domaintune import assets
 from domaintune.errors import UserError
@@ -23,30 +25,44 @@ from domaintune.evaluate.regularization import fit_best_c, logistic_regression
 from domaintune.models import load_encoder, load_tokenizer
 from domaintune.predict.predictor import length_batches
 
+PROBE_REMEDY = "linear probe: {error} (or remove linear_probe from evaluate.baselines)"
+"""What a model that cannot be loaded means to the evaluate stage."""
+
 
 class Encoder:
-    """A frozen pre-trained encoder that embeds texts by mean-pooling its last hidden states."""
+    """A frozen pre-trained encoder that embeds texts by mean-pooling its last hidden states.
 
-    def __init__(self, name_or_path: str, *, max_length: int) -> None:
+    `remedy` words the error of a model that cannot be loaded for the caller (`{error}`: the
+    loader's message): the probe's differs from `domaintune label pick`'s."""
+
+    def __init__(self, name_or_path: str, *, max_length: int, remedy: str = PROBE_REMEDY) -> None:
         source = assets.model_path(name_or_path)
         try:
             self.tokenizer = load_tokenizer(source)
             self.model = load_encoder(source).eval()
         except UserError as error:
-            raise UserError(
-                f"linear probe: {error} (or remove linear_probe from evaluate.baselines)"
-            ) from None
+            raise UserError(remedy.format(error=error)) from None
         self.model.requires_grad_(False)
         self.max_length = max_length
 
     @torch.inference_mode()
-    def embed(self, texts: list[str], *, batch_size: int) -> np.ndarray:
-        """One vector per text, in the input's order; texts are batched by length."""
+    def embed(self, texts: list[str], *, batch_size: int, progress: bool = False) -> np.ndarray:
+        """One vector per text, in the input's order; texts are batched by length. `progress`:
+        a bar of batches on stdout (a command's own progress goes there)."""
         vectors: np.ndarray | None = None
         batches = length_batches(
             self.tokenizer, texts, batch_size=batch_size, max_length=self.max_length
         )
-        for rows, encoded in batches:
+        total = -(-len(texts) // batch_size)
+        bar = tqdm(
+            batches,
+            total=total,
+            desc="embedding",
+            unit="batch",
+            disable=not progress,
+            file=sys.stdout,
+        )
+        for rows, encoded in bar:
             batch = {key: torch.from_numpy(value) for key, value in encoded.items()}
             hidden = self.model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()

@@ -37,7 +37,7 @@ from domaintune.report.training import (
     truncation_step,
 )
 from domaintune.rundir import RunDir, read_parquet, write_text
-from domaintune.runfiles import DataCard, ExportParity, Metrics, TrainLog
+from domaintune.runfiles import DataCard, ExportParity, LabelingCurve, Metrics, TrainLog
 from domaintune.templating import environment
 
 ENVIRONMENT = environment("report/templates")
@@ -360,6 +360,31 @@ def teacher_summary(log: TrainLog) -> dict[str, Any] | None:
     return summary
 
 
+def labeling_summary(run: RunDir) -> dict[str, Any] | None:
+    """The labeling curve `bench/labeling_curve.py --run` wrote into the run, with its plot and
+    the mean macro-F1 per budget; None when there is none."""
+    if not run.labeling_curve.is_file():
+        return None
+    curve = LabelingCurve.read(run.labeling_curve)
+    plot = plots.labeling_curve(curve, run.plots / "labeling_curve.png")
+    means = {
+        name: [sum(column) / len(column) for column in zip(*values)]
+        for name, values in (("loop", curve.loop), ("random", curve.random))
+    }
+    rows = [
+        {"budget": budget, "loop": means["loop"][i], "random": means["random"][i]}
+        for i, budget in enumerate(curve.budgets)
+    ]
+    return {
+        "curve": curve,
+        "rows": rows,
+        "plot": plot.relative_to(run.root).as_posix(),
+        "reached": sum(
+            value is not None and 2 * value <= curve.budgets[-1] for value in curve.reached
+        ),
+    }
+
+
 def run_report(config: Config, run: RunDir) -> list[Path]:
     """Write plots/, report.md and report.html from the run's files."""
     run.require(run.card, stage="prepare")
@@ -402,6 +427,7 @@ def run_report(config: Config, run: RunDir) -> list[Path]:
         "model_dir": run.model.as_posix(),
         "export": ExportParity.read(run.parity) if run.parity.is_file() else None,
         "export_file": run.onnx_model.as_posix(),
+        "labeling": labeling_summary(run),
     }
     return write_report(run, "report.md.j2", context)
 

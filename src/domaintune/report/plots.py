@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve
 
 from domaintune.rundir import atomic_path
-from domaintune.runfiles import DataCard, Interval, LengthBucket, ReliabilityBin
+from domaintune.runfiles import DataCard, Interval, LabelingCurve, LengthBucket, ReliabilityBin
 
 DPI = 110
 
@@ -244,3 +244,22 @@ def _unit_square(axis: plt.Axes, *, xlabel: str, ylabel: str, title: str, legend
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.legend(loc=legend)
+
+
+def labeling_curve(curve: LabelingCurve, path: Path) -> Path:
+    """Test macro-F1 against labels spent: the labeling loop and random picks, the mean over
+    seeds with their spread."""
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    for name, values in (("labeling loop", curve.loop), ("random picks", curve.random)):
+        scores = np.array(values)
+        axis.errorbar(
+            curve.budgets, scores.mean(axis=0), yerr=scores.std(axis=0), marker="o", capsize=3,
+            label=name,
+        )  # fmt: skip
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(curve.budgets, [str(b) for b in curve.budgets])
+    axis.set_xlabel("labels spent")
+    axis.set_ylabel("test macro-F1")
+    axis.set_title(f"Labels spent ({len(curve.loop)} seeds; {curve.learner})", fontsize=9)
+    axis.legend(loc="lower right")
+    return _save(figure, path)
