@@ -337,6 +337,8 @@ class TrainLog(RunFile):
     """The Trainer's log_history as it gave it: its keys depend on the Trainer's version."""
     fewshot_pairs: int | None = None
     """train.method fewshot: the pairs the encoder was fine-tuned on."""
+    method_reason: str | None = None
+    """Why train.method auto chose the method; None where it was set."""
     model_choice: ModelChoice | None = None
     """Logs written before `model: auto` existed: None."""
     distilled_from: str | None = None

@@ -83,36 +83,46 @@ def test_the_output_layer_is_the_fitted_logistic_regression(
         assert np.allclose(probabilities.numpy(), regression.predict_proba(features), atol=1e-4)
 
 
-def prepared_run(tmp_path: Path, rows_per_class: int) -> RunDir:
-    run = RunDir(tmp_path / f"run-{rows_per_class}")
+def prepared_run(tmp_path: Path, *counts: int) -> RunDir:
+    """A run whose training split has `counts` rows of one class after another."""
+    run = RunDir(tmp_path / ("run-" + "-".join(map(str, counts))))
     run.claim("test")
     run.data.mkdir()
-    labels = ["a", "b"] * rows_per_class
+    labels = [f"class{i}" for i, count in enumerate(counts) for _ in range(count)]
     write_parquet(run.split("train"), pd.DataFrame({"text": labels, "label": labels}))
     return run
 
 
-@pytest.mark.parametrize(("rows", "method"), [(63, "fewshot"), (64, "full")])
+@pytest.mark.parametrize(
+    ("counts", "method"),
+    [((63, 63), "fewshot"), ((64, 64), "full"), ((10, 60, 60), "fewshot"), ((10, 990), "full")],
+)
 def test_auto_trains_few_shot_below_the_measured_rows_a_class(
-    tmp_path: Path, rows: int, method: str
+    tmp_path: Path, counts: tuple[int, ...], method: str
 ) -> None:
-    """Catches the threshold applied to all rows instead of the smallest class, or off by one;
-    the built-in sentence encoder is chosen for model auto only with few-shot."""
+    """Catches the threshold off by one, or applied to the rarest class (one rare class among
+    large ones would make a large split into pairs by the million); the built-in sentence encoder
+    is chosen for model auto only with few-shot, and the log says why."""
     config = build_config({}, ["train.fewshot_below=64"])
-    resolved, choice = resolve_method(config, prepared_run(tmp_path, rows))
+    resolved, choice, reason = resolve_method(config, prepared_run(tmp_path, *counts))
     assert resolved.train.method == method
     assert (choice is not None and choice.model == FEWSHOT_MODEL) == (method == "fewshot")
     assert (resolved.model.name_or_path == FEWSHOT_MODEL) == (method == "fewshot")
+    assert reason is not None and (", below train" in reason) == (method == "fewshot")
+    _, _, unasked = resolve_method(
+        build_config({}, ["train.method=full"]), prepared_run(tmp_path, 4, 4)
+    )
+    assert unasked is None
 
 
 def test_auto_keeps_full_training_where_few_shot_cannot_run(tmp_path: Path) -> None:
     """Catches auto choosing a method that would then refuse: pairs of fields, several labels."""
-    run = prepared_run(tmp_path, 4)
+    run = prepared_run(tmp_path, 4, 4)
     for overrides in (
         ["data.text_columns=[q, a]", "data.text_pair=true"],
         ["train.distill_from=elsewhere"],
     ):
-        resolved, _ = resolve_method(build_config({}, overrides), run)
+        resolved, _, _ = resolve_method(build_config({}, overrides), run)
         assert resolved.train.method == "full", overrides
 
 

@@ -504,14 +504,18 @@ class TrainConfig(Section):
     classifier head, then merge the adapters into the weights, so the saved model is a plain one.
     fewshot: SetFit's contrastive fine-tuning of a sentence encoder on pairs of rows, then a
     logistic-regression head (`train.fewshot`), saved as a plain classifier too. auto: fewshot for
-    single-label classification whose smallest class has fewer than `fewshot_below` training
-    rows, else full."""
+    single-label classification with fewer than `fewshot_below` training rows a class on
+    average, else full."""
     fewshot_below: int = Field(default=64, ge=0)
-    """method auto trains few-shot below this many training rows in the smallest class. Measured
-    with bench/fewshot.py (issue 15): FEWSHOT_EVIDENCE"""
+    """method auto trains few-shot below this many training rows a class (on average, so that
+    one rare class among large ones does not turn a large split into millions of pairs).
+    Measured with bench/fewshot.py (issue 15): FEWSHOT_EVIDENCE"""
     fewshot_pairs_per_row: int = Field(default=20, ge=1)
     """fewshot: pairs drawn a training row and a side (same class, other class), SetFit's
     num_iterations: 20 as in the SetFit paper. 24 rows make 960 pairs, 60 steps of 16."""
+    fewshot_max_pairs: int = Field(default=20000, ge=16)
+    """fewshot: at most this many pairs (a random share of them beyond it): 1,250 steps, about 6
+    minutes for MiniLM-L6 in bf16 on two cores. 64 rows a class for 3 classes make 7,680."""
     fewshot_learning_rate: float = Field(default=2e-5, gt=0)
     """fewshot: the encoder's learning rate in the pair phase, SetFit's default: the pairs move a
     pre-trained sentence encoder only a little."""

@@ -215,7 +215,8 @@ def pick_command(
         print("Label Studio labeling config (Settings > Labeling Interface > Code):")
         print(label_studio_config(wanted), end="")
     else:
-        print(f"fill in the label column, then: domaintune label import {target} --into LABELS.csv")
+        into = labelled_path if labelled_path is not None else "LABELS.csv"
+        print(f"fill in the label column, then: domaintune label import {target} --into {into}")
 
 
 def import_command(filled_path: Path, *, into: Path, labels: str | None) -> Merged:

@@ -130,6 +130,7 @@ def train_contrastive(
         batch_size=PAIR_BATCH,
         num_epochs=1,
         num_iterations=options.fewshot_pairs_per_row,
+        max_steps=math.ceil(options.fewshot_max_pairs / PAIR_BATCH),
         body_learning_rate=options.fewshot_learning_rate,
         seed=options.seed,
         report_to="none",
@@ -280,7 +281,12 @@ def validation_scores(
     return scores(np.array(data.validation["labels"]), logits.argmax(axis=1))
 
 
-def run_train_fewshot(config: Config, run: RunDir, choice: ModelChoice | None = None) -> TrainLog:
+def run_train_fewshot(
+    config: Config,
+    run: RunDir,
+    choice: ModelChoice | None = None,
+    method_reason: str | None = None,
+) -> TrainLog:
     """Few-shot training on the run's prepared data; saves model/ and train_log.json as the
     other methods do."""
     run.require(
@@ -364,6 +370,7 @@ def run_train_fewshot(config: Config, run: RunDir, choice: ModelChoice | None = 
         torch_threads=threads,
         history=ran["history"],
         model_choice=choice,
+        method_reason=method_reason,
         fewshot_pairs=ran["pairs"],
     )
     if run.checkpoints.exists():
@@ -373,22 +380,22 @@ def run_train_fewshot(config: Config, run: RunDir, choice: ModelChoice | None = 
     return log
 
 
-def smallest_class_rows(run: RunDir) -> int:
-    """Training rows of the rarest class."""
-    return int(pd.read_parquet(run.split("train"), columns=["label"])["label"].value_counts().min())
+def rows_per_class(run: RunDir) -> float:
+    """Training rows a class, on average."""
+    counts = pd.read_parquet(run.split("train"), columns=["label"])["label"].value_counts()
+    return float(counts.mean())
 
 
-def resolve_method(config: Config, run: RunDir) -> tuple[Config, ModelChoice | None]:
-    """`config` with `train.method: auto` made `fewshot` or `full`, and, where few-shot picks the
-    model for `model.name_or_path: auto`, that choice. auto never picks few-shot where it would
-    refuse the settings or the model."""
-    options = config.train
+def resolve_method(config: Config, run: RunDir) -> tuple[Config, ModelChoice | None, str | None]:
+    """`config` with `train.method: auto` made `fewshot` or `full`; where few-shot picks the
+    model for `model.name_or_path: auto`, that choice; and why auto chose the method (None when
+    it was set). auto never picks few-shot where it would refuse the settings or the model."""
+    options, reason = config.train, None
     if options.method == "auto":
-        rows = smallest_class_rows(run) if config.task.objective == "classification" else None
+        rows = rows_per_class(run) if config.task.objective == "classification" else None
         model = config.model.name_or_path
-        fits = (
+        possible = (
             rows is not None
-            and rows < options.fewshot_below
             and not config.data.text_pair
             and config.model.long_text == "truncate"
             and options.distill_from is None
@@ -397,14 +404,24 @@ def resolve_method(config: Config, run: RunDir) -> tuple[Config, ModelChoice | N
                 or load_model_config(assets.model_path(model)).model_type in SUPPORTED
             )
         )
-        method = "fewshot" if fits else "full"
+        method = "fewshot" if possible and rows < options.fewshot_below else "full"
+        if rows is None:
+            reason = f"auto: full for task.objective {config.task.objective}"
+        elif not possible:
+            reason = "auto: full, as few-shot cannot train with these settings or this model"
+        else:
+            side = "below" if method == "fewshot" else "at least"
+            reason = (
+                f"auto: {rows:,.1f} training rows a class on average, {side} "
+                f"train.fewshot_below ({options.fewshot_below})"
+            )
         config = config.model_copy(update={"train": options.model_copy(update={"method": method})})
     if config.train.method != "fewshot" or config.model.name_or_path != "auto":
-        return config, None
+        return config, None, reason
     choice = ModelChoice(
         model=FEWSHOT_MODEL,
         reason=f"few-shot training trains the built-in sentence encoder ({FEWSHOT_MODEL})",
         time_budget=options.time_budget,
     )
     model = config.model.model_copy(update={"name_or_path": FEWSHOT_MODEL})
-    return config.model_copy(update={"model": model}), choice
+    return config.model_copy(update={"model": model}), choice, reason

@@ -422,7 +422,11 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
 
 
 def training_log(
-    config: Config, fitted: Fitted, resumed_from: Path | None, choice: ModelChoice | None = None
+    config: Config,
+    fitted: Fitted,
+    resumed_from: Path | None,
+    choice: ModelChoice | None = None,
+    method_reason: str | None = None,
 ) -> TrainLog:
     """What train_log.json says: data, settings, best validation score, time and throughput."""
     options, trainer = config.train, fitted.trainer
@@ -455,6 +459,7 @@ def training_log(
         resumed_from=None if resumed_from is None else resumed_from.name,
         **how_it_ran(trainer, seconds=fitted.seconds, threads=fitted.threads),
         model_choice=choice,
+        method_reason=method_reason,
         distilled_from=options.distill_from,
         distilled_unlabelled_rows=fitted.data.unlabelled_rows,
     )
@@ -480,9 +485,9 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
     )
     load_normalization(run.data)  # a damaged file fails here, not after training
     load_fields(run.data)
-    config, fewshot_choice = resolve_method(config, run)
+    config, fewshot_choice, method_reason = resolve_method(config, run)
     if config.train.method == "fewshot":
-        return run_train_fewshot(config, run, fewshot_choice)
+        return run_train_fewshot(config, run, fewshot_choice, method_reason)
     machine = Machine.current()
     config = resolve_batch_size(config, train_rows=training_rows(run), processes=machine.processes)
     args = training_arguments(
@@ -502,7 +507,7 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
         elif is_main:
             start_fresh(run, config)
     fitted = fit(config, run, args, resume_from=resumed_from)
-    log = training_log(config, fitted, resumed_from, choice)
+    log = training_log(config, fitted, resumed_from, choice, method_reason)
     save_model(fitted, run.model, is_main=is_main, normalization=run.normalization)
     if config.task.objective == "multi_label":
         thresholds = validation_thresholds(fitted)
