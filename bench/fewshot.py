@@ -25,9 +25,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from quality import base_settings
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from domaintune.cli import quiet_libraries
 from domaintune.config import build_config
@@ -36,6 +39,7 @@ from domaintune.evaluate.baselines import tfidf_logreg
 from domaintune.evaluate.regularization import fit_best_c
 from domaintune.predict import Predictor
 from domaintune.rundir import RunDir, write_parquet
+from domaintune.train.fewshot import head_inputs
 from domaintune.train.trainer import run_train
 
 METHODS = ("fewshot", "full")
@@ -47,6 +51,29 @@ def draw(train: pd.DataFrame, shots: int, seed: int) -> pd.DataFrame:
         group.sample(min(shots, len(group)), random_state=seed)
         for _, group in train.groupby("label")
     )
+
+
+def head_sweep(run: RunDir, test: pd.DataFrame, grid: list[float], seed: int) -> dict[str, float]:
+    """Test macro-F1 of a few-shot run's trained encoder with its head refitted at each C of
+    `grid`: what `train.fewshot_head_c` would give, since the pair phase does not depend on it."""
+    model = AutoModelForSequenceClassification.from_pretrained(run.model).eval()
+    tokenizer = AutoTokenizer.from_pretrained(run.model)
+    train = pd.read_parquet(run.split("train"))
+
+    def features(texts: pd.Series) -> np.ndarray:
+        encoded = tokenizer(texts.tolist(), truncation=True, max_length=tokenizer.model_max_length)
+        rows = [{key: encoded[key][i] for key in encoded} for i in range(len(texts))]
+        return head_inputs(model, rows, tokenizer)
+
+    train_features, test_features = features(train["text"]), features(test["text"])
+    scored = {}
+    for c in grid:
+        regression = LogisticRegression(
+            C=c, max_iter=1000, class_weight="balanced", random_state=seed
+        ).fit(train_features, train["label"])
+        predicted = regression.predict(test_features)
+        scored[f"fewshot_c{c:g}"] = float(f1_score(test["label"], predicted, average="macro"))
+    return scored
 
 
 def tfidf_f1(
@@ -62,7 +89,12 @@ def tfidf_f1(
 
 
 def measure(
-    name: str, out: Path, shots: list[int], seeds: list[int], methods: list[str]
+    name: str,
+    out: Path,
+    shots: list[int],
+    seeds: list[int],
+    methods: list[str],
+    head_grid: list[float],
 ) -> list[dict[str, Any]]:
     folder = out / Path(name).stem
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,6 +125,8 @@ def measure(
                 predicted = Predictor(run.model).predict(test["text"].tolist())
                 row[method] = float(f1_score(test["label"], predicted, average="macro"))
                 row[f"{method}_seconds"] = log.train_seconds
+                if method == "fewshot" and head_grid:
+                    row |= head_sweep(run, test, head_grid, seed)
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -101,8 +135,9 @@ def measure(
 def summary(rows: list[dict[str, Any]], methods: list[str]) -> list[str]:
     """A markdown table: each method's mean (sd) over seeds, and few-shot's paired margins."""
     frame = pd.DataFrame(rows)
-    systems = [*methods, "tfidf"]
-    others = [s for s in systems if s != "fewshot"]
+    sweep = [column for column in frame.columns if column.startswith("fewshot_c")]
+    systems = [*methods, "tfidf", *sweep]
+    others = [s for s in [*methods, "tfidf"] if s != "fewshot"]
     head = ["set", "shots", "seeds", *systems, *(f"fewshot - {o}: mean (sd) [min]" for o in others)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (name, size), group in frame.groupby(["set", "shots"]):
@@ -139,13 +174,17 @@ def main() -> None:
     parser.add_argument("--shots", default="8,16,64")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--head-c", default="", help="also refit each few-shot head at these C (e.g. 1,10,100)"
+    )
     args = parser.parse_args()
     quiet_libraries()
     methods = args.methods.split(",")
     shots = [int(size) for size in args.shots.split(",")]
     rows = []
     for name in args.sets.split(","):
-        rows += measure(name, args.out, shots, list(range(args.seeds)), methods)
+        grid = [float(c) for c in args.head_c.split(",") if c]
+        rows += measure(name, args.out, shots, list(range(args.seeds)), methods, grid)
     lines = summary(rows, methods)
     print("\n".join(lines))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -166,7 +166,7 @@ BAD_INPUTS = {
     "missing text column": (["--data", "{csv}", "--text-column", "body"], "no column 'body'"),
     "missing label column": (["--data", "{csv}", "--label-column", "y"], "no column 'y'"),
     "single class": (["--data", "{one_class}"], "a classifier needs at least two classes"),
-    "too few rows of a class": (["--data", "{tiny_class}"], "class 'rare' has only 2 row(s)"),
+    "too few rows of a class": (["--data", "{tiny_class}"], "class 'rare' has only 1 row"),
     "empty file": (["--data", "{empty}"], "is empty"),
     "unknown split value": (
         ["--data", "{parts}", "--split-column", "part"],
@@ -218,7 +218,7 @@ def test_bad_input_is_one_line_exit_2_and_no_run(
         files["one_class"], index=False
     )
     pd.DataFrame(
-        {"text": [f"text {i}" for i in range(32)], "label": ["common"] * 30 + ["rare"] * 2}
+        {"text": [f"text {i}" for i in range(31)], "label": ["common"] * 30 + ["rare"]}
     ).to_csv(files["tiny_class"], index=False)
     files["empty"].write_text("")
     args, expected = BAD_INPUTS[case]

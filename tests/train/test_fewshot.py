@@ -76,8 +76,8 @@ def test_the_output_layer_is_the_fitted_logistic_regression(
         layer = torch.nn.Linear(features.shape[1], classes)
         model = torch.nn.Sequential(layer)
         model.config = type("Config", (), {"num_labels": classes})()
-        fit_head(model, features, labels, balanced=False, seed=0)
-        regression = LogisticRegression(max_iter=1000, random_state=0).fit(features, labels)
+        fit_head(model, features, labels, c=3.0, balanced=False, seed=0)
+        regression = LogisticRegression(C=3.0, max_iter=1000, random_state=0).fit(features, labels)
         with torch.no_grad():
             probabilities = torch.softmax(output_layer(model)(torch.from_numpy(features)), -1)
         assert np.allclose(probabilities.numpy(), regression.predict_proba(features), atol=1e-4)

@@ -516,6 +516,9 @@ class TrainConfig(Section):
     fewshot_max_pairs: int = Field(default=20000, ge=16)
     """fewshot: at most this many pairs (a random share of them beyond it): 1,250 steps, about 6
     minutes for MiniLM-L6 in bf16 on two cores. 64 rows a class for 3 classes make 7,680."""
+    fewshot_head_c: float = Field(default=1.0, gt=0)
+    """fewshot: the head's inverse regularisation strength (scikit-learn's C) on embeddings of
+    about unit length. HEAD_C_EVIDENCE"""
     fewshot_learning_rate: float = Field(default=2e-5, gt=0)
     """fewshot: the encoder's learning rate in the pair phase, SetFit's default: the pairs move a
     pre-trained sentence encoder only a little."""

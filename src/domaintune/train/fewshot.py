@@ -254,14 +254,15 @@ def fit_head(
     features: np.ndarray,
     label_ids: np.ndarray,
     *,
+    c: float,
     balanced: bool,
     seed: int,
 ) -> None:
-    """SetFit's head, a logistic regression (scikit-learn's defaults, as SetFit's), fitted on
-    `features` and written into the model's output layer. Two classes: the one weight vector
-    split between the two logits, so their softmax is the regression's sigmoid."""
+    """SetFit's head, a logistic regression (`train.fewshot_head_c`), fitted on `features` and
+    written into the model's output layer. Two classes: the one weight vector split between the
+    two logits, so their softmax is the regression's sigmoid."""
     regression = LogisticRegression(
-        max_iter=1000, class_weight="balanced" if balanced else None, random_state=seed
+        C=c, max_iter=1000, class_weight="balanced" if balanced else None, random_state=seed
     ).fit(features, label_ids)
     weight, bias = regression.coef_, regression.intercept_
     if weight.shape[0] == 1:
@@ -325,6 +326,7 @@ def run_train_fewshot(
         model,
         features,
         np.array(data.train["labels"]),
+        c=options.fewshot_head_c,
         balanced=config.prepare.balance == "class_weights",
         seed=options.seed,
     )
