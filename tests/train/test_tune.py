@@ -39,6 +39,7 @@ def test_tune_searches_and_writes_a_config_that_run_accepts(
         "task": {"name": "tickets"},
         "data": {"source": str(tickets_csv)},
         "model": {"name_or_path": str(tiny_model)},
+        "prepare": {"split": "random"},  # tune scores trials on a validation split
         "train": {"threads": 1, "early_stopping_patience": 0},
         "tune": {
             "n_trials": 3,
@@ -98,3 +99,16 @@ def test_tune_refuses_a_warmup_bound_of_1_in_one_line_before_writing(
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "tune.warmup_ratio" in lines[0] and "give bounds below 1" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_tune_refuses_small_data_kept_for_cross_validation(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    """300 rows are cross-validated by default: no validation split to score trials on."""
+    config = {"data": {"source": str(tickets_csv)}, "model": {"name_or_path": str(tiny_model)}}
+    path = tmp_path / "tickets.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = domaintune("tune", str(path), "--out", "run", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "prepare.split=random" in lines[0], result.stderr

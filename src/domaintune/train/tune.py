@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 from domaintune.config import Config
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir, write_json, write_text
-from domaintune.train.ladder import resolve_model, with_model
+from domaintune.train.ladder import resolve_model, split_rows, with_model
 from domaintune.train.trainer import fit, resolve_batch_size, training_arguments, training_rows
 
 SEARCHED = ("learning_rate", "batch_size", "epochs", "warmup_ratio", "weight_decay")
@@ -94,6 +94,12 @@ def run_tune(
     if config.task.objective in ("regression", "generation", "language_model"):
         raise UserError(
             f"tune maximises validation macro-F1: {config.task.objective} is not supported yet"
+        )
+    if split_rows(run, "validation") == 0:
+        raise UserError(
+            f"tune scores each trial on the validation split, and {run.root} has none: prepare "
+            "kept every row for cross-validation (small data); prepare with --set "
+            "prepare.split=random to tune on a split"
         )
     optuna = import_optuna()
     probed = resolve_batch_size(config, train_rows=training_rows(run), processes=1)
