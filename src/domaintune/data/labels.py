@@ -96,22 +96,21 @@ def check_classes(frame: pd.DataFrame, prepare: PrepareConfig, *, source: str) -
             f"{source} has {only} after cleaning: a classifier needs at least two classes"
         )
     if prepare.split == "cross_validation":
-        small = counts[counts < CROSS_VALIDATION_MIN_ROWS]
-        if not small.empty:
-            name, count = small.index[-1], int(small.iloc[-1])
-            raise UserError(
-                f"{source}: class '{name}' has only {count} row after cleaning, and "
-                f"cross-validation needs {CROSS_VALIDATION_MIN_ROWS} a class (one to learn from, "
-                "one to score): add rows, or merge it into another class with data.label_mapping"
-            )
-        return
-    small = counts[counts < prepare.min_rows_per_class]
+        minimum = CROSS_VALIDATION_MIN_ROWS
+        need = "cross-validation needs 2 a class (one to learn from, one to score)"
+        remedy = "add rows, or merge it into another class with data.label_mapping"
+    else:
+        minimum = prepare.min_rows_per_class
+        need = f"each class needs {minimum} to be split into train, validation and test"
+        remedy = (
+            "add rows, merge it into another class with data.label_mapping, or lower "
+            "prepare.min_rows_per_class"
+        )
+    small = counts[counts < minimum]
     if not small.empty:
         name, count = small.index[-1], int(small.iloc[-1])
         raise UserError(
-            f"{source}: class '{name}' has only {count} row(s) after cleaning, and each class needs "
-            f"{prepare.min_rows_per_class} to be split into train, validation and test: add rows, "
-            "merge it into another class with data.label_mapping, or lower prepare.min_rows_per_class"
+            f"{source}: class '{name}' has only {count} row(s) after cleaning, and {need}: {remedy}"
         )
 
 

@@ -176,6 +176,7 @@ def run_evaluate_cross_validated(config: Config, run: RunDir) -> Metrics:
     if "linear_probe" in baseline_names:
         encoder = Encoder(log.model, max_length=log.max_length)
         embedded = encoder.embed(rows["text"].tolist(), batch_size=options.batch_size)
+    gold, texts = rows["label"].to_numpy(), rows["text"].to_numpy()
     trained = fold_config(config, log)
     seconds = 0.0
     for number, (repeat, train, held_out) in enumerate(plan, start=1):
@@ -188,19 +189,17 @@ def run_evaluate_cross_validated(config: Config, run: RunDir) -> Metrics:
         inputs = prepared_inputs(rows.iloc[held_out], predictor.fields, path=run.split("train"))
         logits[repeat, held_out] = predictor.predict_logits(inputs, batch_size=options.batch_size)
         run.clear(fold.root)
-        gold = rows["label"].to_numpy()
         fold_f1["model"].append(
             scores(gold[held_out], np.array(labels)[logits[repeat, held_out].argmax(axis=1)])[
                 "macro_f1"
             ]
         )
         for baseline in baseline_names:
-            texts, test_texts = rows["text"].iloc[train], rows["text"].iloc[held_out]
             if baseline == "majority":
-                model = DummyClassifier(strategy="most_frequent").fit(texts, gold[train])
-                result = model.predict(test_texts)
+                model = DummyClassifier(strategy="most_frequent").fit(texts[train], gold[train])
+                result = model.predict(texts[held_out])
             else:
-                features = embedded if baseline == "linear_probe" else rows["text"].to_numpy()
+                features = embedded if baseline == "linear_probe" else texts
                 grid = options.probe_c_grid if baseline == "linear_probe" else options.tfidf_c_grid
                 make = probe_classifier if baseline == "linear_probe" else tfidf_logreg
                 model, c = chosen_by_inner_folds(

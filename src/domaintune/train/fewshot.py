@@ -299,11 +299,12 @@ def run_train_fewshot(
     set_seed(options.seed)
     threads = apply_threads(options.threads)
     source = assets.model_path(config.model.name_or_path)
-    check_fewshot(config, load_model_config(source).model_type)
+    model_config = load_model_config(source)
+    check_fewshot(config, model_config.model_type)
     labels = DataCard.read(run.card).labels
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = load_tokenizer(source)
-    limit = getattr(load_model_config(source), "max_position_embeddings", 512)
+    limit = getattr(model_config, "max_position_embeddings", 512)
     data = load_or_tokenize(
         run,
         tokenizer,
