@@ -135,3 +135,21 @@ def test_few_shot_refuses_what_it_cannot_train_with_one_line() -> None:
         with pytest.raises(UserError, match=named) as error:
             check_fewshot(build_config({}, ["train.method=fewshot", *overrides]), model_type)
         assert "\n" not in str(error.value) and "train.method=full" in str(error.value)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_pair_phase_runs_in_either_precision_and_returns_fp32_weights(
+    tmp_path: Path, tiny_model: Path, precision: str
+) -> None:
+    """Both branches of precision, forced whatever this CPU has: bf16 autocast (with eager
+    attention on a CPU) or plain fp32; the encoder handed on keeps fp32 weights either way."""
+    from domaintune.train.fewshot import train_contrastive
+
+    config = build_config({}, [f"train.precision={precision}", "train.fewshot_pairs_per_row=2"])
+    texts = ["thanks great", "love best", "late delayed", "lost broken"]
+    encoder, ran = train_contrastive(
+        str(tiny_model), texts, [0, 0, 1, 1], config, max_length=16, output_dir=tmp_path
+    )
+    assert ran["precision"] == precision and ran["steps"] > 0
+    assert ran["attention"] == ("eager" if precision == "bf16" else "sdpa")
+    assert all(p.dtype == torch.float32 for p in encoder.parameters())
