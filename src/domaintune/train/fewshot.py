@@ -25,7 +25,6 @@ extra layer can make uniform, so it is refused.
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -43,14 +42,15 @@ from transformers import (
 from domaintune import assets
 from domaintune.config import Config
 from domaintune.data.clean import load_normalization
-from domaintune.data.fields import FIELDS_FILE, load_fields
+from domaintune.data.fields import load_fields
 from domaintune.errors import UserError
 from domaintune.metrics import scores
 from domaintune.models import load_model_config, load_tokenizer, output_layer, transformer_layers
-from domaintune.rundir import RunDir, atomic_path, write_text
+from domaintune.rundir import RunDir, write_text
 from domaintune.runfiles import DataCard, ModelChoice, TrainLog
 from domaintune.train.hardware import Machine, apply_threads, resolve_precision
 from domaintune.train.logged import settings_used
+from domaintune.train.saved import write_model_folder
 from domaintune.train.tokencache import TokenizedSplits, load_or_tokenize, model_inputs
 
 SUPPORTED = ("bert", "roberta", "xlm-roberta")
@@ -333,14 +333,9 @@ def run_train_fewshot(
     )
     seconds = ran["seconds"] + time.perf_counter() - started
     validation = validation_scores(model, data, tokenizer) if len(data.validation) else {}
-    tokenizer.model_max_length = data.max_length
-    with atomic_path(run.model) as temporary:
-        model.save_pretrained(temporary)
-        tokenizer.save_pretrained(temporary)
-        data.long_text.save(temporary)
-        for name in (run.normalization, run.data / FIELDS_FILE):
-            if name.is_file():
-                shutil.copyfile(name, temporary / name.name)
+    write_model_folder(
+        run.model, model, tokenizer, long_text=data.long_text, normalization=run.normalization
+    )
     parameters = sum(p.numel() for p in model.parameters())
     log = TrainLog(
         **settings_used(config, (parameters, parameters))

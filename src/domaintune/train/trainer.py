@@ -15,7 +15,6 @@ RMSE is kept, and the standardisation is folded into the head before saving (`re
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from transformers import (
 from domaintune import assets
 from domaintune.config import GENERATIVE, Config, TrainConfig
 from domaintune.data.clean import load_normalization
-from domaintune.data.fields import FIELDS_FILE, load_fields
+from domaintune.data.fields import load_fields
 from domaintune.errors import UserError
 from domaintune.metrics import scores
 from domaintune.models import (
@@ -58,7 +57,7 @@ from domaintune.multilabel import (
 )
 from domaintune.regression import PROBLEM_TYPE as REGRESSION
 from domaintune.regression import TargetScale, fold_into_head, value_scores
-from domaintune.rundir import RunDir, atomic_path, read_parquet, write_text
+from domaintune.rundir import RunDir, read_parquet, write_text
 from domaintune.runfiles import DataCard, ModelChoice, TrainLog
 from domaintune.train.causal import run_train_causal
 from domaintune.train.checkpoints import resume_point, start_fresh
@@ -73,6 +72,7 @@ from domaintune.train.hardware import (
 from domaintune.train.ladder import resolve_model, split_rows
 from domaintune.train.logged import how_it_ran, settings_used
 from domaintune.train.lora import merged, parameter_counts, with_lora
+from domaintune.train.saved import write_model_folder
 from domaintune.train.throughput import MeasuredTrainer
 from domaintune.train.tokencache import (
     LENGTH_MULTIPLE,
@@ -394,10 +394,8 @@ def fit(
 
 
 def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalization: Path) -> None:
-    """A plain Transformers model folder (safetensors, tokenizer, label names), written whole,
-    with a copy of `normalization` (prepare's `normalization.json`): the text normalisation the
-    training data went through, which prediction repeats; and of prepare's `fields.json` beside
-    it, when the data has several text fields: which ones prediction asks for, and how joined.
+    """The trained model as a plain Transformers folder (`saved.write_model_folder`), with
+    `normalization` (prepare's `normalization.json`) copied beside it.
 
     Every process calls this: where the weights are sharded (FSDP, DeepSpeed under accelerate
     launch), gathering them takes all processes. Only the main one writes.
@@ -411,14 +409,14 @@ def save_model(fitted: Fitted, folder: Path, *, is_main: bool = True, normalizat
         weights = trainer.accelerator.get_state_dict(trainer.model_wrapped)
     if not is_main:
         return
-    fitted.tokenizer.model_max_length = fitted.data.max_length  # predict truncates as training did
-    with atomic_path(folder) as temporary:
-        model.save_pretrained(temporary, state_dict=weights)
-        fitted.tokenizer.save_pretrained(temporary)
-        shutil.copyfile(normalization, temporary / normalization.name)
-        if (normalization.parent / FIELDS_FILE).is_file():
-            shutil.copyfile(normalization.parent / FIELDS_FILE, temporary / FIELDS_FILE)
-        fitted.data.long_text.save(temporary)
+    write_model_folder(
+        folder,
+        model,
+        fitted.tokenizer,
+        long_text=fitted.data.long_text,
+        normalization=normalization,
+        state_dict=weights,
+    )
 
 
 def training_log(
