@@ -40,10 +40,9 @@ from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads
 from domaintune.train.ladder import one_model
-from domaintune.train.tokencache import LENGTH_MULTIPLE, load_or_tokenize
+from domaintune.train.tokencache import LENGTH_MULTIPLE, load_or_tokenize, model_length_limit
 from domaintune.train.trainer import (
     freeze_word_embeddings,
-    model_length_limit,
     resolve_batch_size,
     training_rows,
 )

@@ -68,10 +68,9 @@ from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads
 from domaintune.train.ladder import one_model
 from domaintune.train.throughput import MeasuredTrainer, summarize
-from domaintune.train.tokencache import load_or_tokenize, tokenize
+from domaintune.train.tokencache import load_or_tokenize, model_length_limit, tokenize
 from domaintune.train.trainer import (
     fit,
-    model_length_limit,
     resolve_batch_size,
     training_arguments,
     training_rows,

@@ -93,6 +93,13 @@ class TokenizedSplits:
         )
 
 
+def model_length_limit(model: Any, tokenizer: PreTrainedTokenizerBase) -> int:
+    """The most tokens the model reads: its position embeddings', or its tokenizer's if fewer."""
+    positions = getattr(model.config, "max_position_embeddings", None) or 512
+    tokenizer_limit = tokenizer.model_max_length if tokenizer.model_max_length < 1e9 else positions
+    return int(min(positions, tokenizer_limit))
+
+
 def choose_max_length(
     token_lengths: list[int], *, percentile: float, model_limit: int, fixed: int | None
 ) -> tuple[int, str]:

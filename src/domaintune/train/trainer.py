@@ -78,6 +78,7 @@ from domaintune.train.tokencache import (
     LENGTH_MULTIPLE,
     TokenizedSplits,
     load_or_tokenize,
+    model_length_limit,
     tokenize_texts,
 )
 
@@ -96,12 +97,6 @@ def freeze_lowest_layers(model: torch.nn.Module, count: int) -> None:
     embeddings = getattr(model.base_model, "embeddings", model.get_input_embeddings())
     for module in [embeddings, *layers[:count]]:
         module.requires_grad_(False)
-
-
-def model_length_limit(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> int:
-    positions = getattr(model.config, "max_position_embeddings", None) or 512
-    tokenizer_limit = tokenizer.model_max_length if tokenizer.model_max_length < 1e9 else positions
-    return int(min(positions, tokenizer_limit))
 
 
 def weighted_loss(weights: torch.Tensor):
