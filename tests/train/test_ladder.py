@@ -273,3 +273,23 @@ def test_what_times_one_model_gets_the_fast_rung_for_auto() -> None:
     assert one_model(build_config({}, [])).model.name_or_path == ladder.LADDER[-1]
     named = build_config({}, ["model.name_or_path=some/model"])
     assert one_model(named).model.name_or_path == "some/model"
+
+
+def test_the_probe_cuts_texts_where_training_will(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, monkeypatch
+) -> None:
+    """Catches a probe that times texts longer than training reads them (it cut at 512 tokens
+    where training cut at the data's 99th percentile, and read a third of training's speed)."""
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
+    cut_at = []
+    original = ladder.probe_batches
+
+    def watched(*args, max_length: int, **kwargs):
+        cut_at.append(max_length)
+        return original(*args, max_length=max_length, **kwargs)
+
+    monkeypatch.setattr(ladder, "probe_batches", watched)
+    rows_per_second(str(tiny_model), run, config, args, labels=3)
+    log = run_train(with_model(config, str(tiny_model)), run)
+    assert cut_at == [log.max_length]
+    assert log.max_length < 512
