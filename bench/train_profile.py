@@ -40,6 +40,7 @@ from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads
 from domaintune.train.ladder import one_model
+from domaintune.train.rate import resolve_learning_rate
 from domaintune.train.tokencache import LENGTH_MULTIPLE, load_or_tokenize, model_length_limit
 from domaintune.train.trainer import (
     freeze_word_embeddings,
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bf16", action="store_true", help="profile bf16 on any CPU")
     options = parser.parse_args(argv)
     quiet_libraries()
-    config = one_model(load_config(options.config, []))
+    config = resolve_learning_rate(one_model(load_config(options.config, [])))
     threads = apply_threads(config.train.threads)
     run = RunDir(options.out)
     if not run.card.is_file():

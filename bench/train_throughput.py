@@ -67,6 +67,7 @@ from domaintune.rundir import RunDir, write_json, write_parquet
 from domaintune.runfiles import DataCard
 from domaintune.train.hardware import apply_threads
 from domaintune.train.ladder import one_model
+from domaintune.train.rate import resolve_learning_rate
 from domaintune.train.throughput import MeasuredTrainer, summarize
 from domaintune.train.tokencache import load_or_tokenize, model_length_limit, tokenize
 from domaintune.train.trainer import (
@@ -387,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     quiet_libraries()
     overrides = [] if options.epochs is None else [f"train.epochs={options.epochs}"]
-    config = one_model(load_config(options.config, overrides))
+    config = resolve_learning_rate(one_model(load_config(options.config, overrides)))
     apply_threads(config.train.threads)
     run = RunDir(options.out)
     if not run.card.is_file():

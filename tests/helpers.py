@@ -45,9 +45,10 @@ FILLER = [
 ]
 
 
-def build_tiny_bert(folder: Path, words: set[str]) -> Path:
+def build_tiny_bert(folder: Path, words: set[str], *, hidden_size: int = 64) -> Path:
     """A 2-layer BERT with random weights (seeded) and a word-level vocabulary of `words`,
-    saved in `folder` as `from_pretrained` expects (safetensors)."""
+    saved in `folder` as `from_pretrained` expects (safetensors); `hidden_size` wide, for the
+    rules that read a model's width."""
     import torch
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
@@ -58,7 +59,7 @@ def build_tiny_bert(folder: Path, words: set[str]) -> Path:
     tokenizer.model_max_length = 64
     config = BertConfig(
         vocab_size=len(vocab),
-        hidden_size=64,
+        hidden_size=hidden_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=128,

@@ -451,12 +451,14 @@ class TrainConfig(Section):
     training split, each row once: so the budget also decides whether a large split is used
     whole. None picks the most accurate model whatever it takes. Ignored for a named model.
     600 s keeps `make demo` within 15 minutes on two cores with everything else it does."""
-    learning_rate: float = Field(default=1e-4, gt=0)
-    """High for fine-tuning, but right for small encoders (MiniLM-L6: 22M parameters). Too high
-    for a base-size encoder: MPNet-base's test macro-F1 at 1e-4 against 3e-5, each on one
-    prepared split (bench/quality.py --variants mpnet, --set train.learning_rate=3e-5): products
-    0.762 against 0.786, tweets 0.823 against 0.826; on the default task 3e-5 reached 0.817 where
-    1e-4 had stalled at validation 0.786. A rate chosen by model size is the next step."""
+    learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] = "auto"
+    """auto: 1e-4 for a model whose hidden states are narrower than 768 (MiniLM-L6: 384), 3e-5
+    from 768 up (MPNet-base, BERT-base), or for a model whose config gives no width
+    (`train.rate`). Small encoders are fine-tuned near 1e-4; base-size ones in BERT's range,
+    {2, 3, 5}e-5. Measured for MPNet-base at 1e-4 against 3e-5 (test macro-F1, each pair on one
+    prepared split; bench/quality.py --variants mpnet --set train.learning_rate=...): products
+    0.762 against 0.786, tweets 0.823 against 0.826; on the default task 3e-5 reached 0.817,
+    where 1e-4 stalled at validation 0.786."""
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     """Rows per optimizer step (per process). auto: 32 where that still gives each epoch 100
     steps (3,200 training rows on one process), else 16. Larger batches keep a CPU's cores busier

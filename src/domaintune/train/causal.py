@@ -37,6 +37,7 @@ from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.hardware import Machine, apply_threads, device_settings, training_attention
 from domaintune.train.logged import how_it_ran, settings_used
 from domaintune.train.lora import merged, parameter_counts, with_lora
+from domaintune.train.rate import initial_learning_rate
 from domaintune.train.throughput import MeasuredTrainer
 
 
@@ -108,7 +109,7 @@ def causal_arguments(
         output_dir=str(output_dir),
         num_train_epochs=train.epochs,
         max_steps=steps,
-        learning_rate=train.learning_rate,
+        learning_rate=initial_learning_rate(train.learning_rate),  # 2e-4 where auto
         per_device_train_batch_size=train.batch_size,
         per_device_eval_batch_size=train.eval_batch_size,
         weight_decay=train.weight_decay,

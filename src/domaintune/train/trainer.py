@@ -72,6 +72,7 @@ from domaintune.train.hardware import (
 from domaintune.train.ladder import resolve_model, split_rows
 from domaintune.train.logged import how_it_ran, settings_used
 from domaintune.train.lora import merged, parameter_counts, with_lora
+from domaintune.train.rate import initial_learning_rate, resolve_learning_rate
 from domaintune.train.saved import write_model_folder
 from domaintune.train.throughput import MeasuredTrainer
 from domaintune.train.tokencache import (
@@ -245,7 +246,7 @@ def training_arguments(
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=train.epochs,
-        learning_rate=train.learning_rate,
+        learning_rate=initial_learning_rate(train.learning_rate),
         per_device_train_batch_size=train.batch_size,
         per_device_eval_batch_size=train.eval_batch_size,
         weight_decay=train.weight_decay,
@@ -491,7 +492,9 @@ def run_train(config: Config, run: RunDir, *, resume: bool = False) -> TrainLog:
         validate=split_rows(run, "validation") > 0,
     )
     config, choice = resolve_model(config, run, args, processes=machine.processes, resume=resume)
+    config = resolve_learning_rate(config)
     args.num_train_epochs = config.train.epochs  # `auto` may cut them to the time budget
+    args.learning_rate = config.train.learning_rate  # `auto`: the chosen model's
     is_main = args.process_index == 0
     resumed_from = None
     with args.main_process_first(local=False, desc="checkpoints"):
