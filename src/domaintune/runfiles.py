@@ -346,6 +346,9 @@ class TrainLog(RunFile):
     distilled_unlabelled_rows: int = 0
     """Unlabelled texts (data/unlabelled.parquet) the student learnt from the teacher alone,
     beside the train_rows labelled ones; 0 without them (and in logs written before them)."""
+    distilled_augmented_rows: int = 0
+    """Changed copies of training texts (train.distill_augment) the student learnt from the
+    teacher alone; 0 without them (and in logs written before them)."""
 
 
 PER_CLASS_F1 = re.compile(r"f1\[(.*)\]")

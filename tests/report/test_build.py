@@ -701,7 +701,11 @@ def test_a_student_of_unlabelled_texts_says_how_many_were_read_kept_and_learnt_f
     drops counted wrong (cleaning is what the twins and near-duplicates do not explain)."""
     run = copy_run(finished_run, tmp_path)
     log = TrainLog.read(run.train_log)
-    update = {"distilled_from": str(finished_run.root), "distilled_unlabelled_rows": 30}
+    update = {
+        "distilled_from": str(finished_run.root),
+        "distilled_unlabelled_rows": 30,
+        "distilled_augmented_rows": 50,
+    }
     log.model_copy(update=update).write(run.train_log)
     near = CardStep(
         name="near_duplicates",
@@ -729,7 +733,8 @@ def test_a_student_of_unlabelled_texts_says_how_many_were_read_kept_and_learnt_f
         "validation 1, train 3) and 1 nearly repeated another unlabelled text.\n" in report
     )
     assert (
-        f"it learnt from the teacher on {log.train_rows} labelled + 30 unlabelled texts, the "
-        "unlabelled ones by its probabilities alone" in report
+        f"it learnt from the teacher on {log.train_rows} labelled texts + 30 unlabelled ones + "
+        "50 changed copies of training texts (words dropped, replaced, cut to a span), all but "
+        "the labelled ones by its probabilities alone" in report
     )
     assert "Unlabelled texts" not in finished_run.report_md.read_text()

@@ -13,6 +13,7 @@ from domaintune.data.fields import load_fields
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
+from domaintune.train.augment import augmented_copies
 from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
 from domaintune.train.tokencache import UNLABELLED
 from domaintune.train.trainer import fit, training_arguments, training_log
@@ -179,3 +180,38 @@ def test_the_student_also_learns_the_teachers_logits_on_unlabelled_texts(
     assert log.train_rows == log.train_windows == train_rows
     batches = -(-(train_rows + len(texts)) // config.train.batch_size)
     assert log.steps == batches  # one epoch over labelled and unlabelled rows
+
+
+def test_the_student_learns_the_teachers_logits_on_changed_copies_of_its_training_texts(
+    tmp_path: Path,
+    tickets_csv: Path,
+    tiny_model: Path,
+    finished_run: RunDir,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Catches train.distill_augment ignored, its copies given a gold label or the logits of
+    other texts, or counted as unlabelled texts or training rows."""
+    train_on_the_cpu(monkeypatch, None)
+    config, run = prepared_run(
+        tmp_path,
+        tickets_csv,
+        tiny_model,
+        f"train.distill_from={finished_run.root}",
+        "train.distill_augment=2",
+        "train.epochs=1",
+    )
+    args = training_arguments(config.train, tmp_path / "checkpoints")
+    train = pd.read_parquet(run.split("train"))
+    copies = augmented_copies(train, ["text"], copies=2, seed=config.train.seed)
+    assert len(train) < len(copies) <= 2 * len(train)
+    labels = DataCard.read(run.card).labels
+    expected = teacher_logits(finished_run.model, copies, None, labels, args)
+    fitted = fit(config, run, args)
+    added = fitted.data.train.select(range(len(train), len(fitted.data.train)))
+    attached = np.array(added["labels"])
+    assert attached.shape == (len(copies), 1 + len(labels))
+    assert (attached[:, 0] == UNLABELLED).all()
+    assert attached[:, 1:] == pytest.approx(expected, abs=1e-4)
+    log = training_log(config, fitted, None)
+    assert (log.distilled_augmented_rows, log.distilled_unlabelled_rows) == (len(copies), 0)
+    assert log.train_rows == log.train_windows == len(train)

@@ -549,6 +549,9 @@ class TrainConfig(Section):
     teacher (learning rate 3e-5) reached test macro-F1 0.817, its MiniLM-L6 student 0.794 and
     MiniLM-L6 alone 0.798; with only the labelled rows to learn from, distillation did not carry
     the teacher's gain there."""
+    distill_augment: int = Field(default=0, ge=0)
+    """Changed copies of each training text (words dropped, replaced, cut to a span) that the
+    student also learns from the teacher's probabilities alone (`train.augment`)."""
     lora_r: int = Field(default=8, ge=1)
     """Rank of each adapter."""
     lora_alpha: float = Field(default=16, gt=0)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 from transformers import TrainingArguments
 
 from domaintune.data.fields import TextFields
@@ -66,7 +67,8 @@ def teacher_logits(
     order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
     logits = np.zeros((len(frame), len(taught)), dtype=np.float32)
     with torch.inference_mode():
-        for start in range(0, len(order), TEACHER_BATCH):
+        starts = range(0, len(order), TEACHER_BATCH)
+        for start in tqdm(starts, desc="teacher", unit="batch", disable=not args.should_log):
             rows = order[start : start + TEACHER_BATCH]
             batch = tokenizer.pad(
                 [{key: values[i] for key, values in encoded.items()} for i in rows],

@@ -57,6 +57,8 @@ class TokenizedSplits:
     from_cache: bool
     unlabelled_rows: int = 0
     """Training rows of texts without labels, after the labelled ones (`with_unlabelled`)."""
+    augmented_rows: int = 0
+    """Of those, the changed copies of training texts (train.distill_augment), the last ones."""
 
     def with_teacher(self, logits: np.ndarray) -> TokenizedSplits:
         """Each training row labelled [label, the teacher's logits...] for distillation (in
@@ -70,14 +72,19 @@ class TokenizedSplits:
         ]
         return replace(self, train=self.train.remove_columns("labels").add_column("labels", rows))
 
-    def with_unlabelled(self, rows: Dataset, logits: np.ndarray) -> TokenizedSplits:
+    def with_unlabelled(
+        self, rows: Dataset, logits: np.ndarray, *, augmented: int = 0
+    ) -> TokenizedSplits:
         """Texts without labels (`tokenize_texts`) appended to training after `with_teacher`,
         each labelled [UNLABELLED, the teacher's logits...]: distillation learns them from the
-        teacher alone."""
+        teacher alone. The last `augmented` of them are changed copies of training texts."""
         labels = [[float(UNLABELLED), *map(float, row)] for row in logits]
         added = rows.add_column("labels", labels).cast(self.train.features)
         return replace(
-            self, train=concatenate_datasets([self.train, added]), unlabelled_rows=len(rows)
+            self,
+            train=concatenate_datasets([self.train, added]),
+            unlabelled_rows=len(rows),
+            augmented_rows=augmented,
         )
 
     def standardized(self, scale: TargetScale) -> TokenizedSplits:

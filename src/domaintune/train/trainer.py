@@ -59,6 +59,7 @@ from domaintune.regression import PROBLEM_TYPE as REGRESSION
 from domaintune.regression import TargetScale, fold_into_head, value_scores
 from domaintune.rundir import RunDir, read_parquet, write_text
 from domaintune.runfiles import DataCard, ModelChoice, TrainLog
+from domaintune.train.augment import augmented_copies
 from domaintune.train.causal import run_train_causal
 from domaintune.train.checkpoints import resume_point, start_fresh
 from domaintune.train.distill import distillation_loss, teacher_folder, teacher_logits
@@ -185,25 +186,33 @@ def teacher_labelled(
     tokenizer: PreTrainedTokenizerBase,
     labels: list[str],
     args: TrainingArguments,
-    *,
-    teacher: str,
+    options: TrainConfig,
 ) -> TokenizedSplits:
-    """The training rows labelled with the teacher's logits too, and the run's texts without
-    labels (data/unlabelled.parquet, when prepare wrote one) appended, tokenised as training's
-    and labelled by the teacher alone. The teacher reads both in one pass."""
+    """The training rows labelled with the teacher's logits too; then the run's texts without
+    labels (data/unlabelled.parquet, when prepare wrote one) and the changed copies of training
+    texts (`train.distill_augment`) appended, tokenised as training's and labelled by the
+    teacher alone. The teacher reads them all in one pass."""
     fields = load_fields(run.data)
     train = pd.read_parquet(run.split("train"))
+    columns = ["text"] if fields is None else fields.columns
+    augmented = augmented_copies(train, columns, copies=options.distill_augment, seed=options.seed)
     frames = [train]
     if run.unlabelled.is_file():
         frames.append(read_parquet(run.unlabelled))
+    frames.append(augmented)
     logits = teacher_logits(
-        teacher_folder(teacher), pd.concat(frames, ignore_index=True), fields, labels, args
+        teacher_folder(options.distill_from),
+        pd.concat(frames, ignore_index=True),
+        fields,
+        labels,
+        args,
     )
     data = data.with_teacher(logits[: len(train)])
     if len(logits) == len(train):  # no texts without labels
         return data
-    rows = tokenize_texts(frames[1], tokenizer, max_length=data.max_length, fields=fields)
-    return data.with_unlabelled(rows, logits[len(train) :])
+    unlabelled = pd.concat(frames[1:], ignore_index=True)
+    rows = tokenize_texts(unlabelled, tokenizer, max_length=data.max_length, fields=fields)
+    return data.with_unlabelled(rows, logits[len(train) :], augmented=len(augmented))
 
 
 LARGE_BATCH = 32
@@ -346,7 +355,7 @@ def fit(
     loss = positive_weighted_loss if multi else weighted_loss
     compute_loss = None if class_weights is None else loss(torch.tensor(class_weights).float())
     if train.distill_from is not None:
-        data = teacher_labelled(data, run, tokenizer, labels, args, teacher=train.distill_from)
+        data = teacher_labelled(data, run, tokenizer, labels, args, train)
         compute_loss = distillation_loss(
             None if class_weights is None else torch.tensor(class_weights).float(),
             temperature=train.distill_temperature,
@@ -455,7 +464,8 @@ def training_log(
         model_choice=choice,
         method_reason=method_reason,
         distilled_from=options.distill_from,
-        distilled_unlabelled_rows=fitted.data.unlabelled_rows,
+        distilled_unlabelled_rows=fitted.data.unlabelled_rows - fitted.data.augmented_rows,
+        distilled_augmented_rows=fitted.data.augmented_rows,
     )
 
 
