@@ -113,6 +113,7 @@ def test_the_student_trains_on_the_teachers_logits_in_its_own_label_order(
         tickets_csv,
         tiny_model,
         f"train.distill_from={finished_run.root}",
+        "train.distill_augment=0",  # training rows are the prepared split's alone
         f"train.precision={precision}",
     )
     args = training_arguments(config.train, tmp_path / "checkpoints")
@@ -160,6 +161,7 @@ def test_the_student_also_learns_the_teachers_logits_on_unlabelled_texts(
         tiny_model,
         f"train.distill_from={finished_run.root}",
         f"data.unlabelled={pool}",
+        "train.distill_augment=0",  # the texts added to training are the unlabelled ones alone
         "train.epochs=1",
     )
     unlabelled = pd.read_parquet(run.unlabelled)
