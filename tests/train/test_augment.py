@@ -14,7 +14,7 @@ def test_each_copy_is_a_changed_nonempty_text_of_the_training_words() -> None:
     """Catches copies that repeat their text (nothing new for the teacher to label), come out
     empty, or bring words from outside the training texts."""
     frame = pd.DataFrame({"text": TEXTS, "label": ["negative", "positive", "negative"]})
-    made = augmented_copies(frame, ["text"], copies=20, seed=0)
+    made = augmented_copies(frame, ["text"], copies=20, max_rows=100, seed=0)
     assert list(made.columns) == ["text"]
     assert 0.8 * 60 <= len(made) <= 60
     vocabulary = {word for text in TEXTS for word in text.split()}
@@ -25,18 +25,28 @@ def test_each_copy_is_a_changed_nonempty_text_of_the_training_words() -> None:
 
 def test_the_same_seed_makes_the_same_copies() -> None:
     frame = pd.DataFrame({"text": TEXTS})
-    first = augmented_copies(frame, ["text"], copies=3, seed=7)
-    assert first.equals(augmented_copies(frame, ["text"], copies=3, seed=7))
-    assert not first.equals(augmented_copies(frame, ["text"], copies=3, seed=8))
+    first = augmented_copies(frame, ["text"], copies=3, max_rows=100, seed=7)
+    assert first.equals(augmented_copies(frame, ["text"], copies=3, max_rows=100, seed=7))
+    assert not first.equals(augmented_copies(frame, ["text"], copies=3, max_rows=100, seed=8))
 
 
 def test_several_fields_are_changed_each_on_its_own_and_kept_together() -> None:
     frame = pd.DataFrame(
         {"field_subject": ["refund please", "lost bag"], "field_body": TEXTS[:2], "label": "x"}
     )
-    made = augmented_copies(frame, ["field_subject", "field_body"], copies=10, seed=0)
+    made = augmented_copies(frame, ["field_subject", "field_body"], copies=10, max_rows=100, seed=0)
     assert list(made.columns) == ["field_subject", "field_body"]
     assert made.notna().all().all() and (made != "").all().all()
+
+
+def test_beyond_the_cap_a_random_share_of_the_copies_is_made() -> None:
+    """Catches a cap that is ignored (a large split's copies would take the teacher hours) or
+    that takes the copies of the first texts alone."""
+    frame = pd.DataFrame({"text": [f"{text} {i}" for i in range(100) for text in TEXTS[:1]]})
+    made = augmented_copies(frame, ["text"], copies=8, max_rows=200, seed=0)
+    assert 0.8 * 200 <= len(made) <= 200
+    sources = {text.split()[-1] for text in made["text"] if text.split()[-1].isdigit()}
+    assert len(sources) > 50
 
 
 def test_most_of_a_text_survives_a_change() -> None:

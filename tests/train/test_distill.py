@@ -204,7 +204,13 @@ def test_the_student_learns_the_teachers_logits_on_changed_copies_of_its_trainin
     )
     args = training_arguments(config.train, tmp_path / "checkpoints")
     train = pd.read_parquet(run.split("train"))
-    copies = augmented_copies(train, ["text"], copies=2, seed=config.train.seed)
+    copies = augmented_copies(
+        train,
+        ["text"],
+        copies=2,
+        max_rows=config.train.distill_augment_max_rows,
+        seed=config.train.seed,
+    )
     assert len(train) < len(copies) <= 2 * len(train)
     labels = DataCard.read(run.card).labels
     expected = teacher_logits(finished_run.model, copies, None, labels, args)

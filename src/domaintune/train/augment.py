@@ -27,24 +27,27 @@ sample n-grams of 1 to 5 words, which leaves little of a short text's meaning)."
 
 
 def augmented_copies(
-    frame: pd.DataFrame, columns: list[str], *, copies: int, seed: int
+    frame: pd.DataFrame, columns: list[str], *, copies: int, max_rows: int, seed: int
 ) -> pd.DataFrame:
     """`copies` changed versions of each row of `frame`, each text column changed on its own;
-    the other columns are left out. A copy that came out empty or unchanged is dropped."""
+    the other columns are left out. Beyond `max_rows` copies in all, a random share of them is
+    made. A copy that came out empty or unchanged is dropped."""
     rng = np.random.default_rng(seed)
     words = {column: frame[column].astype(str).str.split() for column in columns}
     vocabulary = np.array([word for column in columns for text in words[column] for word in text])
     made: dict[str, list[str]] = {column: [] for column in columns}
-    for _ in range(copies):
-        for row in range(len(frame)):
-            changed = {
-                column: changed_words(words[column].iat[row], vocabulary, rng) for column in columns
-            }
-            original = [" ".join(words[column].iat[row]) for column in columns]
-            texts = [" ".join(changed[column]) for column in columns]
-            if all(texts) and texts != original:
-                for column, text in zip(columns, texts):
-                    made[column].append(text)
+    sources = np.tile(np.arange(len(frame)), copies)
+    if len(sources) > max_rows:
+        sources = np.sort(rng.choice(sources, size=max_rows, replace=False))
+    for row in sources:
+        changed = {
+            column: changed_words(words[column].iat[row], vocabulary, rng) for column in columns
+        }
+        original = [" ".join(words[column].iat[row]) for column in columns]
+        texts = [" ".join(changed[column]) for column in columns]
+        if all(texts) and texts != original:
+            for column, text in zip(columns, texts):
+                made[column].append(text)
     return pd.DataFrame(made)
 
 

@@ -195,7 +195,13 @@ def teacher_labelled(
     fields = load_fields(run.data)
     train = pd.read_parquet(run.split("train"))
     columns = ["text"] if fields is None else fields.columns
-    augmented = augmented_copies(train, columns, copies=options.distill_augment, seed=options.seed)
+    augmented = augmented_copies(
+        train,
+        columns,
+        copies=options.distill_augment,
+        max_rows=options.distill_augment_max_rows,
+        seed=options.seed,
+    )
     frames = [train]
     if run.unlabelled.is_file():
         frames.append(read_parquet(run.unlabelled))
