@@ -2,7 +2,7 @@
 
 A teacher's probabilities on the texts it was trained on are close to its gold labels, so they
 teach a student little beyond them; what carries a teacher's knowledge is its view of texts it has
-not seen (Hinton et al., 2015). Where no unlabelled texts are given, distillation makes some, as
+not seen (Hinton et al., 2015). Beside any unlabelled texts given, distillation makes some, as
 Tang et al. (2019, "Distilling task-specific knowledge from BERT into simple neural networks")
 did: each copy of a training text has some words dropped, some replaced by words drawn from the
 training texts, and sometimes only a span of it kept. The changes are made on words, not tokens,
