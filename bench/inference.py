@@ -21,8 +21,9 @@ batch 1 each text is one call, as a server answering single requests sees it; at
 slice is one call with that batch size (`pipeline(texts, batch_size=...)`,
 `predict_proba(texts, batch_size=...)`).
 
-It prints texts/s per variant and batch size and the ratio to `pipeline()` at the same batch
-size; then, from one call over all texts at batch 32 (as `domaintune export` checks parity),
+It prints texts/s per variant and batch size over all passes, and the ratio to `pipeline()` at
+the same batch size as the median (and quartiles) of the per-slice ratios, which a burst of
+noise during one variant's turn barely moves; then, from one call over all texts at batch 32 (as `domaintune export` checks parity),
 against PyTorch fp32 through `Predictor`: the share of texts given the same label, the largest
 probability difference (calibrated probabilities; `pipeline()`'s uncalibrated ones against
 uncalibrated fp32), and each variant's macro-F1 on the test labels. PyTorch and ONNX Runtime get
@@ -133,29 +134,38 @@ def serve_variant(
 
 def interleaved(
     workers: dict[str, Connection], count: int, *, batch_size: int, seconds: float
-) -> dict[str, float]:
-    """Texts per second of each variant at `batch_size`.
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Texts per second of each variant at `batch_size`, and each variant's speed-up over the
+    first (the reference) on every slice.
 
     The texts are cut into slices of SLICE_TEXTS, and each slice goes through every variant in
     turn (each in its own process, the others idle) before the next slice: a machine whose speed
     changes during the run (other jobs, a neighbour on a shared host) then slows all variants
     alike, not whichever ran at the time. Passes repeat until each variant has run `seconds` (at
-    least one pass)."""
+    least one pass). A slice's speed-up compares the same texts a few seconds apart; their median
+    is the ratio to report, since a burst from a neighbour that hits one variant's turn moves a
+    total (one pass's texts/s swung from 481 to 706 between runs of this bench) but not a median
+    of dozens of slices."""
     for connection in workers.values():  # first calls allocate and pick kernels
         connection.send(("time", batch_size, 0, WARM_UP))
         connection.recv()
     slices = [(i, min(i + SLICE_TEXTS, count)) for i in range(0, count, SLICE_TEXTS)]
     spent = dict.fromkeys(workers, 0.0)
     done = dict.fromkeys(workers, 0)
+    per_slice: dict[str, list[float]] = {name: [] for name in workers}
     passes = 0
     while passes == 0 or min(spent.values()) < seconds:
         for first, last in slices:
             for name, connection in workers.items():
                 connection.send(("time", batch_size, first, last))
-                spent[name] += connection.recv()
+                took = connection.recv()
+                spent[name] += took
                 done[name] += last - first
+                per_slice[name].append(took)
         passes += 1
-    return {name: done[name] / spent[name] for name in workers}
+    reference = np.array(next(iter(per_slice.values())))
+    speedups = {name: reference / np.array(times) for name, times in per_slice.items()}
+    return {name: done[name] / spent[name] for name in workers}, speedups
 
 
 def build_exports(run: Path, folder: Path, texts: list[str]) -> None:
@@ -257,12 +267,15 @@ def main() -> None:
         process.start()
         workers[name] = ours
         processes.append(process)
-    speeds = {name: {} for name in variants}
+    speeds: dict[str, dict[int, float]] = {name: {} for name in variants}
+    speedups: dict[str, dict[int, np.ndarray]] = {name: {} for name in variants}
     for batch_size in BATCH_SIZES:
-        for name, speed in interleaved(
+        timed, ratios = interleaved(
             workers, len(texts), batch_size=batch_size, seconds=args.seconds
-        ).items():
-            speeds[name][batch_size] = speed
+        )
+        for name in variants:
+            speeds[name][batch_size] = timed[name]
+            speedups[name][batch_size] = ratios[name]
         print(f"  batch {batch_size} timed", file=sys.stderr)
     probs = {}
     for name, connection in workers.items():
@@ -276,13 +289,17 @@ def main() -> None:
     print(f"\ninference on {args.run}: {len(texts)} test texts; {machine_line(args.threads)}")
     for line in skipped:
         print(f"skipped {line}")
-    base = speeds[variants[0]]
-    print("\ntexts/s (x pipeline() at the same batch size):")
+    slices = len(speedups[variants[0]][BATCH_SIZES[0]])
+    print(
+        f"\ntexts/s over all passes (x {variants[0]}: the median over {slices} slices of "
+        f"{SLICE_TEXTS} texts, each timed beside the reference; its quartiles):"
+    )
     for name in variants:
-        cells = "  ".join(
-            f"b{b}: {speeds[name][b]:6.0f} ({speeds[name][b] / base[b]:.2f}x)" for b in BATCH_SIZES
-        )
-        print(f"  {name:16s} {cells}")
+        cells = []
+        for b in BATCH_SIZES:
+            low, median, high = np.percentile(speedups[name][b], [25, 50, 75])
+            cells.append(f"b{b}: {speeds[name][b]:5.0f} ({median:.2f}x, {low:.2f}-{high:.2f})")
+        print(f"  {name:16s} {'  '.join(cells)}")
     print(
         f"\nparity over all {len(texts)} texts in one call at batch {PARITY_BATCH} (as "
         "`domaintune export` checks it), against PyTorch fp32 through Predictor:"
