@@ -105,9 +105,11 @@ def test_when_no_rung_fits_the_fastest_trains_the_epochs_the_budget_allows(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
 ) -> None:
     """The arithmetic, at a fixed speed: a tiny model's measured one wobbles tenfold on a busy
-    machine (the real probe runs in the tests around this one)."""
+    machine (the real probe runs in the tests around this one). The accurate rung, ten times
+    slower, fits not even half of its epochs in any of these budgets."""
     config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model, "train.epochs=4")
-    monkeypatch.setattr(ladder, "rows_per_second", lambda *args, **kwargs: 10.0)
+    speeds = {rungs[0]: 1.0, rungs[1]: 10.0}
+    monkeypatch.setattr(ladder, "rows_per_second", lambda name, *args, **kwargs: speeds[name])
     rows = {"train_rows": 1000, "validation_rows": 300, "labels": 3}  # 1,100 rows an epoch
     for budget, epochs in ((330.0, 3.0), (55.0, 0.5), (10.0, 0.09), (1e-3, ladder.LEAST_EPOCHS)):
         choice = choose_model(with_budget(config, budget), run, args, **rows, ladder=rungs)
@@ -116,6 +118,31 @@ def test_when_no_rung_fits_the_fastest_trains_the_epochs_the_budget_allows(
         assert ("of the training rows, each once" in choice.reason) is (epochs < 1)
     fits = choose_model(with_budget(config, 440.0), run, args, **rows, ladder=rungs)
     assert fits.epochs is None and fits.probes[-1].fits
+
+
+def test_an_accurate_rung_that_fits_half_its_epochs_is_chosen_and_trains_what_fits(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """Where the budget allows the accurate rung at least half of its planned epochs, it is
+    chosen over a fast rung that would fit them all, and its epochs are cut to the budget;
+    below half, the fast rung trains them all."""
+    config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model, "train.epochs=4")
+    speeds = {rungs[0]: 10.0, rungs[1]: 100.0}
+    monkeypatch.setattr(ladder, "rows_per_second", lambda name, *args, **kwargs: speeds[name])
+    rows = {"train_rows": 1000, "validation_rows": 300, "labels": 3}  # 4 x 1,100 rows: 440 s
+    for budget, model, epochs in (
+        (440.0, rungs[0], None),
+        (300.0, rungs[0], 2.72),
+        (220.0, rungs[0], 2.0),
+        (219.0, rungs[1], None),
+    ):
+        choice = choose_model(with_budget(config, budget), run, args, **rows, ladder=rungs)
+        assert (choice.model, choice.epochs) == (model, epochs), budget
+        assert [p.model for p in choice.probes] == list(rungs)
+    cut = choose_model(with_budget(config, 300.0), run, args, **rows, ladder=rungs)
+    assert "at least 50% of the 4 epochs fit the 300 s budget" in cut.reason
+    assert "all would take about 440 s at 10.0 rows/s, so it trains 2.72 epochs" in cut.reason
+    assert not cut.probes[0].fits and cut.probes[1].fits
 
 
 def test_a_budget_too_small_for_any_rung_cuts_the_training_to_what_fits(
