@@ -10,9 +10,10 @@ least half of them (`LEAST_SHARE_OF_EPOCHS`) and then trains the epochs that do:
 leaves MiniLM-L6 most of its time idle, MPNet-base's first epochs teach more than MiniLM-L6's
 three. When none does, the budget also decides how much of the data is used: the fastest rung
 trains as many epochs as fit, fewer than planned, and below one epoch on a random part of the
-training split, each row once. Seeing more rows once teaches more than seeing fewer rows again (on the default task,
-MiniLM-L6 on all 11,425 training rows reached test macro-F1 0.794; on the 5,319 left by
-undersampling, 0.750), so the data is cut by epochs, never by dropping rows up front.
+training split, each row once. Seeing more rows once teaches more than seeing fewer rows again
+(on the default task, MiniLM-L6 on all 11,425 training rows reached test macro-F1 0.794; on the
+5,319 left by undersampling, 0.750), so the data is cut by epochs, never by dropping rows up
+front.
 
 The estimate leaves out what the probe cannot see cheaply: saving a checkpoint each epoch (a few
 seconds each for MPNet-base here), and the extra windows of `model.long_text: chunks`.
@@ -180,7 +181,8 @@ def choose_model(
     ladder: tuple[str, ...] = LADDER,
 ) -> ModelChoice:
     """The model to train: the configured one, or for `auto` the first rung of `ladder` whose
-    estimated training time fits `train.time_budget` (no budget: the first rung).
+    estimated training time fits `train.time_budget`, or half of it does (no budget: the first
+    rung).
 
     A rung fits when its planned epochs do; a more accurate rung than the fastest is chosen too
     when `LEAST_SHARE_OF_EPOCHS` of them fit, and trains the epochs that do. The fastest rung is
