@@ -23,8 +23,8 @@ slice is one call with that batch size (`pipeline(texts, batch_size=...)`,
 
 It prints texts/s per variant and batch size over all passes, and the ratio to `pipeline()` at
 the same batch size as the median (and quartiles) of the per-slice ratios, which a burst of
-noise during one variant's turn barely moves; then, from one call over all texts at batch 32 (as `domaintune export` checks parity),
-against PyTorch fp32 through `Predictor`: the share of texts given the same label, the largest
+noise during one variant's turn barely moves; then, from one call over all texts at batch 32
+(as `domaintune export` checks parity), against PyTorch fp32 through `Predictor`: the share of texts given the same label, the largest
 probability difference (calibrated probabilities; `pipeline()`'s uncalibrated ones against
 uncalibrated fp32), and each variant's macro-F1 on the test labels. PyTorch and ONNX Runtime get
 the same number of threads (--threads, default one per physical core).
@@ -150,22 +150,18 @@ def interleaved(
         connection.send(("time", batch_size, 0, WARM_UP))
         connection.recv()
     slices = [(i, min(i + SLICE_TEXTS, count)) for i in range(0, count, SLICE_TEXTS)]
-    spent = dict.fromkeys(workers, 0.0)
-    done = dict.fromkeys(workers, 0)
-    per_slice: dict[str, list[float]] = {name: [] for name in workers}
+    seconds_per_slice: dict[str, list[float]] = {name: [] for name in workers}
     passes = 0
-    while passes == 0 or min(spent.values()) < seconds:
+    while passes == 0 or min(map(sum, seconds_per_slice.values())) < seconds:
         for first, last in slices:
             for name, connection in workers.items():
                 connection.send(("time", batch_size, first, last))
-                took = connection.recv()
-                spent[name] += took
-                done[name] += last - first
-                per_slice[name].append(took)
+                seconds_per_slice[name].append(connection.recv())
         passes += 1
-    reference = np.array(next(iter(per_slice.values())))
-    speedups = {name: reference / np.array(times) for name, times in per_slice.items()}
-    return {name: done[name] / spent[name] for name in workers}, speedups
+    times = {name: np.array(taken) for name, taken in seconds_per_slice.items()}
+    reference = next(iter(times.values()))
+    speeds = {name: passes * count / taken.sum() for name, taken in times.items()}
+    return speeds, {name: reference / taken for name, taken in times.items()}
 
 
 def build_exports(run: Path, folder: Path, texts: list[str]) -> None:
@@ -289,10 +285,9 @@ def main() -> None:
     print(f"\ninference on {args.run}: {len(texts)} test texts; {machine_line(args.threads)}")
     for line in skipped:
         print(f"skipped {line}")
-    slices = len(speedups[variants[0]][BATCH_SIZES[0]])
     print(
-        f"\ntexts/s over all passes (x {variants[0]}: the median over {slices} slices of "
-        f"{SLICE_TEXTS} texts, each timed beside the reference; its quartiles):"
+        f"\ntexts/s over all passes (x {variants[0]}: the median over slices of {SLICE_TEXTS} "
+        "texts, each timed beside the reference; its quartiles):"
     )
     for name in variants:
         cells = []
