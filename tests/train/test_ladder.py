@@ -3,12 +3,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import torch.distributed as dist
 
 from domaintune.errors import UserError
 from domaintune.evaluate.stage import run_evaluate
+from domaintune.models import load_tokenizer
 from domaintune.report.training import epochs_step, model_choice
 from domaintune.rundir import write_text
 from domaintune.runfiles import TrainLog
@@ -309,14 +311,62 @@ def test_the_probe_cuts_texts_where_training_will(
     where training cut at the data's 99th percentile, and read a third of training's speed)."""
     config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
     cut_at = []
-    original = ladder.probe_batches
+    original = ladder.training_batches
 
     def watched(*args, max_length: int, **kwargs):
         cut_at.append(max_length)
         return original(*args, max_length=max_length, **kwargs)
 
-    monkeypatch.setattr(ladder, "probe_batches", watched)
+    monkeypatch.setattr(ladder, "training_batches", watched)
     rows_per_second(str(tiny_model), run, config, args, labels=3)
     log = run_train(with_model(config, str(tiny_model)), run)
     assert cut_at == [log.max_length]
     assert log.max_length < 512
+
+
+@pytest.mark.parametrize("by_length", [True, False])
+def test_the_probe_counts_the_padding_training_computes(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, by_length: bool
+) -> None:
+    """Catches a probe that reckons with other padding than the Trainer's (four batches of
+    random rows sorted among themselves padded product snippets 32% more than training did, and
+    read MPNet-base 26% slow): the batches it reckons with pad as many tokens per row as the
+    Trainer counted, and it times full ones from short to long. One text in eight is long, so that batches grouped by
+    length pad far less than random ones (29.5 tokens a row against 51.6)."""
+    frame = pd.read_csv(tickets_csv)
+    frame.loc[::8, "text"] += " and then it went on and on" * 6
+    frame.to_csv(tickets_csv, index=False)
+    config, run = prepared_run(
+        tmp_path, tickets_csv, tiny_model, f"train.group_by_length={str(by_length).lower()}"
+    )
+    log = run_train(config, run)
+    tokenizer = load_tokenizer(str(tiny_model))
+    encoded, batches = ladder.training_batches(
+        run,
+        tokenizer,
+        batch_size=int(config.train.batch_size),
+        max_length=log.max_length,
+        by_length=by_length,
+        seed=0,
+    )
+    trained = log.throughput_by_epoch
+    counted = sum(e.padded_tokens for e in trained) / sum(e.rows for e in trained)
+    reckoned = sum(ladder.padded_length(encoded, rows) * len(rows) for rows in batches)
+    assert reckoned / sum(len(rows) for rows in batches) == pytest.approx(counted, rel=0.1)
+    probed = ladder.probe_batches(tokenizer, encoded, batches)
+    assert [len(batch["input_ids"]) for batch in probed] == [config.train.batch_size] * 4
+    widths = [batch["input_ids"].shape[1] for batch in probed]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+
+
+def test_a_pass_is_reckoned_along_the_line_of_step_time_against_length() -> None:
+    """Step time grows along a line with the padded length, not in proportion to it: a step of
+    0.1 s plus 0.01 s a token. Catches reckoning a pass from the probe's mean step alone where
+    training's batches are shorter, and a line that reaches below the steps measured."""
+    probed = [16, 24, 32, 40]
+    seconds = [0.1 + 0.01 * width for width in probed]
+    assert ladder.pass_seconds(probed, seconds, [16, 16, 24, 24]) == pytest.approx(
+        2 * 0.26 + 2 * 0.34
+    )
+    assert ladder.pass_seconds(probed, seconds, [8] * 10) == pytest.approx(10 * 0.26)
+    assert ladder.pass_seconds([24] * 4, [0.3, 0.3, 0.5, 0.5], [24] * 3) == pytest.approx(1.2)
