@@ -135,7 +135,7 @@ def padded_length(encoded: BatchEncoding, rows: list[int]) -> int:
 def pass_seconds(widths: list[int], seconds: list[float], training_widths: list[int]) -> float:
     """The time of a pass over batches padded to `training_widths`, from probe batches padded to
     `widths` that took `seconds`: a step's time grows along a line with its padded length
-    (MPNet-base, bf16, 32 rows: 0.37, 0.57, 0.79, 1.01 and 1.20 s at 8, 16, 24, 32 and 40
+    (MPNet-base, bf16, 32 rows: 0.25, 0.43, 0.62, 0.76 and 0.96 s at 8, 16, 24, 32 and 40
     tokens; the optimizer and the head cost the same at any length). The probe's batches span
     training's lengths, so the line corrects their mean step for the difference of the mean
     lengths, within the steps measured."""
@@ -170,8 +170,9 @@ def rows_per_second(
 ) -> float:
     """Training rows per second of the model `name` on this machine, as training would run it:
     a few of training's own batches timed, stepped as the Trainer steps them (its optimizer, its
-    gradient clipping), and the time of all of them reckoned from those. (Plain AdamW where the Trainer steps fused AdamW made MPNet-base's
-    probe read product snippets 20% slow at 16 rows a batch.)"""
+    gradient clipping), and the time of all of them reckoned from those. Plain AdamW where the
+    Trainer steps fused AdamW cost MPNet-base 0.08-0.17 s a step here, a fifth of a step of 16
+    short rows."""
     source = assets.model_path(name)
     tokenizer = load_tokenizer(source)
     attention = training_attention(
