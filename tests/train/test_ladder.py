@@ -311,13 +311,13 @@ def test_the_probe_cuts_texts_where_training_will(
     where training cut at the data's 99th percentile, and read a third of training's speed)."""
     config, run, args = probe_setting(tmp_path, tickets_csv, tiny_model)
     cut_at = []
-    original = ladder.training_batches
+    original = ladder.probe_batches
 
     def watched(*args, max_length: int, **kwargs):
         cut_at.append(max_length)
         return original(*args, max_length=max_length, **kwargs)
 
-    monkeypatch.setattr(ladder, "training_batches", watched)
+    monkeypatch.setattr(ladder, "probe_batches", watched)
     rows_per_second(str(tiny_model), run, config, args, labels=3)
     log = run_train(with_model(config, str(tiny_model)), run)
     assert cut_at == [log.max_length]
@@ -341,19 +341,16 @@ def test_the_probe_counts_the_padding_training_computes(
     )
     log = run_train(config, run)
     tokenizer = load_tokenizer(str(tiny_model))
-    encoded, batches = ladder.training_batches(
-        run,
-        tokenizer,
-        batch_size=int(config.train.batch_size),
-        max_length=log.max_length,
-        by_length=by_length,
-        seed=0,
+    inputs, uncut = ladder.training_texts(run, tokenizer)
+    lengths = [min(length, log.max_length) for length in uncut]
+    batches = ladder.training_batches(
+        lengths, batch_size=int(config.train.batch_size), by_length=by_length, seed=0
     )
     trained = log.throughput_by_epoch
     counted = sum(e.padded_tokens for e in trained) / sum(e.rows for e in trained)
-    reckoned = sum(ladder.padded_length(encoded, rows) * len(rows) for rows in batches)
+    reckoned = sum(ladder.padded_length(lengths, rows) * len(rows) for rows in batches)
     assert reckoned / sum(len(rows) for rows in batches) == pytest.approx(counted, rel=0.1)
-    probed = ladder.probe_batches(tokenizer, encoded, batches)
+    probed = ladder.probe_batches(tokenizer, inputs, lengths, batches, max_length=log.max_length)
     assert [len(batch["input_ids"]) for batch in probed] == [config.train.batch_size] * 4
     widths = [batch["input_ids"].shape[1] for batch in probed]
     assert widths == sorted(widths) and widths[0] < widths[-1]

@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
-from transformers import BatchEncoding, Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from domaintune import assets
@@ -83,16 +83,24 @@ host, MPNet-base's probe read 21.4 to 26.6 rows/s from one timed pass in four ru
 load from one minute to the next, which training meets too."""
 
 
-def training_length(run: RunDir, tokenizer: Any, model: torch.nn.Module, config: Config) -> int:
+def training_texts(run: RunDir, tokenizer: Any) -> tuple[list[list[str]], list[int]]:
+    """The training split as the tokenizer is given it (`tokencache.model_inputs`), and each
+    row's length in tokens, uncut: read and tokenised once for both the limit and the batches."""
+    frame = pd.read_parquet(run.split("train"))
+    inputs = model_inputs(frame, load_fields(run.data), tokenizer)
+    return inputs, [len(ids) for ids in tokenizer(*inputs)["input_ids"]]
+
+
+def training_length(
+    lengths: list[int], tokenizer: Any, model: torch.nn.Module, config: Config
+) -> int:
     """The token limit training will cut texts to: `model.max_length`, else the percentile of
     the training split's lengths (`tokencache.choose_max_length`). A probe that let texts run
     longer timed what training never does: on the default task one tweet of 160 tokens padded a
     probe batch of 32 to 160 where training cuts at 56, and that batch took most of the probe's
     time; MiniLM-L6's probe read 50-78 rows/s where training then ran at 221."""
-    frame = pd.read_parquet(run.split("train"))
-    encoded = tokenizer(*model_inputs(frame, load_fields(run.data), tokenizer))
     limit, _ = choose_max_length(
-        [len(ids) for ids in encoded["input_ids"]],
+        lengths,
         percentile=config.model.max_length_percentile,
         model_limit=model_length_limit(model, tokenizer),
         fixed=config.model.max_length,
@@ -101,34 +109,22 @@ def training_length(run: RunDir, tokenizer: Any, model: torch.nn.Module, config:
 
 
 def training_batches(
-    run: RunDir,
-    tokenizer: Any,
-    *,
-    batch_size: int,
-    max_length: int,
-    by_length: bool,
-    seed: int,
-) -> tuple[BatchEncoding, list[list[int]]]:
-    """The training split tokenised as training reads it, and cut into batches of row numbers in
-    the Trainer's order: length-grouped mega-batches where training groups by length, else
+    lengths: list[int], *, batch_size: int, by_length: bool, seed: int
+) -> list[list[int]]:
+    """The training rows of these lengths (cut as training cuts them) in batches of row numbers,
+    in the Trainer's order: length-grouped mega-batches where training groups by length, else
     random."""
-    frame = pd.read_parquet(run.split("train"))
-    inputs = model_inputs(frame, load_fields(run.data), tokenizer)
-    encoded = tokenizer(*inputs, truncation=True, max_length=max_length)
-    lengths = [len(ids) for ids in encoded["input_ids"]]
     generator = torch.Generator().manual_seed(seed)
     if by_length:
         order = get_length_grouped_indices(lengths, batch_size, generator=generator)
     else:
         order = torch.randperm(len(lengths), generator=generator).tolist()
-    return encoded, [
-        order[start : start + batch_size] for start in range(0, len(order), batch_size)
-    ]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def padded_length(encoded: BatchEncoding, rows: list[int]) -> int:
+def padded_length(lengths: list[int], rows: list[int]) -> int:
     """The length a batch of these rows is padded to: its longest, up to a multiple of 8."""
-    longest = max(len(encoded["input_ids"][i]) for i in rows)
+    longest = max(lengths[i] for i in rows)
     return math.ceil(longest / LENGTH_MULTIPLE) * LENGTH_MULTIPLE
 
 
@@ -145,7 +141,12 @@ def pass_seconds(widths: list[int], seconds: list[float], training_widths: list[
 
 
 def probe_batches(
-    tokenizer: Any, encoded: BatchEncoding, batches: list[list[int]]
+    tokenizer: Any,
+    inputs: list[list[str]],
+    lengths: list[int],
+    batches: list[list[int]],
+    *,
+    max_length: int,
 ) -> list[dict[str, torch.Tensor]]:
     """PROBE_STEPS of training's full batches, at evenly spaced quantiles of their padded length,
     padded as training pads them: the lengths training computes, short to long. Four batches of
@@ -153,11 +154,14 @@ def probe_batches(
     snippets: 35.5 tokens against 26.8), and the probe read MPNet-base 12-26% slower than it then
     trained (24.1 rows/s against 32.7 there)."""
     full = [rows for rows in batches if len(rows) == len(batches[0])]
-    full.sort(key=lambda rows: padded_length(encoded, rows))
+    full.sort(key=lambda rows: padded_length(lengths, rows))
     picked = [full[int((step + 0.5) * len(full) / PROBE_STEPS)] for step in range(PROBE_STEPS)]
     return [
-        tokenizer.pad(
-            [{key: values[i] for key, values in encoded.items()} for i in rows],
+        tokenizer(
+            *([texts[i] for i in rows] for texts in inputs),
+            truncation=True,
+            max_length=max_length,
+            padding=True,
             pad_to_multiple_of=LENGTH_MULTIPLE,
             return_tensors="pt",
         )
@@ -190,15 +194,16 @@ def rows_per_second(
     optimizer_class, options = Trainer.get_optimizer_cls_and_kwargs(args, model)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = optimizer_class(trained, **options)
-    encoded, training = training_batches(
-        run,
-        tokenizer,
+    inputs, uncut = training_texts(run, tokenizer)
+    limit = training_length(uncut, tokenizer, model, config)
+    lengths = [min(length, limit) for length in uncut]
+    training = training_batches(
+        lengths,
         batch_size=int(config.train.batch_size),
-        max_length=training_length(run, tokenizer, model, config),
         by_length=config.train.group_by_length,
         seed=config.train.seed,
     )
-    batches = probe_batches(tokenizer, encoded, training)
+    batches = probe_batches(tokenizer, inputs, lengths, training, max_length=limit)
 
     def step(batch: dict[str, torch.Tensor]) -> None:
         batch = {key: value.to(args.device) for key, value in batch.items()}
@@ -223,7 +228,7 @@ def rows_per_second(
     seconds_per_pass = pass_seconds(
         [batch["input_ids"].shape[1] for batch in batches],
         [statistics.median(times) for times in zip(*passes)],
-        [padded_length(encoded, rows) for rows in training],
+        [padded_length(lengths, rows) for rows in training],
     )
     return sum(len(rows) for rows in training) / seconds_per_pass
 
