@@ -113,7 +113,7 @@ def start_server(
 ) -> tuple[subprocess.Popen, str, int, list[str]]:
     command = [sys.executable, "-c", "from domaintune.cli import main; main()", "serve", str(run)]
     command += ["--port", "0", "--backend", args.backend]
-    for option in ("max_batch", "max_wait_ms"):
+    for option in ("max_batch", "max_wait_ms", "workers"):
         value = getattr(args, option)
         if value is not None:
             command += [f"--{option.replace('_', '-')}", str(value)]
@@ -275,6 +275,7 @@ def main() -> None:
     parser.add_argument(
         "--max-wait-ms", type=float, default=None, help="the server's (config default)"
     )
+    parser.add_argument("--workers", type=int, default=None, help="the server's (config default)")
     parser.add_argument(
         "--threads", type=int, default=None, help="compute threads of both (default: torch's)"
     )
@@ -326,7 +327,7 @@ def main() -> None:
     passed = tally.errors == 0 and ratio >= TARGET_RATIO
     load_average = os.getloadavg()
     served = max(1, after["texts"] - before["texts"])
-    busy = (after["busy_seconds"] - before["busy_seconds"]) / measured
+    busy = (after["busy_seconds"] - before["busy_seconds"]) / measured / after["workers"]
     client_cpu = (after["client_cpu"] - before["client_cpu"]) / served
     server_cpu = (
         (after["server_cpu"] - before["server_cpu"]) / served
@@ -340,7 +341,7 @@ def main() -> None:
         f"  latency p99     {1000 * percentile(tally.latencies, 0.99):8.1f} ms\n"
         f"  errors          {tally.errors:8d}\n"
         f"  mean batch      {mean_batch:8.1f} texts ({batches} batches)\n"
-        f"  model busy      {busy:8.0%} of the time\n"
+        f"  model busy      {busy:8.0%} of the time ({after['workers']} workers)\n"
         f"  CPU per text    {1000 * server_cpu:8.1f} ms in the server, "
         f"{1000 * client_cpu:.1f} ms in the clients\n"
         f"offline batch 32  {offline:8.1f} texts/s (the faster: main thread "

@@ -522,6 +522,13 @@ def serve(
             "--max-wait-ms", help="How long a text waits for others to join it (default 5)."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Batches predicted at the same time (default: one per core for ONNX, else 1).",
+        ),
+    ] = None,
     max_text_chars: Annotated[
         int | None, typer.Option("--max-text-chars", help="Longest text accepted (default 10000).")
     ] = None,
@@ -554,6 +561,7 @@ def serve(
         port=port,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
+        workers=workers,
         max_text_chars=max_text_chars,
         max_texts=max_texts,
     )

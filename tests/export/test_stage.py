@@ -314,3 +314,22 @@ def test_a_trained_run_exports_and_predicts_through_onnx(
 def figures(metrics: str) -> dict:
     """metrics.json without the one measurement of time, which no two evaluations share."""
     return {key: value for key, value in json.loads(metrics).items() if key != "texts_per_second"}
+
+
+def test_serve_runs_the_export_on_one_single_thread_worker_per_core(exported: RunDir) -> None:
+    """Catches the server's ONNX workers sharing one session or each taking every core (two
+    teams of threads fighting over the same cores): by default one worker per physical core, each
+    its own session on one thread; one worker asked for takes every core."""
+    pytest.importorskip("fastapi", reason="the serve extra")
+    from domaintune.machine import physical_cores
+    from domaintune.serve.app import load_workers
+
+    workers = load_workers(exported.root, backend="auto", workers=None)
+    sessions = {id(worker.backend.session) for worker in workers}
+    threads = [
+        worker.backend.session.get_session_options().intra_op_num_threads for worker in workers
+    ]
+    assert len(workers) == len(sessions) == physical_cores()
+    assert threads == [1] * physical_cores()
+    (alone,) = load_workers(exported.root, backend="onnx", workers=1)
+    assert alone.backend.session.get_session_options().intra_op_num_threads == physical_cores()

@@ -18,7 +18,7 @@ from domaintune.predict.backends import auto_precision
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DecisionRules, SavedClassRule
 from domaintune.serve import check_server_libraries, with_options
-from domaintune.serve.app import create_app, load_predictor
+from domaintune.serve.app import create_app, load_predictor, load_workers
 from tests.runfile_examples import LABELS
 
 TEXTS = [
@@ -427,3 +427,13 @@ def test_fields_for_a_model_of_one_text_are_422(client: TestClient) -> None:
     answer = client.post("/predict", json={"fields": TICKETS[0]})
     assert answer.status_code == 422
     assert 'this model reads one text: send {"text": "..."}' in answer.json()["message"]
+
+
+def test_pytorch_serves_with_one_worker_and_more_is_refused(served_run: RunDir) -> None:
+    """Catches several PyTorch workers fighting over the process's compute threads: PyTorch gets
+    one worker by default, and asking for more says to export to ONNX instead."""
+    assert len(load_workers(served_run.root, backend="torch-fp32", workers=None)) == 1
+    with pytest.raises(UserError, match="needs the ONNX backend"):
+        load_workers(served_run.root, backend="torch-fp32", workers=2)
+    with TestClient(create_app(served_run.root, serve=LIMITS, backend="torch-fp32")) as client:
+        assert client.get("/health").json()["workers"] == 1

@@ -44,7 +44,7 @@ def test_concurrent_single_texts_share_batches_and_each_caller_gets_its_own_answ
     another caller's result: 40 concurrent one-text submits must run in a few batches, each
     answered with its own text."""
     recorder = Recorder(seconds=0.02)
-    batcher = MicroBatcher(recorder, max_batch=16, max_wait_ms=50)
+    batcher = MicroBatcher([recorder], max_batch=16, max_wait_ms=50)
     texts = [f"text {index}" for index in range(40)]
 
     async def clients():
@@ -63,7 +63,7 @@ def test_a_list_longer_than_a_batch_is_split_and_answered_in_order() -> None:
     """Catches batches above max_batch (memory, latency) or a list answered out of order when
     its texts ran in several batches."""
     recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch=4, max_wait_ms=0)
+    batcher = MicroBatcher([recorder], max_batch=4, max_wait_ms=0)
     texts = [f"t{index}" for index in range(10)]
 
     answers = asyncio.run(running(batcher, batcher.submit(texts)))
@@ -76,7 +76,7 @@ def test_a_full_batch_queued_while_the_model_was_busy_runs_at_once() -> None:
     """Catches a batcher that sleeps its wait window before every batch: when a full batch
     queued while the model was busy, it must start as soon as the model is free."""
     recorder = Recorder(seconds=0.3)
-    batcher = MicroBatcher(recorder, max_batch=2, max_wait_ms=30_000)
+    batcher = MicroBatcher([recorder], max_batch=2, max_wait_ms=30_000)
 
     async def clients():
         first = asyncio.create_task(batcher.submit(["a", "b"]))  # a full batch: runs at once
@@ -98,7 +98,7 @@ def test_two_groups_of_clients_taking_turns_merge_into_one_batch() -> None:
     down (the loop takes the GIL and a core). What queued meanwhile waits, at most the window,
     for the clients just answered, and no longer than until they are back."""
     recorder = Recorder(seconds=0.2)
-    batcher = MicroBatcher(recorder, max_batch=8, max_wait_ms=2000)
+    batcher = MicroBatcher([recorder], max_batch=8, max_wait_ms=2000)
     second_round: dict[str, float] = {}
 
     async def client(name: str, delay: float) -> None:
@@ -130,7 +130,7 @@ def test_a_text_reaching_an_idle_model_waits_for_as_many_as_the_last_batch_at_mo
     apart, would run alone), one that always runs out (a full batch kept waiting), or one not
     bounded (a lone client waiting for a batch that never fills)."""
     recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch=8, max_wait_ms=1000)
+    batcher = MicroBatcher([recorder], max_batch=8, max_wait_ms=1000)
 
     async def timed(texts: list[str]) -> float:
         started = time.perf_counter()
@@ -159,7 +159,7 @@ def test_the_model_runs_in_one_worker_thread_off_the_event_loop() -> None:
     """Catches predicting on the event loop (which would stall every other request) or on
     several threads at once (batches fighting over the same cores)."""
     recorder = Recorder(seconds=0.01)
-    batcher = MicroBatcher(recorder, max_batch=2, max_wait_ms=0)
+    batcher = MicroBatcher([recorder], max_batch=2, max_wait_ms=0)
 
     async def clients():
         loop_thread = threading.current_thread().name
@@ -176,7 +176,7 @@ def test_a_text_the_model_cannot_take_fails_its_own_request_only() -> None:
     """Catches one bad text failing every request that shared its batch, a batcher whose loop
     dies on the error (every later request would hang), or a failed caller left waiting."""
     recorder = Recorder(fail_on="bad")
-    batcher = MicroBatcher(recorder, max_batch=4, max_wait_ms=50)
+    batcher = MicroBatcher([recorder], max_batch=4, max_wait_ms=50)
 
     async def clients():
         bad, good = await asyncio.gather(
@@ -195,7 +195,7 @@ def test_a_caller_that_gave_up_costs_no_model_time() -> None:
     """Catches texts of a cancelled request (a client that disconnected) still being predicted
     while other clients wait."""
     recorder = Recorder(seconds=0.2)
-    batcher = MicroBatcher(recorder, max_batch=1, max_wait_ms=0)
+    batcher = MicroBatcher([recorder], max_batch=1, max_wait_ms=0)
 
     async def clients():
         busy = asyncio.create_task(batcher.submit(["busy"]))
@@ -212,7 +212,7 @@ def test_a_caller_that_gave_up_costs_no_model_time() -> None:
 def test_stopping_fails_queued_texts_instead_of_leaving_them_waiting() -> None:
     """Catches a shutdown that leaves requests hanging on futures nobody will complete."""
     recorder = Recorder(seconds=0.2)
-    batcher = MicroBatcher(recorder, max_batch=1, max_wait_ms=0)
+    batcher = MicroBatcher([recorder], max_batch=1, max_wait_ms=0)
 
     async def scenario():
         await batcher.start()
@@ -229,7 +229,7 @@ def test_stopping_fails_queued_texts_instead_of_leaving_them_waiting() -> None:
 def test_stopping_fails_a_text_waiting_in_the_window() -> None:
     """Catches a shutdown that drops the texts already taken off the queue to wait for others:
     their callers would wait forever."""
-    batcher = MicroBatcher(Recorder(), max_batch=8, max_wait_ms=60_000)
+    batcher = MicroBatcher([Recorder()], max_batch=8, max_wait_ms=60_000)
 
     async def scenario():
         await batcher.start()
@@ -244,6 +244,31 @@ def test_stopping_fails_a_text_waiting_in_the_window() -> None:
 
 def test_submitting_before_start_is_an_error_not_a_hang() -> None:
     """Catches an app whose lifespan did not start the batcher: requests must fail loudly."""
-    batcher = MicroBatcher(Recorder(), max_batch=1, max_wait_ms=0)
+    batcher = MicroBatcher([Recorder()], max_batch=1, max_wait_ms=0)
     with pytest.raises(RuntimeError, match="not running"):
         asyncio.run(batcher.submit(["a"]))
+
+
+def test_texts_waiting_together_are_shared_among_idle_workers_that_run_side_by_side() -> None:
+    """Catches workers that run one batch at a time (the second core idle) or one worker taking
+    every waiting text while the other stays idle: each worker blocks at a barrier of two, which
+    only breaks when both batches run at once, and the 16 texts split 8 and 8."""
+    meeting = threading.Barrier(2, timeout=10)
+
+    class Meeting(Recorder):
+        def __call__(self, texts: list[str]) -> list[str]:
+            meeting.wait()
+            return super().__call__(texts)
+
+    first, second = Meeting(), Meeting()
+    batcher = MicroBatcher([first, second], max_batch=32, max_wait_ms=1000)
+    texts = [f"text {index}" for index in range(16)]
+
+    async def clients():
+        return await asyncio.gather(*(batcher.submit([text]) for text in texts))
+
+    answers = asyncio.run(running(batcher, clients()))
+
+    assert answers == [[text.upper()] for text in texts]
+    assert [len(batch) for batch in first.batches + second.batches] == [8, 8]
+    assert first.threads.isdisjoint(second.threads)

@@ -771,6 +771,12 @@ class ServeConfig(Section):
     join what queued meanwhile (see `serve/batching.py`): short beside a batch's own time (about
     100 ms for 16 texts on two cores), and cut short as soon as they are back, so clients that
     stop cost one window at most. 0: never wait, predict what is queued."""
+    workers: int | None = Field(default=None, ge=1)
+    """Batches predicted at the same time, each by its own copy of the model in its own thread.
+    None: for an ONNX model one per physical core, each computing on one thread (on two cores,
+    random batches of 8 ran at 887 texts/s this way, against 658-718 on one session of two
+    threads: `serve/app.py`, `load_workers`); for PyTorch one, whose compute threads are the
+    whole process's (more is refused)."""
     max_text_chars: int = Field(default=10_000, ge=1)
     """A longer text is refused (413). The model reads at most 512 tokens (about 2,500
     characters) and cuts the rest, so a longer text only costs tokenising time."""

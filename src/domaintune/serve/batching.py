@@ -10,9 +10,11 @@ them off in batches:
   sending again come back together, a few milliseconds later. The wait ends as soon as they are
   all there (or `max_batch` texts are), so clients that stop cost one window at most, and a text
   reaching an idle model after a batch of one runs at once;
-- each batch runs in one dedicated worker thread, so the event loop keeps reading requests and
-  writing answers while the model computes (PyTorch and ONNX Runtime release the GIL), and the
-  model never runs two batches at a time to fight over the same cores;
+- each batch runs in a worker's thread, so the event loop keeps reading requests and writing
+  answers while the model computes (PyTorch and ONNX Runtime release the GIL). A worker runs one
+  batch at a time; with several (one per core, each computing on one thread: see `load_workers`
+  in serve/app.py), one gathers at a time and takes its share of the texts waiting with the
+  other idle workers, so that one batch computes while another's clients are answered;
 - every text has its own future, so each result goes back to the request that sent it, in order,
   and a client that has gone away costs no model time when its texts have not started;
 - a batch that fails is predicted again text by text, so a text the model cannot take fails its
@@ -73,7 +75,8 @@ class Pending(Generic[Result]):
 
 
 class MicroBatcher(Generic[Result]):
-    """Runs `predict(texts) -> one result per text` on batches of the texts submitted together.
+    """Runs batches of the texts submitted together, each batch by one of `workers` (functions
+    `predict(texts) -> one result per text`), each worker in its own thread, one batch at a time.
 
     `start()` and `stop()` run inside the event loop that serves requests (the app's lifespan);
     `submit(texts)` returns their results in order.
@@ -81,23 +84,26 @@ class MicroBatcher(Generic[Result]):
 
     def __init__(
         self,
-        predict: Callable[[list[str]], Sequence[Result]],
+        workers: Sequence[Callable[[list[str]], Sequence[Result]]],
         *,
         max_batch: int,
         max_wait_ms: float,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self.predict = predict
+        if not workers:
+            raise ValueError("a batcher needs at least one worker")
+        self.workers = list(workers)
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.counts = BatchCounts()
-        # Texts the next batch waits for: those queued when the last batch ended and the clients
-        # it answered, who are likely to come back. Until a batch ran, a full one.
-        self._expected = max_batch
         self._queue: asyncio.Queue[Pending[Result]] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
+        self._gathering: asyncio.Lock | None = None
+        self._arrived = asyncio.Event()
+        self._running = 0
+        """Workers running a batch now."""
 
     @property
     def queued(self) -> int:
@@ -106,21 +112,29 @@ class MicroBatcher(Generic[Result]):
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domaintune-model")
-        self._task = asyncio.create_task(self._serve(), name="domaintune-batcher")
+        self._gathering = asyncio.Lock()
+        self._arrived = asyncio.Event()
+        self._executor = ThreadPoolExecutor(
+            max_workers=len(self.workers), thread_name_prefix="domaintune-model"
+        )
+        self._tasks = [
+            asyncio.create_task(self._serve(predict), name=f"domaintune-batcher-{index}")
+            for index, predict in enumerate(self.workers)
+        ]
 
     async def stop(self) -> None:
-        """Stop: texts queued or in the running batch get an error (none is left waiting); the
-        worker thread finishes the batch it holds before this returns."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop: texts queued or in a running batch get an error (none is left waiting); the
+        worker threads finish the batches they hold before this returns."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         while self._queue is not None and not self._queue.empty():
             fail([self._queue.get_nowait()], RuntimeError("the server is shutting down"))
         if self._executor is not None:
@@ -135,57 +149,66 @@ class MicroBatcher(Generic[Result]):
         futures = [loop.create_future() for _ in texts]
         for text, future in zip(texts, futures):
             self._queue.put_nowait(Pending(text, future))
+        self._arrived.set()
         return list(await asyncio.gather(*futures))
 
-    async def _serve(self) -> None:
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
+    async def _serve(self, predict: Callable[[list[str]], Sequence[Result]]) -> None:
+        """One worker's loop: gather a batch, run it, again. One worker gathers at a time, so
+        the clients a batch answered come back to one batch, not split among several."""
+        assert self._queue is not None and self._gathering is not None
+        # Texts the next batch waits for: the clients this worker's last batch answered, who are
+        # likely to come back, and what queued meanwhile when no other worker is gathering it.
+        # Until a batch ran, a full one.
+        expected = self.max_batch
         while True:
-            batch = [await self._queue.get()]
-            try:
-                self._take_queued(batch)
-                if len(batch) < self._expected and self.max_wait > 0:
-                    deadline = loop.time() + self.max_wait
-                    await self._wait_for_more(batch, self._expected, deadline=deadline)
-            except asyncio.CancelledError:  # stopped while gathering: these are off the queue
-                fail(batch, RuntimeError("the server is shutting down"))
-                raise
+            async with self._gathering:
+                batch = await self._gather(expected)
             batch = [pending for pending in batch if not pending.future.done()]  # callers gone
             if batch:
-                await self._run(batch)
+                await self._run(predict, batch)
+                queued = 0 if self._gathering.locked() else self._queue.qsize()
+                expected = min(self.max_batch, queued + len(batch))
 
-    def _take_queued(self, batch: list[Pending[Result]]) -> None:
-        assert self._queue is not None
-        while len(batch) < self.max_batch and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-
-    async def _wait_for_more(
-        self, batch: list[Pending[Result]], expected: int, *, deadline: float
-    ) -> None:
+    async def _gather(self, expected: int) -> list[Pending[Result]]:
+        """The next batch: at least one text; waiting at most `max_wait` until `expected` have
+        queued; then what is queued, up to `max_batch` and to this worker's share of the texts
+        waiting, shared with the idle workers."""
         assert self._queue is not None
         loop = asyncio.get_running_loop()
-        while len(batch) < expected:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
-                return
-            self._take_queued(batch)
+        batch = [await self._queue.get()]
+        try:
+            deadline = loop.time() + self.max_wait
+            while len(batch) + self._queue.qsize() < expected:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                self._arrived.clear()
+                with contextlib.suppress(asyncio.TimeoutError):  # builtin from Python 3.11 only
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+        except asyncio.CancelledError:  # stopped while gathering: this text is off the queue
+            fail(batch, RuntimeError("the server is shutting down"))
+            raise
+        idle = len(self.workers) - self._running
+        share = -(-(len(batch) + self._queue.qsize()) // idle)
+        while len(batch) < min(self.max_batch, share) and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
 
-    async def _run(self, batch: list[Pending[Result]]) -> None:
+    async def _run(
+        self, predict: Callable[[list[str]], Sequence[Result]], batch: list[Pending[Result]]
+    ) -> None:
         loop = asyncio.get_running_loop()
         texts = [pending.text for pending in batch]
+        self._running += 1
         try:
             outcomes, seconds = await loop.run_in_executor(
-                self._executor, predict_each, self.predict, texts
+                self._executor, predict_each, predict, texts
             )
         except asyncio.CancelledError:  # stopped while the batch ran
             fail(batch, RuntimeError("the server is shutting down"))
             raise
-        assert self._queue is not None
-        self._expected = min(self.max_batch, self._queue.qsize() + len(texts))
+        finally:
+            self._running -= 1
         self.counts.add(len(texts), seconds)
         for pending, outcome in zip(batch, outcomes):
             if pending.future.done():

@@ -132,7 +132,10 @@ class Health(BaseModel):
     batches: int = Field(description="Batches the model has run since the server started.")
     texts: int = Field(description="Texts those batches held.")
     mean_batch: float = Field(description="Texts per batch, on average.")
-    busy_seconds: float = Field(description="Seconds the model has spent predicting.")
+    busy_seconds: float = Field(
+        description="Seconds the workers have spent predicting, added up over the workers."
+    )
+    workers: int = Field(description="Batches the server predicts at the same time at most.")
     queued: int = Field(description="Texts waiting for the model now.")
 
 
