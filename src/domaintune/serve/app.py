@@ -39,6 +39,7 @@ from domaintune.data.fields import TextFields
 from domaintune.errors import UserError
 from domaintune.machine import physical_cores
 from domaintune.predict import Predictor
+from domaintune.predict.backends import OnnxBackend
 from domaintune.rundir import version
 from domaintune.serve import check_backend
 from domaintune.serve.batching import MicroBatcher
@@ -123,7 +124,7 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> list[Predi
     for batches of 32 sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s texts).
     PyTorch: one worker on all cores, since its compute threads are set for the whole process."""
     first = load_predictor(path, backend=backend, threads=None if workers == 1 else 1)
-    if not first.backend.name.startswith("onnx"):
+    if not isinstance(first.backend, OnnxBackend):
         if workers is not None and workers > 1:
             raise UserError(
                 f"serve.workers {workers} needs the ONNX backend ({first.backend.name} sets its "
@@ -370,7 +371,7 @@ def create_app(
             texts=counts.texts,
             mean_batch=round(counts.mean_size, 3),
             busy_seconds=round(counts.busy_seconds, 6),
-            workers=len(predictors),
+            workers=len(batcher.workers),
             queued=batcher.queued,
         )
 

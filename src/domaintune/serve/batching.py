@@ -101,7 +101,8 @@ class MicroBatcher(Generic[Result]):
         self._tasks: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._gathering: asyncio.Lock | None = None
-        self._arrived = asyncio.Event()
+        self._arrived: asyncio.Event | None = None
+        """Set whenever texts are queued: a worker waiting for more wakes on it."""
         self._running = 0
         """Workers running a batch now."""
 
@@ -149,6 +150,7 @@ class MicroBatcher(Generic[Result]):
         futures = [loop.create_future() for _ in texts]
         for text, future in zip(texts, futures):
             self._queue.put_nowait(Pending(text, future))
+        assert self._arrived is not None
         self._arrived.set()
         return list(await asyncio.gather(*futures))
 
@@ -173,7 +175,7 @@ class MicroBatcher(Generic[Result]):
         """The next batch: at least one text; waiting at most `max_wait` until `expected` have
         queued; then what is queued, up to `max_batch` and to this worker's share of the texts
         waiting, shared with the idle workers."""
-        assert self._queue is not None
+        assert self._queue is not None and self._arrived is not None
         loop = asyncio.get_running_loop()
         batch = [await self._queue.get()]
         try:
