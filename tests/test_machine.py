@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from domaintune.machine import bf16_is_fast, cpu_flags, physical_cores
+from domaintune.machine import bf16_is_fast, cpu_flags, physical_cores, usable_cpu_flags
 
 SAPPHIRE_RAPIDS = "fpu sse2 avx2 fma avx512f avx512bw avx512_bf16 amx_bf16 amx_tile amx_int8"
 ZEN4 = "fpu sse2 avx2 fma avx512f avx512bw avx512_bf16"
@@ -93,3 +93,26 @@ def test_physical_cores_count_cores_not_hyper_threads(
     found = physical_cores(cpuinfo)
     assert found == min(expected or allowed, allowed)
     assert physical_cores(tmp_path / "missing") == allowed
+
+
+@pytest.mark.parametrize(
+    ("cap", "bf16"),
+    [
+        (None, True),
+        ("AVX2", False),  # an AVX2 machine's kernels on a CPU with bf16 units
+        ("avx512_core_vnni", False),  # oneDNN reads the value in any case
+        ("AVX512_CORE_BF16", True),
+        ("AVX512_CORE_AMX", True),
+    ],
+)
+def test_a_onednn_cap_below_bf16_takes_the_bf16_units_away(
+    cap: str | None, bf16: bool, tmp_path: Path
+) -> None:
+    """Catches bf16 chosen where ONEDNN_MAX_CPU_ISA keeps PyTorch's matrix products off the bf16
+    units (many times slower than fp32), and bf16 lost where the cap still allows it."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(cpuinfo_text(SAPPHIRE_RAPIDS))
+    environ = {} if cap is None else {"ONEDNN_MAX_CPU_ISA": cap}
+    flags = usable_cpu_flags(cpuinfo, environ)
+    assert bf16_is_fast(cuda=False, cuda_bf16=False, flags=flags) is bf16
+    assert "avx2" in flags and "amx_int8" in flags  # only the bf16 units are taken away

@@ -8,10 +8,17 @@ CUDA GPU that supports it, or on a CPU with AVX512_BF16 or AMX instructions.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 FAST_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 """/proc/cpuinfo flags of CPUs with bf16 arithmetic units (AVX512_BF16, Intel AMX)."""
+ONEDNN_ISAS_WITHOUT_BF16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
+"""`ONEDNN_MAX_CPU_ISA` values below `AVX512_CORE_BF16`: oneDNN, which runs PyTorch's bf16
+matrix products on a CPU, is then kept off the bf16 units, and bf16 runs as slowly as on a CPU
+without them."""
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -23,6 +30,18 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+def usable_cpu_flags(
+    cpuinfo: Path = Path("/proc/cpuinfo"), environ: Mapping[str, str] = os.environ
+) -> frozenset[str]:
+    """The CPU's flags that this process's kernels may use: without the bf16 units where
+    `ONEDNN_MAX_CPU_ISA` caps oneDNN below them (a container pinned to AVX2 kernels, or a newer
+    CPU made to behave as an AVX2 one to see what domaintune picks there)."""
+    flags = cpu_flags(cpuinfo)
+    if environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in ONEDNN_ISAS_WITHOUT_BF16:
+        return flags - FAST_BF16_CPU_FLAGS
+    return flags
 
 
 def bf16_is_fast(*, cuda: bool, cuda_bf16: bool, flags: frozenset[str]) -> bool:

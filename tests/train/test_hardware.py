@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from domaintune import machine
 from domaintune.errors import UserError
 from domaintune.launch import process_rank, world_size
+from domaintune.predict.backends import auto_precision
 from domaintune.train import hardware
 from domaintune.train.hardware import (
     DeviceSettings,
     Machine,
     device_settings,
+    resolve_precision,
     training_attention,
 )
 from tests.test_machine import HASWELL, SAPPHIRE_RAPIDS, ZEN4
@@ -110,7 +113,7 @@ def test_this_machine_is_read_from_torch_cpuinfo_and_the_launcher(
     """Catches Machine.current ignoring WORLD_SIZE, the CPU's flags or the GPU's bf16 support,
     and asking CUDA about bf16 where there is no CUDA."""
     flags = frozenset(ZEN4.split())
-    monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(hardware, "usable_cpu_flags", lambda: flags)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: pytest.fail("no CUDA to ask"))
     monkeypatch.setenv("WORLD_SIZE", "3")
@@ -119,6 +122,22 @@ def test_this_machine_is_read_from_torch_cpuinfo_and_the_launcher(
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     monkeypatch.delenv("WORLD_SIZE")
     assert Machine.current() == Machine(True, True, flags, 1)
+
+
+def test_a_onednn_cap_below_bf16_makes_auto_train_and_predict_in_fp32(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a CPU with bf16 units, ONEDNN_MAX_CPU_ISA=AVX2 (an AVX2 machine's kernels): catches
+    training or prediction still choosing bf16, which would then run many times slower."""
+    flags = frozenset(SAPPHIRE_RAPIDS.split())
+    monkeypatch.setattr(machine, "cpu_flags", lambda cpuinfo=None: flags)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert resolve_precision("auto", Machine.current()) == "bf16"
+    assert auto_precision() == "bf16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert resolve_precision("auto", Machine.current()) == "fp32"
+    assert auto_precision() == "fp32"
 
 
 def test_launcher_variables_are_read_as_counts(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,7 +137,7 @@ def train_on_the_cpu(monkeypatch: pytest.MonkeyPatch, flags: frozenset[str] | No
     """Train on the CPU whatever the host has, as if the CPU had `flags` (its own when None)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     if flags is not None:
-        monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
+        monkeypatch.setattr(hardware, "usable_cpu_flags", lambda: flags)
 
 
 @pytest.mark.slow

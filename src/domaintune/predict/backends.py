@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from domaintune.errors import UserError, first_line
-from domaintune.machine import bf16_is_fast, cpu_flags, physical_cores
+from domaintune.machine import bf16_is_fast, physical_cores, usable_cpu_flags
 from domaintune.models import load_classifier
 
 Precision = Literal["fp32", "bf16"]
@@ -46,7 +46,7 @@ def auto_precision() -> Precision:
     """bf16 where this machine's device has bf16 arithmetic, else fp32."""
     cuda = torch.cuda.is_available()
     fast = bf16_is_fast(
-        cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported(), flags=cpu_flags()
+        cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported(), flags=usable_cpu_flags()
     )
     return "bf16" if fast else "fp32"
 

@@ -28,7 +28,7 @@ import torch
 
 from domaintune.errors import UserError
 from domaintune.launch import world_size
-from domaintune.machine import bf16_is_fast, cpu_flags
+from domaintune.machine import bf16_is_fast, usable_cpu_flags
 
 Precision = Literal["fp32", "bf16"]
 Requested = Literal["auto", "fp32", "bf16"]
@@ -51,7 +51,7 @@ class Machine:
         return cls(
             cuda=cuda,
             cuda_bf16=cuda and torch.cuda.is_bf16_supported(),
-            cpu_flags=cpu_flags(),
+            cpu_flags=usable_cpu_flags(),
             processes=world_size(),
         )
 
