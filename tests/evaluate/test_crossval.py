@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from domaintune.evaluate.crossval import corrected_comparison, fold_plan
+from domaintune.evaluate.crossval import corrected_comparison, fold_plan, planned_time
 from domaintune.runfiles import DataCard, Metrics, TrainLog
 from tests.helpers import FAST_TRAINING, domaintune, make_rows
 
@@ -50,6 +50,14 @@ def test_the_fold_comparison_widens_the_t_interval_for_shared_training_rows() ->
 
 
 @pytest.mark.slow
+def test_the_planned_time_counts_every_fold_of_every_repeat_on_its_share_of_rows() -> None:
+    """Catches the estimate leaving out the repeats, or each fold's smaller training set."""
+    line = planned_time(10, folds=5, repeats=2, train_seconds=600)
+    assert line.startswith("cross-validation: 10 trainings like the final one (5 folds x 2")
+    assert "about 80 minutes at its 600 s" in line  # 10 x 600 s x 4/5
+    assert "about 48 s" in planned_time(8, folds=4, repeats=2, train_seconds=8)
+
+
 def test_four_rows_a_class_train_few_shot_and_are_scored_by_cross_validation(
     tmp_path: Path, tiny_model: Path
 ) -> None:
@@ -77,6 +85,7 @@ def test_four_rows_a_class_train_few_shot_and_are_scored_by_cross_validation(
     assert sorted(predictions["text"]) == sorted(pd.read_csv(tmp_path / "few.csv")["text"])
     assert metrics.test_rows == 12
     assert "cross-validated (4 folds x 2 repeats, 12 rows)" in result.stdout.replace("\n", " ")
+    assert "cross-validation: 8 trainings like the final one (4 folds x 2 repeats" in result.stderr
     report = (run / "report.md").read_text()
     assert "4-fold cross-validation repeated 2 times" in report and "Trained few-shot" in report
     assert not (run / "cache" / "cross_validation").exists() or not any(

@@ -151,6 +151,19 @@ def corrected_comparison(
     )
 
 
+def planned_time(trainings: int, *, folds: int, repeats: int, train_seconds: float) -> str:
+    """What cross-validation is about to cost, said before it starts: it trains the final model's
+    recipe once per fold and repeat, each on (k-1)/k of the rows, so on small data it takes many
+    times the final training (`train.time_budget` bounds one training, not the run)."""
+    total = trainings * train_seconds * (folds - 1) / folds
+    about = f"{total:.0f} s" if total < 120 else f"{total / 60:.0f} minutes"
+    return (
+        f"cross-validation: {trainings} trainings like the final one ({folds} folds x {repeats} "
+        f"repeats, each on {folds - 1}/{folds} of the rows), about {about} at its "
+        f"{train_seconds:.0f} s"
+    )
+
+
 def run_evaluate_cross_validated(config: Config, run: RunDir) -> Metrics:
     """Score the method by repeated k-fold cross-validation; write the run's evaluate outputs."""
     options = config.evaluate
@@ -178,6 +191,11 @@ def run_evaluate_cross_validated(config: Config, run: RunDir) -> Metrics:
         embedded = encoder.embed(rows["text"].tolist(), batch_size=options.batch_size)
     gold, texts = rows["label"].to_numpy(), rows["text"].to_numpy()
     trained = fold_config(config, log)
+    print(
+        planned_time(len(plan), folds=k, repeats=repeats, train_seconds=log.train_seconds),
+        file=sys.stderr,
+        flush=True,
+    )
     seconds = 0.0
     for number, (repeat, train, held_out) in enumerate(plan, start=1):
         name = f"repeat{repeat + 1}-fold{(number - 1) % k + 1}"
