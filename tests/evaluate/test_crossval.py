@@ -49,15 +49,15 @@ def test_the_fold_comparison_widens_the_t_interval_for_shared_training_rows() ->
     assert even.verdict == "not significant"
 
 
-@pytest.mark.slow
 def test_the_planned_time_counts_every_fold_of_every_repeat_on_its_share_of_rows() -> None:
     """Catches the estimate leaving out the repeats, or each fold's smaller training set."""
-    line = planned_time(10, folds=5, repeats=2, train_seconds=600)
+    line = planned_time(folds=5, repeats=2, train_seconds=600)
     assert line.startswith("cross-validation: 10 trainings like the final one (5 folds x 2")
     assert "about 80 minutes at its 600 s" in line  # 10 x 600 s x 4/5
-    assert "about 48 s" in planned_time(8, folds=4, repeats=2, train_seconds=8)
+    assert "about 48 s" in planned_time(folds=4, repeats=2, train_seconds=8)
 
 
+@pytest.mark.slow
 def test_four_rows_a_class_train_few_shot_and_are_scored_by_cross_validation(
     tmp_path: Path, tiny_model: Path
 ) -> None:

@@ -151,10 +151,11 @@ def corrected_comparison(
     )
 
 
-def planned_time(trainings: int, *, folds: int, repeats: int, train_seconds: float) -> str:
+def planned_time(*, folds: int, repeats: int, train_seconds: float) -> str:
     """What cross-validation is about to cost, said before it starts: it trains the final model's
     recipe once per fold and repeat, each on (k-1)/k of the rows, so on small data it takes many
     times the final training (`train.time_budget` bounds one training, not the run)."""
+    trainings = folds * repeats
     total = trainings * train_seconds * (folds - 1) / folds
     about = f"{total:.0f} s" if total < 120 else f"{total / 60:.0f} minutes"
     return (
@@ -192,7 +193,7 @@ def run_evaluate_cross_validated(config: Config, run: RunDir) -> Metrics:
     gold, texts = rows["label"].to_numpy(), rows["text"].to_numpy()
     trained = fold_config(config, log)
     print(
-        planned_time(len(plan), folds=k, repeats=repeats, train_seconds=log.train_seconds),
+        planned_time(folds=k, repeats=repeats, train_seconds=log.train_seconds),
         file=sys.stderr,
         flush=True,
     )
