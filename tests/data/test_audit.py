@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.audit import audit_labels
+from domaintune.data.audit import TextFeatures, audit_labels
 from tests.helpers import make_rows
 
 
@@ -34,3 +34,20 @@ def test_drop_mode_removes_the_likely_errors() -> None:
     assert not set(flipped) & set(kept["row"])
     assert step.removed == int(flagged["likely_error"].sum()) >= len(flipped)
     assert np.isin(flagged.loc[flagged["likely_error"], "row"], kept["row"]).sum() == 0
+
+
+def test_rows_hashed_once_give_the_features_that_hashing_them_again_gives() -> None:
+    texts = make_rows(300, seed=5)["text"].to_numpy()
+    features = TextFeatures(texts, np.arange(len(texts)))
+    rows = np.array([299, 3, 150, 3])
+    again = features.tfidf.transform(features.hashing.transform(texts[rows]))
+    assert features.every_row is not None
+    assert (features(rows) != again).nnz == 0 and features(rows).shape == again.shape
+
+
+def test_data_beyond_the_sample_is_hashed_when_asked() -> None:
+    texts = make_rows(300, seed=5)["text"].to_numpy()
+    features = TextFeatures(texts, np.arange(0, 300, 2))
+    rows = np.array([1, 7, 299])
+    assert features.every_row is None
+    assert features(rows).shape[0] == 3 and features(rows).nnz > 0
