@@ -464,8 +464,9 @@ class TrainConfig(Section):
     prints the estimate first (on drug reviews, MPNet-base took about 7 minutes a fold here).
     600 s keeps `make demo` within 15 minutes on two cores without bf16 units, with everything
     else it does: on an EPYC held to AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2, fp32), MiniLM-L6
-    trained 2.9 epochs in 626 s and the whole run took 772 s (test macro-F1 0.796 against
-    TF-IDF + LR's 0.738). Where MPNet-base is chosen, its evaluation adds several minutes."""
+    trained 2.9-3 epochs in 574-626 s and the whole run took 691-772 s (test macro-F1
+    0.796-0.799 against TF-IDF + LR's 0.738). Where MPNet-base is chosen, its evaluation adds
+    several minutes."""
     learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] = "auto"
     """auto: 1e-4 for a model whose hidden states are narrower than 768 (MiniLM-L6: 384), 3e-5
     from 768 up (MPNet-base, BERT-base), or for a model whose config gives no width
