@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -63,7 +64,7 @@ class TextFeatures:
         self.tfidf = TfidfTransformer(sublinear_tf=True).fit(hashed)
         self.every_row = self.tfidf.transform(hashed) if len(sample) == len(texts) else None
 
-    def __call__(self, rows: np.ndarray):
+    def __call__(self, rows: np.ndarray) -> sparse.csr_matrix:
         if self.every_row is not None:
             return self.every_row[rows]
         return self.tfidf.transform(self.hashing.transform(self.texts[rows]))
