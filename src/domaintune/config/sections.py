@@ -503,12 +503,16 @@ class TrainConfig(Section):
     one seed each) ran from +1.7 to -3.2 points: airline tweets 0.766 vs 0.750, product-review
     snippets 0.758 vs 0.752, movie-review snippets 0.624 vs 0.627, drug reviews 0.510 vs 0.542
     (98 test rows); training took 0.70-0.79x the time where both ran all epochs."""
-    early_stopping_patience: int = Field(default=1, ge=0)
+    early_stopping_patience: int = Field(default=2, ge=0)
     """Evaluations without a better validation macro-F1 before stopping; 0 turns it off. The
-    weights of the best evaluation are kept either way, so patience only saves time: in the 19
-    suite runs above (3 epochs, the learning rates `auto` gives) it never stopped one, as epoch
-    2 always beat epoch 1. It did stop MPNet-base at its former 1e-4 on the default task after
-    epoch 2, with the best at epoch 1: a rate too high for the model, which `auto` now avoids."""
+    weights of the best evaluation are kept either way, so patience only saves time; but a dip
+    at epoch 2 is often followed by the best epoch, the last, where the learning rate has decayed.
+    2 lets the default 3 epochs all run. On the default task (MiniLM-L6, splits and training
+    seeded 1 and 2: `--set prepare.seed=S --set train.seed=S`), validation fell at epoch 2 on both
+    seeds, and patience 1 stopped there. Run to epoch 3, seed 1 reached validation 0.790 against
+    epoch 1's 0.771, and test macro-F1 0.800 against 0.783 (+4.8 points over TF-IDF + LR instead
+    of +3.1). Seed 2's epoch 3 (0.793) did not beat its epoch 1 (0.795): the same model, test
+    0.808, for 100 s more of training. Seed 42 ran all 3 epochs either way."""
     logging_steps: int = Field(default=50, ge=1)
     seed: int = 42
     precision: Literal["auto", "fp32", "bf16"] = "auto"
