@@ -515,7 +515,7 @@ class TrainConfig(Section):
     early_stopping_patience: int = Field(default=2, ge=0)
     """Evaluations without a better validation macro-F1 before stopping; 0 turns it off. The
     weights of the best evaluation are kept either way, so patience only saves time; but a dip
-    at epoch 2 is often followed by the best epoch, the last, where the learning rate has decayed.
+    at epoch 2 can come before the best epoch, the last, where the learning rate has decayed.
     2 lets the default 3 epochs all run. On the default task (MiniLM-L6, splits and training
     seeded 1 and 2: `--set prepare.seed=S --set train.seed=S`), validation fell at epoch 2 on both
     seeds, and patience 1 stopped there. Run to epoch 3, seed 1 reached validation 0.790 against
