@@ -71,6 +71,7 @@ def test_per_token_int8_gives_the_float_product_within_rounding(opset: int) -> N
     assert per_token_matmuls(model) == 2
     assert sorted(n.op_type for n in model.graph.node).count("MatMulIntegerToFloat") == 2
     assert [n.name for n in model.graph.node if n.op_type == "MatMul"] == ["other"]
+    assert [n.op_type for n in model.graph.node].count("Abs") == 1  # none after the GELU
     got = run(model, x)
     assert np.isfinite(got[0]).all()
     for token in [(0, 1), (1, 0), (1, 3)]:  # ordinary tokens beside the large one and the zeros
@@ -101,3 +102,19 @@ def test_a_saved_rewrite_loads_in_onnx_runtime(tmp_path: Path) -> None:
     per_token_matmuls(model)
     onnx.save(model, str(tmp_path / "m.onnx"))
     assert run(onnx.load(str(tmp_path / "m.onnx")), np.ones((1, 3, HIDDEN), np.float32))
+
+
+def test_after_a_gelu_a_row_of_only_negative_values_keeps_its_scale() -> None:
+    """The Abs left out after a GELU (GELU_FLOOR): a token whose GELU outputs are all at or
+    below zero (down to -0.17) has largest value 0; without the floor its scale would be zero
+    (NaN), and with a floor smaller than 0.17 its values would be clipped."""
+    rng = np.random.default_rng(1)
+    up = np.full((HIDDEN, INNER), -1.0, np.float32) / HIDDEN  # every inner value = -mean(x)
+    down = rng.normal(0, 0.2, (INNER, HIDDEN)).astype(np.float32)
+    x = np.full((1, 2, HIDDEN), 0.75, np.float32)  # GELU(-0.75) = -0.17, its minimum
+    x[0, 1] = 3.0  # GELU(-3) = -0.004
+    model = feed_forward_model(up, down)
+    expected = run(model, x)[0]
+    per_token_matmuls(model)
+    got = run(model, x)[0]
+    assert np.abs(got - expected).max() < 0.01 * np.abs(expected).max()
