@@ -17,8 +17,9 @@ did no better (0.5-0.8%, 0.8-1.1%), and were slower; per-token scales on only on
 with 8-bit blocks of 32 or 128 weights (activations quantised per block inside the kernel, one
 operator in place of seven) agreed as well but ran 25-40% slower at batch 1 (onnxruntime 1.32).
 Those seven operators (six after a GELU: `GELU_FLOOR`) are about a fifth of the int8 model's
-time at batch 1: the price of the agreement. SmoothQuant before GELU (the input divided per channel by peak^0.5 / weight_peak^0.5,
-measured on 512 training texts, the weights' rows multiplied back; then one scale per tensor)
+time at batch 1: the price of the agreement. SmoothQuant before GELU (the input divided per
+channel by peak^0.5 / weight_peak^0.5, measured on 512 training texts, the weights' rows
+multiplied back; then one scale per tensor)
 with per-token scales after GELU ran 7% faster at batch 1 and 4% at batch 32, but gave 99.16%
 agreement and 0.30 point of macro-F1 lost against 99.37% and 0.08 here: too thin a margin over
 `export.min_agreement` to make it the default. Smoothing after GELU too left 3-4% differing. The attention's projections keep ONNX
@@ -62,11 +63,13 @@ def reduce_max(onnx: Any, source: str, target: str, *, name: str, opset: int) ->
 GELU = ("BiasGelu", "Gelu", "FastGelu", "QuickGelu", "BiasFastGelu")
 """Fused GELU operators: the feed-forward block of a fused encoder is MatMul, GELU, MatMul."""
 GELU_FLOOR = 0.28
-"""No GELU output is below minus this: -0.170 for GELU and its tanh form, -0.2785 / alpha for
-QuickGelu's x * sigmoid(alpha * x) (-0.164 at its default alpha of 1.702). So after a GELU a row's
-largest value, floored at this, is its largest magnitude too, and its Abs can be left out: one
-operator in seven there, 3% of the int8 model's time at batch 1 on the default task (measured
-side by side in one process, onnxruntime 1.32, two cores), with the same labels and logits."""
+"""The most negative GELU output, as a magnitude: -0.170 for GELU and its tanh form, -0.2785 /
+alpha for QuickGelu's x * sigmoid(alpha * x) (-0.164 at its default alpha of 1.702; an alpha
+below 1 would only clip, a little, rows whose every value is under 0.28). So after a GELU a
+row's largest value, floored at this, is its largest magnitude too, and its Abs can be left out:
+one operator in seven there, 3% of the int8 model's time at batch 1 on the default task
+(measured side by side in one process, onnxruntime 1.32, two cores), with the same labels and
+logits."""
 
 
 def feed_forward(graph: Any) -> set[str]:
