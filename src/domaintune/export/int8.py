@@ -19,10 +19,10 @@ operator in place of seven) agreed as well but ran 25-40% slower at batch 1 (onn
 Those seven operators (six after a GELU: `GELU_FLOOR`) are about a fifth of the int8 model's
 time at batch 1: the price of the agreement. SmoothQuant before GELU (the input divided per
 channel by peak^0.5 / weight_peak^0.5, measured on 512 training texts, the weights' rows
-multiplied back; then one scale per tensor)
-with per-token scales after GELU ran 7% faster at batch 1 and 4% at batch 32, but gave 99.16%
-agreement and 0.30 point of macro-F1 lost against 99.37% and 0.08 here: too thin a margin over
-`export.min_agreement` to make it the default. Smoothing after GELU too left 3-4% differing. The attention's projections keep ONNX
+multiplied back; then one scale per tensor) with per-token scales after GELU ran 7% faster at
+batch 1 and 4% at batch 32, but gave 99.16% agreement and 0.30 point of macro-F1 lost against
+99.37% and 0.08 here: too thin a margin over `export.min_agreement` to make it the default.
+Smoothing after GELU too left 3-4% differing. The attention's projections keep ONNX
 Runtime's quantisation (one scale per tensor, per-channel weights, the fused `QAttention`): six
 small operators per layer for per-token scales cost about a fifth of the model's time at batch 1.
 Word embeddings stay fp32: a lookup gains nothing from int8.
@@ -100,7 +100,7 @@ def per_token_matmuls(model: Any) -> int:
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     weights = {tensor.name: tensor for tensor in graph.initializer}
     chosen = feed_forward(graph)
-    producers = {output: node for node in graph.node for output in node.output}
+    gelu_outputs = {node.output[0] for node in graph.node if node.op_type in GELU}
     shared = [
         numpy_helper.from_array(np.array(1 / 127, np.float32), "int8_step"),
         numpy_helper.from_array(np.array(1e-30, np.float32), "int8_tiny"),
@@ -125,8 +125,7 @@ def per_token_matmuls(model: Any) -> int:
             ]
         )
         unused.add(matrix.name)
-        producer = producers.get(source)
-        if producer is not None and producer.op_type in GELU:
+        if source in gelu_outputs:
             magnitude, floor = source, "int8_gelu_floor"  # see GELU_FLOOR
         else:
             magnitude, floor = f"{name}_abs", "int8_tiny"
