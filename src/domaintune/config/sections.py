@@ -594,9 +594,9 @@ class TrainConfig(Section):
     intervals are 2.5 to 5 points wide, so the gains on the small sets are suggestive, not
     proven, and on the default task none is seen. The cost is time: 8 copies made the default
     task's student train on 98,363 texts an epoch (2,814 s on two shared cores, against 177 s).
-Unlabelled texts from outside the domain do not stand in for them: with the archive's 21,981 other
-tweets (sports, tech, politics) as data.unlabelled and no copies, the default task's student
-reached 0.794 again (teacher 0.817, alone 0.798; 927 s of training)."""
+    Unlabelled texts from outside the domain do not stand in for them: with the archive's 21,981
+    other tweets (sports, tech, politics) as data.unlabelled and no copies, the default task's
+    student reached 0.794 again (teacher 0.817, alone 0.798; 927 s of training)."""
     distill_augment_max_rows: int = Field(default=100_000, ge=0)
     """At most this many changed copies in all (a random share of the texts' copies beyond it):
     on two cores with bf16 units, MPNet-base labelled about 140 texts a second and MiniLM-L6

@@ -16,19 +16,19 @@ did no better (0.5-0.8%, 0.8-1.1%), and were slower; per-token scales on only on
 (before or after GELU) left 0.8-1.8% differing, so both are needed. ONNX Runtime's `MatMulNBits`
 with 8-bit blocks of 32 or 128 weights (activations quantised per block inside the kernel, one
 operator in place of seven) agreed as well but ran 25-40% slower at batch 1 (onnxruntime 1.32).
-Those seven operators (six after a GELU: `GELU_FLOOR`) are about a fifth of the int8 model's
-time at batch 1: the price of the agreement. Fewer or cheaper ones did not pay (paired passes at
-batch 1, onnxruntime 1.32): opset 21's QuantizeLinear with one block per row, dividing by the
-row's scale itself (int8 out, no zero point), ran at a fifth of the speed; a Reciprocal and a Mul
-in place of the Div, 1.01x; FastGelu in place of BiasGelu, 1.01x. SmoothQuant before GELU (the input divided per
-channel by peak^0.5 / weight_peak^0.5, measured on 512 training texts, the weights' rows
-multiplied back; then one scale per tensor) with per-token scales after GELU ran 7% faster at
-batch 1 and 4% at batch 32, but gave 99.16% agreement and 0.30 point of macro-F1 lost against
-99.37% and 0.08 here: too thin a margin over `export.min_agreement` to make it the default.
-Smoothing after GELU too left 3-4% differing. The attention's projections keep ONNX
-Runtime's quantisation (one scale per tensor, per-channel weights, the fused `QAttention`): six
-small operators per layer for per-token scales cost about a fifth of the model's time at batch 1.
-Word embeddings stay fp32: a lookup gains nothing from int8.
+Those seven operators (six after a GELU: `GELU_FLOOR`) are about a fifth of the int8 model's time
+at batch 1: the price of the agreement. Fewer or cheaper ones did not pay (paired passes at batch
+1, onnxruntime 1.32): opset 21's QuantizeLinear with one block per row, dividing by the row's scale
+itself (int8 out, no zero point), ran at a fifth of the speed; a Reciprocal and a Mul in place of
+the Div, 1.01x; FastGelu in place of BiasGelu, 1.01x. SmoothQuant before GELU (the input divided
+per channel by peak^0.5 / weight_peak^0.5, measured on 512 training texts, the weights' rows
+multiplied back; then one scale per tensor) with per-token scales after GELU ran 7% faster at batch
+1 and 4% at batch 32, but gave 99.16% agreement and 0.30 point of macro-F1 lost against 99.37% and
+0.08 here: too thin a margin over `export.min_agreement` to make it the default. Smoothing after
+GELU too left 3-4% differing. The attention's projections keep ONNX Runtime's quantisation (one
+scale per tensor, per-channel weights, the fused `QAttention`): six small operators per layer for
+per-token scales cost about a fifth of the model's time at batch 1. Word embeddings stay fp32: a
+lookup gains nothing from int8.
 
 Int8 leaves a few texts near a class boundary on the other side: on the default task agreement
 lands between 99% and 99.5%, so `export.min_agreement` (0.99) is met there, by little.
