@@ -580,6 +580,16 @@ class CrossValidation(Record):
     """Training time of all the folds' models together."""
 
 
+class TrustedScores(Record):
+    """Test macro-F1 on the rows whose labels the label audit does not count as likely wrong."""
+
+    rows: int
+    doubted_rows: int
+    """Scored rows left out: the audit counts their labels as likely wrong."""
+    macro_f1: dict[str, float]
+    """Keyed "model", then by baseline."""
+
+
 class Metrics(RunFile):
     """metrics.json, by evaluate: the model's test scores and all measured around them."""
 
@@ -611,6 +621,9 @@ class Metrics(RunFile):
     """prepare.split cross_validation: the figures above are then those of every row predicted
     out of fold in the first repeat (the temperature and decision rules chosen on the second's),
     and this holds the spread over all folds; None for a test split."""
+    trusted_labels: TrustedScores | None = None
+    """The same scored rows less those the label audit doubts; None without an audit, or where it
+    doubts none of them."""
 
 
 class LabelReport(Record):

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from domaintune.evaluate.analysis import (
     audited_mistakes,
     by_length,
     confident_mistakes,
     confused_pairs,
+    scores_on_trusted_rows,
 )
 
 LABELS = ["a", "b"]
@@ -66,3 +68,27 @@ def test_audited_mistakes_are_wrong_test_rows_the_audit_flagged() -> None:
     # 'four words in all' is flagged but predicted right; 'two words' is flagged in train only
     assert found["text"].tolist() == ["three words here"]
     assert audited_mistakes(PREDICTIONS, None) is None
+
+
+def test_scores_on_trusted_rows_leave_out_the_doubted_labels() -> None:
+    """Catches scoring the doubted rows, or every row, instead of the trusted ones."""
+    gold = PREDICTIONS["label"].to_numpy()
+    model = PREDICTIONS["predicted"].to_numpy()
+    always_a = np.array(["a"] * 5)
+    doubted = {"two words", "three words here"}  # two of the model's three mistakes
+    found = scores_on_trusted_rows(
+        PREDICTIONS["text"], gold, {"model": model, "majority": always_a}, doubted
+    )
+    # left: one (a -> a), four words in all (b -> b), five (a -> b)
+    assert found["rows"] == 3 and found["doubted_rows"] == 2
+    assert found["macro_f1"]["model"] == pytest.approx((2 / 3 + 2 / 3) / 2)
+    assert found["macro_f1"]["majority"] == pytest.approx((0.8 + 0) / 2)
+
+
+def test_scores_on_trusted_rows_are_none_when_the_audit_doubts_none_or_all() -> None:
+    gold = PREDICTIONS["label"].to_numpy()
+    model = {"model": PREDICTIONS["predicted"].to_numpy()}
+    assert scores_on_trusted_rows(PREDICTIONS["text"], gold, model, {"not a test text"}) is None
+    assert (
+        scores_on_trusted_rows(PREDICTIONS["text"], gold, model, set(PREDICTIONS["text"])) is None
+    )

@@ -99,6 +99,25 @@ def test_metrics_are_what_the_predictions_give(finished_run: RunDir) -> None:
         assert abstain["accuracy"] == pytest.approx((gold == predicted)[kept].mean())
 
 
+def test_trusted_scores_leave_out_the_test_rows_the_audit_doubts(finished_run: RunDir) -> None:
+    """Catches the trusted-rows figures drifting from predictions.parquet and the audit file:
+    scored on the wrong rows (doubted ones, other splits' texts) or missing where the shared
+    run's label noise gives the audit test rows to doubt."""
+    m = json.loads(finished_run.metrics.read_text())
+    predictions = pd.read_parquet(finished_run.predictions)
+    audit = pd.read_parquet(finished_run.label_audit)
+    doubted = set(audit.loc[audit["likely_error"], "text"])
+    trusted = predictions[~predictions["text"].isin(doubted)]
+    assert 0 < len(trusted) < len(predictions), "the shared run's noise should be doubted in test"
+    found = m["trusted_labels"]
+    assert found["rows"] == len(trusted)
+    assert found["doubted_rows"] == len(predictions) - len(trusted)
+    assert found["macro_f1"]["model"] == pytest.approx(
+        f1_score(trusted["label"], trusted["predicted"], average="macro")
+    )
+    assert set(found["macro_f1"]) == {"model", *m["baselines"]}
+
+
 def test_the_rules_thresholds_are_chosen_on_the_validation_split(finished_run: RunDir) -> None:
     """Catches a rule fitted on the test split, or on uncalibrated probabilities: each threshold
     is recomputed by brute force from the validation split's calibrated probabilities."""

@@ -408,6 +408,33 @@ def test_label_audit_mistakes_are_reported_and_its_absence_said(
     assert "2 of the model's test mistakes are on rows the label audit also doubts" in report
 
 
+def test_scores_on_the_rows_the_audit_trusts_are_stated_beside_all_rows(
+    finished_run: RunDir, tmp_path: Path
+) -> None:
+    """Catches the trusted-rows sentence missing, naming the wrong figures, or showing when
+    evaluate found no doubted test rows."""
+    run = copy_run(finished_run, tmp_path)
+    config = load_config(str(run.config))
+    metrics = json.loads(run.metrics.read_text())
+    metrics["trusted_labels"] = {
+        "rows": 41,
+        "doubted_rows": 7,
+        "macro_f1": {"model": 0.9123, **{name: 0.4567 for name in metrics["baselines"]}},
+    }
+    run.metrics.write_text(json.dumps(metrics))
+    run_report(config, run)
+    sentence = line_starting(run.report_md.read_text(), "On the 41 test rows whose labels")
+    assert "leaving out the 7 it counts as likely wrong" in sentence
+    assert "macro-F1 is 0.912, " in sentence
+    assert "TF-IDF + logistic regression 0.457" in sentence
+    assert f"on all {metrics['test_rows']}: {metrics['macro_f1']:.3f}" in sentence
+
+    metrics["trusted_labels"] = None
+    run.metrics.write_text(json.dumps(metrics))
+    run_report(config, run)
+    assert "whose labels the audit does not doubt" not in run.report_md.read_text()
+
+
 def line_starting(report: str, start: str) -> str:
     return next(line for line in report.splitlines() if line.startswith(start))
 

@@ -1,8 +1,9 @@
 """Error analysis over a predictions table (text, label, predicted, p_<label> columns).
 
 Which mistakes the model makes with most confidence, which classes it mixes up, how it does on
-short and long texts, and which of its mistakes are on rows whose gold label the label audit
-already doubted (those may be the label's fault, not the model's).
+short and long texts, which of its mistakes are on rows whose gold label the label audit
+already doubted (those may be the label's fault, not the model's), and how it and the baselines
+score on the rows the audit does not doubt.
 """
 
 from __future__ import annotations
@@ -87,3 +88,26 @@ def audited_mistakes(predictions: pd.DataFrame, audit: pd.DataFrame | None) -> p
     return wrong.merge(flagged.drop_duplicates("text"), on="text", how="inner").sort_values(
         "label_quality", kind="stable"
     )
+
+
+def scores_on_trusted_rows(
+    texts: pd.Series,
+    gold: np.ndarray,
+    predicted: dict[str, np.ndarray],
+    doubted: set[str],
+) -> dict[str, Any] | None:
+    """Macro-F1 of each set of predictions ("model", then the baselines) on the scored rows whose
+    text the label audit does not count as a likely label error: how far label noise explains the
+    errors left. None when the audit doubts none of them (the figures would be the usual ones)
+    or all of them."""
+    trusted = ~texts.isin(doubted).to_numpy()
+    if trusted.all() or not trusted.any():
+        return None
+    return {
+        "rows": int(trusted.sum()),
+        "doubted_rows": int((~trusted).sum()),
+        "macro_f1": {
+            name: scores(gold[trusted], values[trusted])["macro_f1"]
+            for name, values in predicted.items()
+        },
+    }

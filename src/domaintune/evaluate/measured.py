@@ -14,12 +14,12 @@ from sklearn.metrics import average_precision_score, classification_report, conf
 
 from domaintune.config import Config, EvaluateConfig
 from domaintune.evaluate import calibration, decision, significance
-from domaintune.evaluate.analysis import by_length
+from domaintune.evaluate.analysis import by_length, scores_on_trusted_rows
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.other_runs import compare_other_runs
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
-from domaintune.rundir import RunDir, write_parquet, write_text
+from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
 from domaintune.runfiles import (
     AbstainRule,
     Baseline,
@@ -33,6 +33,7 @@ from domaintune.runfiles import (
     Metrics,
     SavedClassRule,
     TrainLog,
+    TrustedScores,
 )
 from domaintune.temperature import probabilities, save_temperature
 
@@ -137,6 +138,14 @@ def decisions(
     return measured, saved
 
 
+def doubted_texts(run: RunDir, card: DataCard) -> set[str]:
+    """Texts whose labels the prepare stage's audit counts as likely wrong (none without one)."""
+    if card.label_audit.mode == "off" or not run.label_audit.is_file():
+        return set()
+    audit = read_parquet(run.label_audit)
+    return set(audit.loc[audit["likely_error"].astype(bool), "text"])
+
+
 def write_metrics(
     config: Config,
     run: RunDir,
@@ -204,6 +213,13 @@ def write_metrics(
         model_macro_f1=model_scores["macro_f1"],
     )
 
+    trusted = scores_on_trusted_rows(
+        test["text"],
+        gold,
+        {"model": predicted} | {name: values for name, (values, _) in scored.baselines.items()},
+        doubted_texts(run, card),
+    )
+
     measured_decisions, rules = decisions(options, labels, probs, gold_ids)
     rules.write(run.decision_rules)
     predictions = test[["text", "label"]].assign(predicted=predicted)
@@ -233,6 +249,7 @@ def write_metrics(
         texts_per_second=None if texts_per_second is None else round(texts_per_second, 1),
         other_runs=compared,
         cross_validation=cross_validation,
+        trusted_labels=None if trusted is None else TrustedScores(**trusted),
     )
     write_parquet(run.predictions, predictions)
     metrics.write(run.metrics)
