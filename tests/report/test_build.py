@@ -425,9 +425,9 @@ def test_scores_on_the_rows_the_audit_trusts_are_stated_beside_all_rows(
     run_report(config, run)
     sentence = line_starting(run.report_md.read_text(), "On the 41 test rows whose labels")
     assert "leaving out the 7 it counts as likely wrong" in sentence
-    assert "macro-F1 is 0.912, " in sentence
+    assert "the model's macro-F1 is 0.912 (" in sentence
     assert "TF-IDF + logistic regression 0.457" in sentence
-    assert f"on all {metrics['test_rows']}: {metrics['macro_f1']:.3f}" in sentence
+    assert f"on all {metrics['test_rows']}: {metrics['macro_f1']:.3f} (" in sentence
 
     metrics["trusted_labels"] = None
     run.metrics.write_text(json.dumps(metrics))
