@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from domaintune.config import PrepareConfig
-from domaintune.data.audit import TextFeatures, audit_labels
+from domaintune.data.audit import TextFeatures, audit_labels, drop_doubted
 from tests.helpers import make_rows
 
 
@@ -18,8 +18,8 @@ def rows_with_flipped_labels() -> tuple[pd.DataFrame, list[int]]:
 
 def test_flipped_labels_are_found_and_ranked_first() -> None:
     frame, flipped = rows_with_flipped_labels()
-    kept, step, flagged = audit_labels(frame, PrepareConfig(), examples=3)
-    assert len(kept) == len(frame)  # flag only, by default
+    step, flagged = audit_labels(frame, PrepareConfig(), examples=3)
+    assert step.rows_after == step.rows_before == len(frame)  # the audit itself drops nothing
     assert set(flipped) <= set(flagged["row"])
     assert set(flagged["row"].head(len(flipped))) == set(flipped)
     assert flagged["label_quality"].is_monotonic_increasing
@@ -28,12 +28,16 @@ def test_flipped_labels_are_found_and_ranked_first() -> None:
     assert step.changed == int(flagged["likely_error"].sum()) and len(step.examples) == 3
 
 
-def test_drop_mode_removes_the_likely_errors() -> None:
+def test_drop_doubted_removes_the_likely_errors_from_the_split_it_is_given() -> None:
     frame, flipped = rows_with_flipped_labels()
-    kept, step, flagged = audit_labels(frame, PrepareConfig(label_audit="drop"), examples=3)
+    _, flagged = audit_labels(frame, PrepareConfig(label_audit="drop"), examples=3)
+    train = frame.iloc[:400]
+    kept, dropped = drop_doubted(train, flagged, examples=2)
+    likely = set(flagged.loc[flagged["likely_error"], "row"])
     assert not set(flipped) & set(kept["row"])
-    assert step.removed == int(flagged["likely_error"].sum()) >= len(flipped)
-    assert np.isin(flagged.loc[flagged["likely_error"], "row"], kept["row"]).sum() == 0
+    assert set(kept["row"]) == set(train["row"]) - likely  # doubtful but not likely: kept
+    assert dropped.removed == len(set(train["row"]) & likely) >= len(flipped) * 400 // 600
+    assert len(dropped.examples) == 2 and dropped.examples[0]["text"] in set(train["text"])
 
 
 def test_rows_hashed_once_give_the_features_that_hashing_them_again_gives() -> None:

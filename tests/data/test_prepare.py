@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 
 from domaintune.config import build_config
+from domaintune.data.card import StepName
 from domaintune.data.prepare import run_prepare
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard
 from tests.exported import utf16_semicolon_csv
-from tests.helpers import make_rows
+from tests.helpers import add_label_noise, make_rows
 
 
 def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path) -> None:
@@ -57,6 +58,37 @@ def test_prepare_writes_splits_card_and_config(tmp_path: Path, tickets_csv: Path
     assert card.label_audit.flagged == len(audit)
     assert all(step.rows_after <= step.rows_before for step in card.steps)
     assert run.config.is_file()
+
+
+def test_drop_mode_removes_doubted_labels_from_train_and_keeps_the_test_rows(
+    tmp_path: Path, tickets_csv: Path
+) -> None:
+    """Catches drop mode shrinking validation or test (which would flatter every score, and make
+    runs with and without it incomparable) or leaving likely errors in train."""
+    add_label_noise(tickets_csv)
+    flagged = run_prepare(
+        build_config({"data": {"source": str(tickets_csv)}}), RunDir(tmp_path / "a")
+    )
+    dropped = build_config(
+        {"data": {"source": str(tickets_csv)}, "prepare": {"label_audit": "drop"}}
+    )
+    card = run_prepare(dropped, RunDir(tmp_path / "b"))
+    split = {
+        mode: {
+            n: pd.read_parquet(RunDir(tmp_path / mode).split(n))
+            for n in ("train", "validation", "test")
+        }
+        for mode in ("a", "b")
+    }
+    for name in ("validation", "test"):
+        pd.testing.assert_frame_equal(split["a"][name], split["b"][name])
+    audit = pd.read_parquet(RunDir(tmp_path / "a").label_audit)
+    likely_train = set(audit.loc[audit["likely_error"] & (audit["split"] == "train"), "text"])
+    assert likely_train, "the added noise should leave likely errors in train"
+    assert set(split["b"]["train"]["text"]) == set(split["a"]["train"]["text"]) - likely_train
+    step = card.step(StepName.AUDIT_DROP)
+    assert step is not None and step.removed == len(likely_train)
+    assert flagged.step(StepName.AUDIT_DROP) is None
 
 
 def test_failed_prepare_keeps_the_previous_data(tmp_path: Path, tickets_csv: Path) -> None:

@@ -343,8 +343,10 @@ class PrepareConfig(Section):
     minhash_permutations: int = Field(default=64, ge=16)
     # Label audit: confident learning (cleanlab) on out-of-fold probabilities of TF-IDF + LR.
     label_audit: Literal["off", "flag", "drop"] = "flag"
-    """Flag lists suspected label errors in the card and report; drop also removes them. An
-    unquoted `off` (which YAML reads as false) turns the audit off too."""
+    """Flag lists suspected label errors in the card and report; drop also removes the likely
+    errors from the training split (validation and test keep theirs, so model choice and the
+    test scores stay those of the labels as given, and runs with and without it compare on the
+    same test rows). An unquoted `off` (which YAML reads as false) turns the audit off too."""
     audit_folds: int = Field(default=5, ge=2)
     audit_max_train_rows: int = Field(default=200_000, ge=100)
     """Each fold's model trains on at most this many rows (a stratified sample): on large data

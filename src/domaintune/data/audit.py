@@ -17,8 +17,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_union
 
 from domaintune.config import PrepareConfig
-from domaintune.data.card import Step, StepName
-from domaintune.data.given import GIVEN
+from domaintune.data.card import Step, StepName, row_examples
 
 FEATURES = 2**20
 CHUNK = 50_000
@@ -117,18 +116,18 @@ def out_of_fold_probabilities(
 
 def audit_labels(
     frame: pd.DataFrame, prepare: PrepareConfig, *, examples: int
-) -> tuple[pd.DataFrame, Step, pd.DataFrame]:
-    """Flag (or drop, as configured) suspected label errors.
+) -> tuple[Step, pd.DataFrame]:
+    """Flag suspected label errors (drop mode removes them from the training split once it is
+    split off: `drop_doubted`).
 
     Two lists in one, ranked from the most suspect: `likely_error` rows are those confident
     learning counts as errors (cleanlab's default, `prune_by_noise_rate`, whose count estimates the
     real noise rate); the audit also lists every row whose label gets less than
     `audit_probability` from the out-of-fold model, since a wrong label that the cheap model
-    cannot pin down is still usually among those. Drop mode removes the likely errors only, and
-    never from a validation or test split the user gave: those are flagged, not changed.
+    cannot pin down is still usually among those.
 
-    Returns the kept rows, the step for the card, and the flagged rows: row, text, label,
-    suggested_label, label_quality (cleanlab's self-confidence), likely_error.
+    Returns the step for the card and the flagged rows: row, text, label, suggested_label,
+    label_quality (cleanlab's self-confidence), likely_error.
     """
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -146,7 +145,7 @@ def audit_labels(
         label_quality=quality[ranked].round(4),
         likely_error=likely[ranked],
     )
-    kept, step = audit_step(
+    step = audit_step(
         frame,
         flagged,
         likely,
@@ -157,7 +156,7 @@ def audit_labels(
         doubts=f"{int(doubtful.sum())} get less than {prepare.audit_probability:.0%} for their "
         "label",
     )
-    return kept, step, flagged
+    return step, flagged
 
 
 def out_of_fold_set_probabilities(
@@ -226,7 +225,7 @@ def audit_label_sets(
         label_quality=quality[ranked].round(4),
         likely_error=likely[ranked],
     )
-    kept, step = audit_step(
+    step = audit_step(
         frame,
         flagged,
         likely,
@@ -238,7 +237,7 @@ def audit_label_sets(
         doubts=f"{int(doubtful.sum())} have a label the model doubts (probability on the wrong "
         f"side of {prepare.audit_probability:.0%})",
     )
-    return kept, step, flagged
+    return step, flagged
 
 
 def audit_step(
@@ -251,26 +250,42 @@ def audit_step(
     method: str,
     what: str,
     doubts: str,
-) -> tuple[pd.DataFrame, Step]:
-    """The rows kept (drop mode removes the likely errors, never from a validation or test split
-    the user gave) and the card's step saying how they were judged and what was found."""
-    drop = prepare.label_audit == "drop"
-    split = frame[GIVEN] if GIVEN in frame else pd.Series("", index=frame.index)
-    dropped = likely & ~split.isin(["validation", "test"]).to_numpy() & drop
-    kept = frame[~dropped]
+) -> Step:
+    """The card's step saying how the labels were judged and what was found."""
     step = Step(
         StepName.LABEL_AUDIT,
         f"{method}: {int(likely.sum())} {what} ({likely.mean():.1%}) are likely wrong"
         + (
-            f" and {int(dropped.sum())} were dropped (never one of a validation or test split you "
-            "gave)"
-            if drop
-            else " (kept; prepare.label_audit: drop removes them)"
+            " (dropped from the training split: step audit_drop)"
+            if prepare.label_audit == "drop"
+            else " (kept; prepare.label_audit: drop removes them from the training split)"
         )
         + f"; {doubts}",
         len(frame),
-        len(kept),
+        len(frame),
         changed=int(likely.sum()),
         examples=flagged.drop(columns="row").head(examples).to_dict("records"),
+    )
+    return step
+
+
+def drop_doubted(
+    train: pd.DataFrame, flagged: pd.DataFrame, *, examples: int
+) -> tuple[pd.DataFrame, Step]:
+    """The training split without the rows the audit counts as likely label errors.
+
+    Only the training split: validation and test keep every row, so model choice and the test
+    scores stay those of the labels as given. Dropping doubted rows from test would flatter every
+    model, and most a TF-IDF one, since the audit doubts a label where TF-IDF + LR's out-of-fold
+    prediction disagrees with it."""
+    doubted = train["row"].isin(flagged.loc[flagged["likely_error"].astype(bool), "row"])
+    kept, shown = train[~doubted], train[doubted].head(examples)
+    step = Step(
+        StepName.AUDIT_DROP,
+        f"{int(doubted.sum())} training rows whose labels the audit counts as likely wrong were "
+        "dropped; validation and test keep theirs",
+        len(train),
+        len(kept),
+        examples=row_examples(shown["text"], shown),
     )
     return kept, step

@@ -39,6 +39,8 @@ class StepName(str, Enum):
     """multi_label: labels too rare to split, dropped from the label sets."""
     LABEL_AUDIT = "label_audit"
     LEAKAGE = "leakage"
+    AUDIT_DROP = "audit_drop"
+    """prepare.label_audit drop: the likely label errors removed from the training split."""
     BALANCE = "balance"
 
     def __str__(self) -> str:  # as `enum.StrEnum` does, which needs Python 3.11

@@ -1,5 +1,5 @@
 """The prepare stage: source -> labels -> clean -> junk -> typos -> duplicates -> label audit ->
-split -> leakage -> balance -> data/ in the run directory.
+split -> leakage -> audit drop (training rows only) -> balance -> data/ in the run directory.
 
 A split the user gives (a split column, or separate files) is kept: its rows are cleaned like any
 other, but a test or validation row is never moved, relabelled for a training row, or dropped as
@@ -18,7 +18,7 @@ import pandas as pd
 
 from domaintune import assets
 from domaintune.config import GENERATIVE, MAX_CHARS_WHEN_CUT, Config, PrepareConfig
-from domaintune.data.audit import audit_label_sets, audit_labels
+from domaintune.data.audit import audit_label_sets, audit_labels, drop_doubted
 from domaintune.data.balance import balance
 from domaintune.data.card import (
     Step,
@@ -209,12 +209,11 @@ def prepare_data(config: Config) -> Prepared:
         columns=["row", "text", "label", "suggested_label", "label_quality", "likely_error"]
     )
     if options.label_audit != "off" and multi:
-        frame, step, flagged = audit_label_sets(frame, options, examples=examples)
+        step, flagged = audit_label_sets(frame, options, examples=examples)
         steps.append(step)
     elif options.label_audit != "off":
-        frame, step, flagged = audit_labels(frame, options, examples=examples)
+        step, flagged = audit_labels(frame, options, examples=examples)
         steps.append(step)
-        check_classes(frame, options, source=data.source)
     counts = label_counts if multi else no_classes if regression else pd.Series.value_counts
     classes_clean = class_counts(frame["label"], counts=counts)
 
@@ -224,6 +223,9 @@ def prepare_data(config: Config) -> Prepared:
     near_train = near_training_rows(splits)
     splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
+    if options.label_audit == "drop":
+        splits["train"], step = drop_doubted(splits["train"], flagged, examples=examples)
+        steps.append(step)
     cross_validated = options.split == "cross_validation"
     warnings = (
         []
