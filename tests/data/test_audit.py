@@ -55,3 +55,12 @@ def test_data_beyond_the_sample_is_hashed_when_asked() -> None:
     rows = np.array([1, 7, 299])
     assert features.every_row is None
     assert features(rows).shape[0] == 3 and features(rows).nnz > 0
+
+
+def test_drop_doubted_under_cross_validation_says_the_dropped_rows_are_not_scored() -> None:
+    frame, _ = rows_with_flipped_labels()
+    _, flagged = audit_labels(frame, PrepareConfig(label_audit="drop"), examples=3)
+    _, held_out = drop_doubted(frame, flagged, examples=1)
+    _, every_row = drop_doubted(frame, flagged, examples=1, scored=True)
+    assert "validation and test keep theirs" in held_out.description
+    assert "not scored either" in every_row.description

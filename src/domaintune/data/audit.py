@@ -270,20 +270,26 @@ def audit_step(
 
 
 def drop_doubted(
-    train: pd.DataFrame, flagged: pd.DataFrame, *, examples: int
+    train: pd.DataFrame, flagged: pd.DataFrame, *, examples: int, scored: bool = False
 ) -> tuple[pd.DataFrame, Step]:
     """The training split without the rows the audit counts as likely label errors.
 
     Only the training split: validation and test keep every row, so model choice and the test
     scores stay those of the labels as given. Dropping doubted rows from test would flatter every
     model, and most a TF-IDF one, since the audit doubts a label where TF-IDF + LR's out-of-fold
-    prediction disagrees with it."""
+    prediction disagrees with it. Under cross-validation (`scored`) the training split is
+    every row, each scored out of fold, so the dropped rows are not scored either: the card says
+    so."""
     doubted = train["row"].isin(flagged.loc[flagged["likely_error"].astype(bool), "row"])
     kept, shown = train[~doubted], train[doubted].head(examples)
     step = Step(
         StepName.AUDIT_DROP,
         f"{int(doubted.sum())} training rows whose labels the audit counts as likely wrong were "
-        "dropped; validation and test keep theirs",
+        + (
+            "dropped; under cross-validation they are not scored either, which flatters the scores"
+            if scored
+            else "dropped; validation and test keep theirs"
+        ),
         len(train),
         len(kept),
         examples=row_examples(shown["text"], shown),

@@ -223,10 +223,14 @@ def prepare_data(config: Config) -> Prepared:
     near_train = near_training_rows(splits)
     splits, step = remove_leakage(splits, options, examples=examples, made=made)
     steps.append(step)
-    if options.label_audit == "drop":
-        splits["train"], step = drop_doubted(splits["train"], flagged, examples=examples)
-        steps.append(step)
     cross_validated = options.split == "cross_validation"
+    if options.label_audit == "drop":
+        splits["train"], step = drop_doubted(
+            splits["train"], flagged, examples=examples, scored=cross_validated
+        )
+        steps.append(step)
+        if cross_validated and not multi:  # every row is in train: the folds need each class
+            check_classes(splits["train"], options, source=data.source)
     warnings = (
         []
         if regression or cross_validated
