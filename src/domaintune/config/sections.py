@@ -350,7 +350,8 @@ class PrepareConfig(Section):
     Flag is the default because dropping helped on two sets and hurt on two: MiniLM-L6, test
     macro-F1 trained on every row against without the likely errors (each pair on one split,
     the same validation and test rows): the default task (12% of training rows dropped) 0.783 /
-    0.799, 0.770 / 0.795, 0.791 / 0.794 over training seeds 42, 1, 2; tweet snippets (18%) 0.795
+    0.799, 0.770 / 0.795, 0.791 / 0.794 over training seeds 42, 1, 2 (and 0.798 / 0.790 from
+    `domaintune run` without and with `--set prepare.label_audit=drop`); tweet snippets (18%) 0.795
     / 0.805; product snippets (27%) 0.711 / 0.691; movie snippets (17%) 0.598 / 0.577. It hurt
     where TF-IDF + LR, the audit's own model, scored lowest (test 0.58 and 0.52, against 0.64 and
     0.74 where it helped): a weak audit model may doubt hard rows whose labels are right."""
