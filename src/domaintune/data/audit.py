@@ -252,7 +252,7 @@ def audit_step(
     doubts: str,
 ) -> Step:
     """The card's step saying how the labels were judged and what was found."""
-    step = Step(
+    return Step(
         StepName.LABEL_AUDIT,
         f"{method}: {int(likely.sum())} {what} ({likely.mean():.1%}) are likely wrong"
         + (
@@ -266,7 +266,6 @@ def audit_step(
         changed=int(likely.sum()),
         examples=flagged.drop(columns="row").head(examples).to_dict("records"),
     )
-    return step
 
 
 def drop_doubted(
