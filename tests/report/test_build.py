@@ -397,6 +397,7 @@ def test_label_audit_mistakes_are_reported_and_its_absence_said(
             "label": flagged["label"],
             "suggested_label": flagged["predicted"],
             "label_quality": [0.02, 0.01, 0.03],
+            "likely_error": True,
         }
     )
     audit.to_parquet(run.label_audit)

@@ -1,4 +1,5 @@
-"""Error analysis over a predictions table (text, label, predicted, p_<label> columns).
+"""Error analysis over a predictions table (text, label, predicted, p_<label> columns) and the
+prepare stage's label audit (`read_audit`).
 
 Which mistakes the model makes with most confidence, which classes it mixes up, how it does on
 short and long texts, which of its mistakes are on rows whose gold label the label audit
@@ -13,7 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from domaintune.errors import UserError
 from domaintune.metrics import scores
+from domaintune.rundir import RunDir, read_parquet
+from domaintune.runfiles import DataCard
+
+AUDIT_COLUMNS = {"split", "text", "label", "suggested_label", "label_quality", "likely_error"}
 
 
 def confidence(predictions: pd.DataFrame, labels: list[str]) -> pd.Series:
@@ -74,6 +80,22 @@ def by_length(
             }
         )
     return result
+
+
+def read_audit(run: RunDir, card: DataCard) -> pd.DataFrame | None:
+    """The prepare stage's label audit, or None when it did not run one.
+
+    With `label_audit: off` prepare still writes an empty audit file: the card says whether it ran.
+    """
+    if card.label_audit.mode == "off" or not run.label_audit.is_file():
+        return None
+    audit = read_parquet(run.label_audit)
+    missing = AUDIT_COLUMNS - set(audit.columns)
+    if missing:
+        raise UserError(
+            f"{run.label_audit} lacks columns {', '.join(sorted(missing))}: run prepare again"
+        )
+    return audit
 
 
 def audited_mistakes(predictions: pd.DataFrame, audit: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -14,12 +14,12 @@ from sklearn.metrics import average_precision_score, classification_report, conf
 
 from domaintune.config import Config, EvaluateConfig
 from domaintune.evaluate import calibration, decision, significance
-from domaintune.evaluate.analysis import by_length, scores_on_trusted_rows
+from domaintune.evaluate.analysis import by_length, read_audit, scores_on_trusted_rows
 from domaintune.evaluate.model_card import write_model_card
 from domaintune.evaluate.other_runs import compare_other_runs
 from domaintune.evaluate.scoring import bootstrap_intervals, resample_rows
 from domaintune.metrics import scores
-from domaintune.rundir import RunDir, read_parquet, write_parquet, write_text
+from domaintune.rundir import RunDir, write_parquet, write_text
 from domaintune.runfiles import (
     AbstainRule,
     Baseline,
@@ -140,10 +140,8 @@ def decisions(
 
 def doubted_texts(run: RunDir, card: DataCard) -> set[str]:
     """Texts whose labels the prepare stage's audit counts as likely wrong (none without one)."""
-    if card.label_audit.mode == "off" or not run.label_audit.is_file():
-        return set()
-    audit = read_parquet(run.label_audit)
-    return set(audit.loc[audit["likely_error"].astype(bool), "text"])
+    audit = read_audit(run, card)
+    return set() if audit is None else set(audit.loc[audit["likely_error"], "text"])
 
 
 def write_metrics(

@@ -22,8 +22,12 @@ from markupsafe import Markup
 
 from domaintune.config import GENERATIVE, Config
 from domaintune.data.card import StepName
-from domaintune.errors import UserError
-from domaintune.evaluate.analysis import audited_mistakes, confident_mistakes, confused_pairs
+from domaintune.evaluate.analysis import (
+    audited_mistakes,
+    confident_mistakes,
+    confused_pairs,
+    read_audit,
+)
 from domaintune.report import generation, multilabel, plots, regression
 from domaintune.report.generation import generation_context
 from domaintune.report.multilabel import multi_label_context
@@ -49,7 +53,6 @@ BASELINE_NAMES = {
     "tfidf_logreg": "TF-IDF + logistic regression",
     "linear_probe": "linear probe on the frozen pre-trained model",
 }
-AUDIT_COLUMNS = {"split", "text", "label", "suggested_label", "label_quality"}
 EXAMPLES_APART = (StepName.BALANCE, StepName.LABEL_AUDIT)
 """Steps whose examples are not listed with the others': balancing's are class counts, and the
 label audit's have a table of their own."""
@@ -284,22 +287,6 @@ def draw_plots(
         "length_buckets": plots.length_buckets(metrics.by_length, folder / "length_buckets.png"),
     }
     return {name: path.relative_to(run.root).as_posix() for name, path in drawn.items()}
-
-
-def read_audit(run: RunDir, card: DataCard) -> pd.DataFrame | None:
-    """The prepare stage's label audit, or None when it did not run one.
-
-    With `label_audit: off` prepare still writes an empty audit file: the card says whether it ran.
-    """
-    if card.label_audit.mode == "off" or not run.label_audit.is_file():
-        return None
-    audit = read_parquet(run.label_audit)
-    missing = AUDIT_COLUMNS - set(audit.columns)
-    if missing:
-        raise UserError(
-            f"{run.label_audit} lacks columns {', '.join(sorted(missing))}: run prepare again"
-        )
-    return audit
 
 
 def plot_data_uri(source: str, plots: Path) -> str | None:
