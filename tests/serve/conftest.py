@@ -4,6 +4,7 @@ training (a model folder, metrics.json and a model card), so the API tests stay 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,17 @@ Output: one label per text.
 - The weakest class is 'neutral'.
 - Texts longer than 64 tokens are cut.
 """
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_kept() -> Iterator[None]:
+    """Serving PyTorch on several workers sets the process's compute threads to one per worker;
+    the tests after a server's keep the cores they had."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

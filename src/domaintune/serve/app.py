@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -117,23 +118,30 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> list[Predi
     """One predictor per worker of the batcher (`serve.workers`), each its own copy of the model
     and tokenizer, so that batches run side by side without sharing state.
 
-    ONNX Runtime: by default one worker per physical core, each computing on one thread. A
-    session on one thread runs a batch without waking and syncing a team of threads, and two such
-    on two cores kept both busy while the event loop answered clients: random batches of 8 test
-    texts ran at 887 texts/s, against 658 for batches of 16 on one session of two threads and 718
-    for batches of 32 sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s texts).
-    PyTorch: one worker on all cores, since its compute threads are set for the whole process."""
+    On a CPU, by default one worker per physical core, each computing on one thread. A model on
+    one thread runs a batch without waking and syncing a team of threads, and two such on two
+    cores kept both busy while the event loop answered clients. ONNX Runtime: random batches of
+    8 test texts ran at 887 texts/s, against 658 for batches of 16 on one session of two threads
+    and 718 for batches of 32 sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s
+    texts). PyTorch, whose compute threads are the whole process's, so they are set to the cores
+    a worker gets: random batches of 16 ran at 550-602 texts/s on two workers of one thread,
+    against 333-341 on one worker of two (MiniLM-L6 bf16, two cores of a Xeon with AMX). On a
+    GPU, one worker: it runs one batch at a time anyway."""
     first = load_predictor(path, backend=backend, threads=None if workers == 1 else 1)
-    if not isinstance(first.backend, OnnxBackend):
+    if isinstance(first.backend, OnnxBackend):
+        count = workers or physical_cores()
+        return [first] + [load_predictor(path, backend="onnx", threads=1) for _ in range(count - 1)]
+    if first.backend.device.type != "cpu":
         if workers is not None and workers > 1:
             raise UserError(
-                f"serve.workers {workers} needs the ONNX backend ({first.backend.name} sets its "
-                "compute threads for the whole process): export the run with `domaintune export` "
-                "and serve with --backend onnx, or leave workers unset"
+                f"serve.workers {workers}: a model on the GPU takes one worker; leave workers unset"
             )
         return [first]
     count = workers or physical_cores()
-    return [first] + [load_predictor(path, backend="onnx", threads=1) for _ in range(count - 1)]
+    if count > 1:
+        torch.set_num_threads(max(1, physical_cores() // count))
+    name = first.backend.name  # auto resolved once: every copy on the same backend
+    return [first] + [load_predictor(path, backend=name) for _ in range(count - 1)]
 
 
 def warm_up(predictor: Predictor) -> None:
