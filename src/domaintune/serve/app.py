@@ -128,20 +128,18 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> list[Predi
     against 333-341 on one worker of two (MiniLM-L6 bf16, two cores of a Xeon with AMX). On a
     GPU, one worker: it runs one batch at a time anyway."""
     first = load_predictor(path, backend=backend, threads=None if workers == 1 else 1)
-    if isinstance(first.backend, OnnxBackend):
-        count = workers or physical_cores()
-        return [first] + [load_predictor(path, backend="onnx", threads=1) for _ in range(count - 1)]
-    if first.backend.device.type != "cpu":
+    onnx = isinstance(first.backend, OnnxBackend)
+    if not onnx and first.backend.device.type != "cpu":
         if workers is not None and workers > 1:
             raise UserError(
                 f"serve.workers {workers}: a model on the GPU takes one worker; leave workers unset"
             )
         return [first]
     count = workers or physical_cores()
-    if count > 1:
+    if not onnx and count > 1:
         torch.set_num_threads(max(1, physical_cores() // count))
-    name = first.backend.name  # auto resolved once: every copy on the same backend
-    return [first] + [load_predictor(path, backend=name) for _ in range(count - 1)]
+    copy = "onnx" if onnx else first.backend.name  # auto resolved once: every copy alike
+    return [first] + [load_predictor(path, backend=copy, threads=1) for _ in range(count - 1)]
 
 
 def warm_up(predictor: Predictor) -> None:
