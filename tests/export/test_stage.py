@@ -316,20 +316,26 @@ def figures(metrics: str) -> dict:
     return {key: value for key, value in json.loads(metrics).items() if key != "texts_per_second"}
 
 
-def test_serve_runs_the_export_on_one_single_thread_worker_per_core(exported: RunDir) -> None:
-    """Catches the server's ONNX workers sharing one session or each taking every core (two
-    teams of threads fighting over the same cores): by default one worker per physical core, each
-    its own session on one thread; one worker asked for takes every core."""
+@pytest.mark.parametrize(
+    ("cores", "count", "threads"), [(1, 1, 1), (2, 2, 1), (6, 3, 2), (16, 4, 4)]
+)
+def test_serve_runs_the_export_on_a_session_a_worker_sharing_out_the_cores(
+    exported: RunDir, monkeypatch: pytest.MonkeyPatch, cores: int, count: int, threads: int
+) -> None:
+    """Catches the server's ONNX workers sharing one session, each taking every core (teams of
+    threads fighting over the same cores), or a worker a core on a large machine (copies of the
+    model queueing for Python's lock): one worker per physical core up to four, each its own
+    session on its share of the cores; one worker asked for takes every core. The core counts
+    are forced, so every branch runs on any machine."""
     pytest.importorskip("fastapi", reason="the serve extra")
-    from domaintune.machine import physical_cores
     from domaintune.serve.app import load_workers
 
+    monkeypatch.setattr("domaintune.serve.app.physical_cores", lambda: cores)
     workers = load_workers(exported.root, backend="auto", workers=None)
     sessions = {id(worker.backend.session) for worker in workers}
-    threads = [
+    assert len(workers) == len(sessions) == count
+    assert [
         worker.backend.session.get_session_options().intra_op_num_threads for worker in workers
-    ]
-    assert len(workers) == len(sessions) == physical_cores()
-    assert threads == [1] * physical_cores()
+    ] == [threads] * count
     (alone,) = load_workers(exported.root, backend="onnx", workers=1)
-    assert alone.backend.session.get_session_options().intra_op_num_threads == physical_cores()
+    assert alone.backend.session.get_session_options().intra_op_num_threads == cores

@@ -433,8 +433,9 @@ def test_fields_for_a_model_of_one_text_are_422(client: TestClient) -> None:
 def test_pytorch_on_a_cpu_serves_one_worker_a_core_each_on_one_thread(
     served_run: RunDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Catches several PyTorch workers fighting over the process's compute threads, or one
-    worker computing small batches on a team of threads (on two cores, a third slower)."""
+    """Catches several PyTorch workers fighting over the process's compute threads, one worker
+    computing small batches on a team of threads (on two cores, a third slower), or a copy of
+    the model a core on a large machine."""
     monkeypatch.setattr("domaintune.serve.app.physical_cores", lambda: 2)
     torch.set_num_threads(2)
     workers = load_workers(served_run.root, backend="torch-fp32", workers=None)
@@ -444,6 +445,10 @@ def test_pytorch_on_a_cpu_serves_one_worker_a_core_each_on_one_thread(
     torch.set_num_threads(2)
     assert len(load_workers(served_run.root, backend="torch-fp32", workers=1)) == 1
     assert torch.get_num_threads() == 2  # one worker keeps every core
+    monkeypatch.setattr("domaintune.serve.app.physical_cores", lambda: 16)
+    assert len(load_workers(served_run.root, backend="torch-fp32", workers=None)) == 4
+    assert torch.get_num_threads() == 4  # a large machine: four workers of four threads
+    monkeypatch.setattr("domaintune.serve.app.physical_cores", lambda: 2)
     with TestClient(create_app(served_run.root, serve=LIMITS, backend="torch-fp32")) as client:
         assert client.get("/health").json()["workers"] == 2
         answer = client.post("/predict", json={"texts": ["late again", "thanks"]})

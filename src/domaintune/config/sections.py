@@ -820,10 +820,11 @@ class ServeConfig(Section):
     stop cost one window at most. 0: never wait, predict what is queued."""
     workers: int | None = Field(default=None, ge=1)
     """Batches predicted at the same time, each by its own copy of the model in its own thread.
-    None: on a CPU one per physical core, each computing on one thread (on two cores, ONNX int8
-    ran random batches of 8 at 887 texts/s this way, against 658-718 on one session of two
-    threads; PyTorch bf16 random batches of 16 at 550-602 against 333-341: `serve/app.py`,
-    `load_workers`); on a GPU one (more is refused)."""
+    None: on a CPU one per physical core up to four, the cores shared out among them as compute
+    threads (`serve/app.py`, `MAX_CPU_WORKERS`). On two cores that is two of one thread: ONNX
+    int8 ran random batches of 8 at 887 texts/s this way, against 658-718 on one session of two
+    threads; PyTorch bf16 random batches of 16 at 550-602 against 333-341 (`load_workers`). On a
+    GPU one (more is refused)."""
     max_text_chars: int = Field(default=10_000, ge=1)
     """A longer text is refused (413). The model reads at most 512 tokens (about 2,500
     characters) and cuts the rest, so a longer text only costs tokenising time."""

@@ -114,20 +114,34 @@ def load_predictor(path: Path, *, backend: str, threads: int | None = None) -> P
     return predictor
 
 
+MAX_CPU_WORKERS = 4
+"""Workers on a CPU unless `serve.workers` says otherwise; more cores become compute threads of
+each. The workers share one Python interpreter, and the part of a batch that holds its lock
+(normalising, tokenising, building the answer; for PyTorch also calling each layer) was 11-19% of
+a batch's time at batches of 8 and 16 (MiniLM-L6 on one thread, ONNX int8 and PyTorch, two cores
+of a Xeon with AMX). With up to a fifth of each batch under the lock, workers past about five
+would wait for it, each holding a copy of the model. Not measured on more than two cores."""
+
+
 def load_workers(path: Path, *, backend: str, workers: int | None) -> list[Predictor]:
     """One predictor per worker of the batcher (`serve.workers`), each its own copy of the model
     and tokenizer, so that batches run side by side without sharing state.
 
-    On a CPU, by default one worker per physical core, each computing on one thread. A model on
-    one thread runs a batch without waking and syncing a team of threads, and two such on two
-    cores kept both busy while the event loop answered clients. ONNX Runtime: random batches of
-    8 test texts ran at 887 texts/s, against 658 for batches of 16 on one session of two threads
-    and 718 for batches of 32 sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s
-    texts). PyTorch, whose compute threads are the whole process's, so they are set to the cores
-    a worker gets: random batches of 16 ran at 550-602 texts/s on two workers of one thread,
-    against 333-341 on one worker of two (MiniLM-L6 bf16, two cores of a Xeon with AMX). On a
-    GPU, one worker: it runs one batch at a time anyway."""
-    first = load_predictor(path, backend=backend, threads=None if workers == 1 else 1)
+    On a CPU, by default one worker per physical core up to `MAX_CPU_WORKERS`, beyond that as
+    many compute threads each as it takes to keep the cores busy: two cores make two workers of
+    one thread, six make three of two, sixteen four of four. A model on one thread runs a batch
+    without waking and syncing a team of threads, and two such on two cores kept both busy while
+    the event loop answered clients. ONNX Runtime: random batches of 8 test
+    texts ran at 887 texts/s, against 658 for batches of 16 on one session of two threads and 718
+    for batches of 32 sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s texts).
+    PyTorch, whose compute threads are the whole process's, so they are set to the cores a worker
+    gets: random batches of 16 ran at 550-602 texts/s on two workers of one thread, against
+    333-341 on one worker of two (MiniLM-L6 bf16, two cores of a Xeon with AMX). On a GPU, one
+    worker: it runs one batch at a time anyway."""
+    cores = physical_cores()
+    threads = max(1, cores // workers) if workers else -(-cores // MAX_CPU_WORKERS)
+    count = workers or cores // threads
+    first = load_predictor(path, backend=backend, threads=threads)
     onnx = isinstance(first.backend, OnnxBackend)
     if not onnx and first.backend.device.type != "cpu":
         if workers is not None and workers > 1:
@@ -135,11 +149,10 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> list[Predi
                 f"serve.workers {workers}: a model on the GPU takes one worker; leave workers unset"
             )
         return [first]
-    count = workers or physical_cores()
     if not onnx and count > 1:
-        torch.set_num_threads(max(1, physical_cores() // count))
+        torch.set_num_threads(threads)
     copy = "onnx" if onnx else first.backend.name  # auto resolved once: every copy alike
-    return [first] + [load_predictor(path, backend=copy, threads=1) for _ in range(count - 1)]
+    return [first] + [load_predictor(path, backend=copy, threads=threads) for _ in range(count - 1)]
 
 
 def warm_up(predictor: Predictor) -> None:
