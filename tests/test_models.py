@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertForSequenceClassification
+import transformers
+from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
 
 from domaintune import hub
 from domaintune.errors import UserError
 from domaintune.models import (
+    cast_linear_layers,
     check_model,
     load_classifier,
     load_encoder,
@@ -137,3 +139,47 @@ def test_a_models_own_code_is_never_run(tiny_model: Path, tmp_path: Path) -> Non
         with pytest.raises(UserError, match=f"model '{unknown}' could not be loaded"):
             load(str(unknown))
     assert not (unknown / "CODE_RAN").exists()
+
+
+SMALL = {"vocab_size": 100, "num_labels": 3}
+BERT_LIKE = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
+ARCHITECTURES = {
+    "bert": ("BertConfig", BERT_LIKE),
+    "mpnet": ("MPNetConfig", BERT_LIKE),
+    "deberta-v2": (
+        "DebertaV2Config",
+        {
+            **BERT_LIKE,
+            "relative_attention": True,
+            "pos_att_type": ["p2c", "c2p"],
+        },
+    ),
+    "distilbert": ("DistilBertConfig", {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}),
+}
+
+
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_linear_layers_stored_in_bf16_give_autocasts_logits_to_the_bit(architecture: str) -> None:
+    """Catches inference in bf16 that stores more than the linear layers in bf16 (layer norms and
+    embeddings then lose precision autocast keeps), or that changes the logits at all: storing
+    the weights autocast would cast on every call must give the same numbers."""
+    torch.manual_seed(0)
+    name, sizes = ARCHITECTURES[architecture]
+    config = getattr(transformers, name)(**SMALL, **sizes)
+    model = AutoModelForSequenceClassification.from_config(config).eval()
+    ids = torch.randint(3, 100, (4, 12))
+    mask = torch.ones_like(ids)
+    mask[0, 8:] = 0  # a padded row too
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        before = model(input_ids=ids, attention_mask=mask).logits.float()
+        cast_linear_layers(model, torch.bfloat16)
+        after = model(input_ids=ids, attention_mask=mask).logits.float()
+    assert torch.equal(before, after)
+    kinds = {type(m): p.dtype for m in model.modules() for p in m.parameters(recurse=False)}
+    assert kinds[torch.nn.Linear] == torch.bfloat16
+    assert kinds[torch.nn.LayerNorm] == kinds[torch.nn.Embedding] == torch.float32

@@ -139,6 +139,21 @@ def freeze_word_embeddings(model: torch.nn.Module) -> None:
     model.get_input_embeddings().weight.requires_grad_(False)
 
 
+def cast_linear_layers(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Store every linear layer's weights in `dtype`, for inference under autocast to it.
+
+    Autocast casts each fp32 weight to bf16 anew on every call: a model's linear weights read and
+    written once per forward pass, whatever the batch. Stored in bf16, that cast is a no-op, and
+    the logits are the same to the bit, since autocast computes those layers in bf16 either way
+    (layer norms, softmax and embeddings keep their fp32 weights). MiniLM-L6 of the default task,
+    one thread: batch 1 ran 1.92x as fast, batch 8 1.21x, batch 32 1.08x (two cores of a Xeon
+    with AMX, logits equal). Never for training: the optimizer needs fp32 weights."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(dtype)
+    return model
+
+
 def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
     """A sequence classifier's last linear layer, the one giving a logit per label, whatever the
     architecture calls it (`classifier`, `classifier.out_proj`, `score`)."""

@@ -2,8 +2,9 @@
 so the predictor around them (normalise, batch, calibrate, decide) is written once.
 
 PyTorch runs in fp32, or in bf16 by autocast where the hardware has bf16 arithmetic: a CPU with
-AVX512_BF16 or AMX, or a GPU with it. On a CPU without those units bf16 is many times slower, so
-`auto` keeps fp32 there.
+AVX512_BF16 or AMX, or a GPU with it; its linear layers then keep bf16 weights, so autocast does
+not cast them again on every call (`models.cast_linear_layers`). On a CPU without those units
+bf16 is many times slower, so `auto` keeps fp32 there.
 
 ONNX Runtime runs the model `domaintune export` wrote (attention fused, int8 weights unless
 exported without), on the CPU. It is an optional dependency (the `onnx` extra), imported only
@@ -21,7 +22,7 @@ import torch
 
 from domaintune.errors import UserError, first_line
 from domaintune.machine import bf16_is_fast, physical_cores, usable_cpu_flags
-from domaintune.models import load_classifier
+from domaintune.models import cast_linear_layers, load_classifier
 
 Precision = Literal["fp32", "bf16"]
 ONNX_EXTRA = "pip install 'domaintune[onnx]'"
@@ -57,6 +58,8 @@ class TorchBackend:
     def __init__(self, folder: Path, *, precision: Precision = "fp32") -> None:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = load_classifier(str(folder)).eval().to(self.device)
+        if precision == "bf16":
+            cast_linear_layers(self.model, torch.bfloat16)  # the same logits, no cast a call
         self.precision = precision
         self.name = f"torch-{precision}"
 

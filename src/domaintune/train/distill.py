@@ -25,7 +25,7 @@ from transformers import TrainingArguments
 
 from domaintune.data.fields import TextFields
 from domaintune.errors import UserError
-from domaintune.models import load_classifier, load_tokenizer
+from domaintune.models import cast_linear_layers, load_classifier, load_tokenizer
 from domaintune.rundir import RunDir
 from domaintune.train.tokencache import LENGTH_MULTIPLE, UNLABELLED, model_inputs
 
@@ -52,6 +52,8 @@ def teacher_logits(
 ) -> np.ndarray:
     """The teacher's logits for each row of `frame`, its columns in the order of `labels`."""
     model = load_classifier(str(folder)).to(args.device).eval()
+    if args.bf16:
+        cast_linear_layers(model, torch.bfloat16)  # the same logits, no cast a batch
     taught = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if sorted(taught) != sorted(labels):
         raise UserError(
