@@ -20,6 +20,7 @@ malformed one, 413 for one past the limits (`serve` in the config), never a 500.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -131,15 +132,15 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> list[Predi
     many compute threads each as it takes to keep the cores busy: two cores make two workers of
     one thread, six make three of two, sixteen four of four. A model on one thread runs a batch
     without waking and syncing a team of threads, and two such on two cores kept both busy while
-    the event loop answered clients. ONNX Runtime: random batches of 8 test
-    texts ran at 887 texts/s, against 658 for batches of 16 on one session of two threads and 718
-    for batches of 32 sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s texts).
-    PyTorch, whose compute threads are the whole process's, so they are set to the cores a worker
-    gets: random batches of 16 ran at 550-602 texts/s on two workers of one thread, against
-    333-341 on one worker of two (MiniLM-L6 bf16, two cores of a Xeon with AMX). On a GPU, one
-    worker: it runs one batch at a time anyway."""
+    the event loop answered clients. ONNX Runtime: random batches of 8 test texts ran at 887
+    texts/s, against 658 for batches of 16 on one session of two threads and 718 for batches of 32
+    sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s texts). PyTorch, whose
+    compute threads are the whole process's, so they are set to the cores a worker gets: random
+    batches of 16 ran at 550-602 texts/s on two workers of one thread, against 333-341 on one
+    worker of two (MiniLM-L6 bf16, two cores of a Xeon with AMX). On a GPU, one worker: it runs
+    one batch at a time anyway."""
     cores = physical_cores()
-    threads = max(1, cores // workers) if workers else -(-cores // MAX_CPU_WORKERS)
+    threads = max(1, cores // workers) if workers else math.ceil(cores / MAX_CPU_WORKERS)
     count = workers or cores // threads
     first = load_predictor(path, backend=backend, threads=threads)
     onnx = isinstance(first.backend, OnnxBackend)
