@@ -139,7 +139,7 @@ def freeze_word_embeddings(model: torch.nn.Module) -> None:
     model.get_input_embeddings().weight.requires_grad_(False)
 
 
-def cast_linear_layers(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+def cast_linear_layers(model: torch.nn.Module, dtype: torch.dtype) -> None:
     """Store every linear layer's weights in `dtype`, for inference under autocast to it.
 
     Autocast casts each fp32 weight to bf16 anew on every call: a model's linear weights read and
@@ -152,7 +152,6 @@ def cast_linear_layers(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.M
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.to(dtype)
-    return model
 
 
 def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
