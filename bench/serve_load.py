@@ -92,7 +92,7 @@ def offline_throughput(predictor, texts: list[str], *, seconds: float) -> tuple[
 def offline_both_ways(predictor, texts: list[str], *, seconds: float) -> dict[str, float]:
     """`offline_throughput` on the main thread (as `domaintune predict` runs) and on a worker
     thread (as the server runs), half the time each: GNU OpenMP makes PyTorch's threads wait
-    differently in the two (see `warm_up` in serve/app.py), which on a busy machine changes the
+    differently in the two (see `warm_up` in serve/workers.py), which on a busy machine changes the
     figure severalfold. The ratio is taken against the faster of the two."""
     main, main_cpu = offline_throughput(predictor, texts, seconds=seconds / 2)
     with ThreadPoolExecutor(max_workers=1) as worker:

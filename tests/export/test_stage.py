@@ -328,9 +328,9 @@ def test_serve_runs_the_export_on_a_session_a_worker_sharing_out_the_cores(
     session on its share of the cores; one worker asked for takes every core. The core counts
     are forced, so every branch runs on any machine."""
     pytest.importorskip("fastapi", reason="the serve extra")
-    from domaintune.serve.app import load_workers
+    from domaintune.serve.workers import load_workers
 
-    monkeypatch.setattr("domaintune.serve.app.physical_cores", lambda: cores)
+    monkeypatch.setattr("domaintune.serve.workers.physical_cores", lambda: cores)
     workers = load_workers(exported.root, backend="auto", workers=None)
     sessions = {id(worker.backend.session) for worker in workers}
     assert len(workers) == len(sessions) == count

@@ -821,7 +821,7 @@ class ServeConfig(Section):
     workers: int | None = Field(default=None, ge=1)
     """Batches predicted at the same time, each by its own copy of the model in its own thread.
     None: on a CPU one per physical core up to four, the cores shared out among them as compute
-    threads (`serve/app.py`, `MAX_CPU_WORKERS`). On two cores that is two of one thread: ONNX
+    threads (`serve/workers.py`, `MAX_CPU_WORKERS`). On two cores that is two of one thread: ONNX
     int8 ran random batches of 8 at 887 texts/s this way, against 658-718 on one session of two
     threads; PyTorch bf16 random batches of 16 at 550-602 against 333-341 (`load_workers`). On a
     GPU one (more is refused)."""
