@@ -241,12 +241,22 @@ async def load(
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User and system CPU time of a process so far (Linux), to see where the CPU went."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    """User and system CPU time so far of a process and the processes it started (Linux): the
+    server runs PyTorch's copies of the model in processes of their own."""
+    stats = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = path.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        stats[int(path.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    if pid not in stats:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, found = {pid}, {pid}
+    while found:  # the children of what was found, until there are none
+        found = {each for each, (parent, _) in stats.items() if parent in found}
+        tree |= found
+    return sum(stats[each][1] for each in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:

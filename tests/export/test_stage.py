@@ -331,11 +331,11 @@ def test_serve_runs_the_export_on_a_session_a_worker_sharing_out_the_cores(
     from domaintune.serve.workers import load_workers
 
     monkeypatch.setattr("domaintune.serve.workers.physical_cores", lambda: cores)
-    workers = load_workers(exported.root, backend="auto", workers=None)
+    workers = load_workers(exported.root, backend="auto", workers=None).copies
     sessions = {id(worker.backend.session) for worker in workers}
     assert len(workers) == len(sessions) == count
     assert [
         worker.backend.session.get_session_options().intra_op_num_threads for worker in workers
     ] == [threads] * count
-    (alone,) = load_workers(exported.root, backend="onnx", workers=1)
+    (alone,) = load_workers(exported.root, backend="onnx", workers=1).copies
     assert alone.backend.session.get_session_options().intra_op_num_threads == cores

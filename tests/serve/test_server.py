@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -41,8 +42,8 @@ def test_serve_listens_where_it_says_answers_and_stops_on_ctrl_c(
 ) -> None:
     """Catches a printed address that is not the one served (port 0 must print the real port),
     a server that does not answer over real HTTP, settings not taken in order (the run's
-    config.yaml, then --set, then the options), or a server that a Ctrl+C leaves running or
-    kills with a traceback."""
+    config.yaml, then --set, then the options), or a server that a Ctrl+C leaves running, or
+    kills with a traceback, or whose model processes it leaves running."""
     run_copy.config.write_text(
         "task: {name: tickets}\nserve: {max_texts: 7, max_wait_ms: 9, max_batch: 3}\n"
     )
@@ -77,6 +78,7 @@ def test_serve_listens_where_it_says_answers_and_stops_on_ctrl_c(
             predictions = json.load(answer)["predictions"]
         with urllib.request.urlopen(f"{url}/metadata", timeout=60) as answer:
             limits = json.load(answer)["limits"]
+        started = children(process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
@@ -84,6 +86,30 @@ def test_serve_listens_where_it_says_answers_and_stops_on_ctrl_c(
     assert (limits["max_texts"], limits["max_wait_ms"], limits["max_batch"]) == (7, 3, 4)
     assert process.returncode == 0, stderr[-2000:]
     assert "Traceback" not in stderr
+    assert not [pid for pid in started if running(pid)]
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a process that has not ended (a zombie has: it waits to be reaped by
+    init, which in a container may never come)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started to run the model (Linux; none elsewhere), not
+    multiprocessing's resource tracker, which ends by itself once its parent has."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+            if parent == pid and b"resource_tracker" not in command:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

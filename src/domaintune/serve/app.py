@@ -48,7 +48,7 @@ from domaintune.serve.schemas import (
     PredictResponse,
     Problem,
 )
-from domaintune.serve.workers import batch_predictor, load_workers, warm_up
+from domaintune.serve.workers import Workers, load_workers, warm_up
 
 PAGE_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -174,12 +174,14 @@ def create_app(
     when given, is used instead of loading one (it must be that folder's)."""
     path = Path(path)
     serve = serve or ServeConfig()
-    predictors = (
-        [predictor] if predictor else load_workers(path, backend=backend, workers=serve.workers)
+    workers = (
+        Workers(predictor, copies=[predictor])
+        if predictor is not None
+        else load_workers(path, backend=backend, workers=serve.workers)
     )
-    predictor = predictors[0]
-    for each in predictors:
-        warm_up(each)
+    predictor = workers.predictor
+    for copy in workers.copies:  # a ModelProcess warms its own copy up
+        warm_up(copy)
     limits = Limits(
         max_text_chars=serve.max_text_chars,
         max_texts=serve.max_texts,
@@ -187,9 +189,13 @@ def create_app(
         max_wait_ms=serve.max_wait_ms,
         max_tokens=predictor.max_length,
     )
-    metadata = read_metadata(path, predictor, limits=limits)
+    try:
+        metadata = read_metadata(path, predictor, limits=limits)
+    except BaseException:
+        workers.close()
+        raise
     batcher = MicroBatcher(
-        [batch_predictor(each) for each in predictors],
+        workers.functions(),
         max_batch=serve.max_batch,
         max_wait_ms=serve.max_wait_ms,
     )
@@ -225,6 +231,7 @@ def create_app(
     )
     app.state.batcher = batcher
     app.state.predictor = predictor
+    app.state.workers = workers
     app.state.metadata = metadata
     errors = {413: {"model": Problem}, 422: {"model": Problem}}
 

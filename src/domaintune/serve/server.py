@@ -7,11 +7,15 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from domaintune.config import ServeConfig
 from domaintune.errors import UserError
+
+if TYPE_CHECKING:
+    from domaintune.serve.workers import Workers
 
 
 @dataclass
@@ -22,9 +26,15 @@ class Server:
     url: str
     server: uvicorn.Server
     sock: socket.socket
+    workers: Workers
 
     def run(self) -> None:
-        self.server.run(sockets=[self.sock])
+        """Serve until Ctrl+C, then stop the model's processes (the app may start and stop
+        several times in one process, as tests do: its processes live as long as the app)."""
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.workers.close()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -80,4 +90,5 @@ def open_server(path: Path, *, serve: ServeConfig, backend: str = "auto") -> Ser
         url=url(sock),
         server=uvicorn.Server(config),
         sock=sock,
+        workers=app.state.workers,
     )
