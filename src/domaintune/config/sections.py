@@ -824,7 +824,7 @@ class ServeConfig(Section):
     for every layer it calls). None: on a CPU one per physical core up to four, the cores shared
     out among them as compute threads (`serve/workers.py`, `MAX_CPU_WORKERS`). On two cores that
     is two of one thread: ONNX int8 ran random batches of 8 at 887 texts/s this way, against
-    658-718 on one session of two threads; PyTorch bf16 served 16 single-text clients at 441-445
+    658-718 on one session of two threads; PyTorch bf16 served 16 single-text clients at 409-483
     texts/s from two processes, against 342 from two threads of one process (`load_workers`). On a GPU one, in the server's process (more is refused)."""
     max_text_chars: int = Field(default=10_000, ge=1)
     """A longer text is refused (413). The model reads at most 512 tokens (about 2,500

@@ -93,8 +93,9 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> Workers:
     PyTorch copies each run in a process of their own (`ModelProcess`): PyTorch takes the lock
     for every layer it calls, so two copies in one process wait for each other and for the event
     loop. 16 single-text clients for 60 s (`bench/serve_load.py`, MiniLM-L6 bf16 of the default
-    task, two cores of a Xeon with AMX) got 441-445 texts/s from two processes, 0.64-0.65 of
-    offline batch 32, against 342 (0.49) from two threads in the server's process the same hour.
+    task, two cores of a Xeon with AMX) got 409-483 texts/s from two processes over four runs,
+    0.64 to 0.699 of offline batch 32, against 342 (0.49) from two threads in the server's
+    process the same hour.
     The rest of the gap to offline is padding and batch size, not the server: two processes
     computing random batches of 7 test texts with no server ran 576 texts/s, against 688 for one
     of two threads on batches of 32 sorted by length. On a GPU, one worker in this process: it runs one batch at a time anyway."""
