@@ -316,26 +316,26 @@ def figures(metrics: str) -> dict:
     return {key: value for key, value in json.loads(metrics).items() if key != "texts_per_second"}
 
 
-@pytest.mark.parametrize(
-    ("cores", "count", "threads"), [(1, 1, 1), (2, 2, 1), (6, 3, 2), (16, 4, 4)]
-)
-def test_serve_runs_the_export_on_a_session_a_worker_sharing_out_the_cores(
-    exported: RunDir, monkeypatch: pytest.MonkeyPatch, cores: int, count: int, threads: int
+@pytest.mark.parametrize(("cores", "workers", "threads"), [(2, None, 1), (16, 2, 8)])
+def test_serve_runs_the_export_in_a_process_a_worker_sharing_out_the_cores(
+    exported: RunDir, monkeypatch: pytest.MonkeyPatch, cores: int, workers: int | None, threads: int
 ) -> None:
-    """Catches the server's ONNX workers sharing one session, each taking every core (teams of
-    threads fighting over the same cores), or a worker a core on a large machine (copies of the
-    model queueing for Python's lock): one worker per physical core up to four, each its own
-    session on its share of the cores; one worker asked for takes every core. The core counts
-    are forced, so every branch runs on any machine."""
+    """Catches the server's ONNX workers sharing one session or one interpreter, each taking
+    every core (teams of threads fighting over the same cores), or serving PyTorch in place of
+    the export: each worker its own process and session, on its share of the cores; one worker
+    takes every core in the server's process. The core counts are forced, so every branch runs
+    on any machine (`share_cores` is tested for more counts)."""
     pytest.importorskip("fastapi", reason="the serve extra")
     from domaintune.serve.workers import load_workers
 
     monkeypatch.setattr("domaintune.serve.workers.physical_cores", lambda: cores)
-    workers = load_workers(exported.root, backend="auto", workers=None).copies
-    sessions = {id(worker.backend.session) for worker in workers}
-    assert len(workers) == len(sessions) == count
-    assert [
-        worker.backend.session.get_session_options().intra_op_num_threads for worker in workers
-    ] == [threads] * count
-    (alone,) = load_workers(exported.root, backend="onnx", workers=1).copies
-    assert alone.backend.session.get_session_options().intra_op_num_threads == cores
+    served = load_workers(exported.root, backend="auto", workers=workers)
+    try:
+        loaded = [process.loaded for process in served.processes]
+        assert [(each.backend, each.threads) for each in loaded] == [("onnx-int8", threads)] * 2
+        assert len({each.pid for each in loaded}) == 2
+    finally:
+        served.close()
+    alone = load_workers(exported.root, backend="onnx", workers=1)
+    assert alone.processes == []
+    assert alone.predictor.backend.session.get_session_options().intra_op_num_threads == cores

@@ -69,7 +69,10 @@ def test_one_pytorch_worker_runs_in_this_process_on_every_core(
 ) -> None:
     monkeypatch.setattr("domaintune.serve.workers.physical_cores", lambda: 2)
     workers = load_workers(served_run.root, backend="torch-fp32", workers=1)
-    assert workers.copies == [workers.predictor] and workers.processes == []
+    (predict,) = workers.functions()
+    assert workers.processes == []
+    wanted = expected(served_run.root, ["late again"], backend="torch-fp32")
+    assert [prediction.label for prediction in predict(["late again"])] == [wanted[0]["label"]]
 
 
 def test_a_copy_that_fails_to_load_raises_its_error_here(tmp_path: Path) -> None:
@@ -106,6 +109,6 @@ def test_a_model_on_the_gpu_serves_one_worker(
     monkeypatch.setattr(first.backend, "device", torch.device("cuda"))
     monkeypatch.setattr("domaintune.serve.workers.load_predictor", lambda *_, **__: first)
     workers = load_workers(served_run.root, backend="torch-fp32", workers=None)
-    assert workers.copies == [first] and workers.processes == []
+    assert workers.predictor is first and workers.processes == []
     with pytest.raises(UserError, match="a model on the GPU takes one worker"):
         load_workers(served_run.root, backend="torch-fp32", workers=2)

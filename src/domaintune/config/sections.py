@@ -819,13 +819,13 @@ class ServeConfig(Section):
     100 ms for 16 texts on two cores), and cut short as soon as they are back, so clients that
     stop cost one window at most. 0: never wait, predict what is queued."""
     workers: int | None = Field(default=None, ge=1)
-    """Batches predicted at the same time, each by its own copy of the model: ONNX Runtime's in a
-    thread of the server, PyTorch's on a CPU in a process of its own (PyTorch holds Python's lock
-    for every layer it calls). None: on a CPU one per physical core up to four, the cores shared
-    out among them as compute threads (`serve/workers.py`, `MAX_CPU_WORKERS`). On two cores that
-    is two of one thread: ONNX int8 ran random batches of 8 at 887 texts/s this way, against
-    658-718 on one session of two threads; PyTorch bf16 served 16 single-text clients at 409-483
-    texts/s from two processes, against 342 from two threads of one process (`load_workers`). On a GPU one, in the server's process (more is refused)."""
+    """Batches predicted at the same time, each by its own copy of the model in a process of its
+    own (so that none waits for Python's lock). None: on a CPU one per physical core up to four,
+    the cores shared out among them as compute threads (`serve/workers.py`, `MAX_CPU_WORKERS`).
+    On two cores that is two of one thread: ONNX int8 ran random batches of 8 at 887 texts/s this
+    way, against 658-718 on one session of two threads; under 16 single-text clients PyTorch bf16
+    served 409-483 texts/s from two processes, against 342 from two threads of one process
+    (`load_workers`). One worker runs in the server's process; on a GPU one (more is refused)."""
     max_text_chars: int = Field(default=10_000, ge=1)
     """A longer text is refused (413). The model reads at most 512 tokens (about 2,500
     characters) and cuts the rest, so a longer text only costs tokenising time."""

@@ -175,13 +175,13 @@ def create_app(
     path = Path(path)
     serve = serve or ServeConfig()
     workers = (
-        Workers(predictor, copies=[predictor])
+        Workers(predictor)
         if predictor is not None
         else load_workers(path, backend=backend, workers=serve.workers)
     )
     predictor = workers.predictor
-    for copy in workers.copies:  # a ModelProcess warms its own copy up
-        warm_up(copy)
+    if not workers.processes:  # a ModelProcess warms its own copy up
+        warm_up(predictor)
     limits = Limits(
         max_text_chars=serve.max_text_chars,
         max_texts=serve.max_texts,

@@ -11,9 +11,10 @@ them off in batches:
   all there (or `max_batch` texts are), so clients that stop cost one window at most, and a text
   reaching an idle model after a batch of one runs at once;
 - each batch runs in a worker's thread, so the event loop keeps reading requests and writing
-  answers while the model computes (PyTorch and ONNX Runtime release the GIL). A worker runs one
-  batch at a time; with several (one per core, each computing on one thread: see `load_workers`
-  in serve/workers.py), one gathers at a time and takes its share of the texts waiting with the
+  answers while the model computes (in a process of its own when there are several workers;
+  PyTorch and ONNX Runtime release the GIL while they compute). A worker runs one batch at a
+  time; with several (one per core, each computing on one thread: see `load_workers` in
+  serve/workers.py), one gathers at a time and takes its share of the texts waiting with the
   other idle workers, so that one batch computes while another's clients are answered;
 - every text has its own future, so each result goes back to the request that sent it, in order,
   and a client that has gone away costs no model time when its texts have not started;

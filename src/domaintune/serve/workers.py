@@ -42,28 +42,26 @@ def load_predictor(path: Path, *, backend: str, threads: int | None = None) -> P
 
 MAX_CPU_WORKERS = 4
 """Workers on a CPU unless `serve.workers` says otherwise; more cores become compute threads of
-each. ONNX Runtime's workers share the server's Python interpreter, and the part of a batch that
-holds its lock (normalising, tokenising, building the answer) was 13-19% of a batch's time at
-batches of 8 and 16 (MiniLM-L6 int8 on one thread, two cores of a Xeon with AMX): with a fifth
-of each batch under the lock, workers past about five would wait for it, each holding a copy of
-the model. PyTorch's workers are processes, but each batch's answer still passes through the one
-event loop. Not measured on more than two cores."""
+each. Each worker holds a copy of the model, and every text and answer passes through the
+server's one event loop, which took 0.3 ms of CPU a text under 16 clients (two cores of a Xeon
+with AMX): past a few workers it, not the model, would set the pace. Not measured on more than
+two cores."""
 
 
 @dataclass
 class Workers:
     """The copies of the model that run the server's batches, one per worker of the batcher:
-    in this process (`copies`, each run by a thread of the batcher) or each in a process of its
-    own (`processes`). `predictor`, in this process, says what the model is (labels, fields,
-    backend); it is the first copy when the copies are here."""
+    this process's `predictor` alone, run by a thread of the batcher, or one copy in a process
+    of its own per worker (`processes`). `predictor` says what the model is (labels, fields,
+    backend) either way; beside processes it is one more copy, kept only for that (MiniLM-L6
+    about 90 MB, MPNet-base about 440 MB)."""
 
     predictor: Predictor
-    copies: list[Predictor] = field(default_factory=list)
     processes: list[ModelProcess] = field(default_factory=list)
 
     def functions(self) -> list[Callable[[list[str]], list[Prediction]]]:
         """One function per worker, for the batcher: a batch of texts -> their predictions."""
-        return [batch_predictor(copy) for copy in self.copies] + list(self.processes)
+        return list(self.processes) or [batch_predictor(self.predictor)]
 
     def close(self) -> None:
         for process in self.processes:
@@ -89,29 +87,28 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> Workers:
     texts/s, against 658 for batches of 16 on one session of two threads and 718 for batches of 32
     sorted by length (MiniLM-L6 int8, AMD EPYC, `bench/serve_load.py`'s texts).
 
-    ONNX Runtime's copies live in this process: a session computes without Python's lock. Several
-    PyTorch copies each run in a process of their own (`ModelProcess`): PyTorch takes the lock
-    for every layer it calls, so two copies in one process wait for each other and for the event
-    loop. 16 single-text clients for 60 s (`bench/serve_load.py`, MiniLM-L6 bf16 of the default
-    task, two cores of a Xeon with AMX) got 409-483 texts/s from two processes over four runs,
-    0.64 to 0.699 of offline batch 32, against 342 (0.49) from two threads in the server's
-    process the same hour.
-    The rest of the gap to offline is padding and batch size, not the server: two processes
-    computing random batches of 7 test texts with no server ran 576 texts/s, against 688 for one
-    of two threads on batches of 32 sorted by length. On a GPU, one worker in this process: it runs one batch at a time anyway."""
+    Several workers each run their copy in a process of their own (`ModelProcess`), so that none
+    waits for Python's lock while another copy or the event loop holds it: PyTorch takes it for
+    every layer it calls, ONNX Runtime for the Python part of a batch (13-19% of it). Under 16
+    single-text clients for 60 s (`bench/serve_load.py`, MiniLM-L6 of the default task, two
+    cores of a Xeon with AMX): PyTorch bf16 409-483 texts/s over four runs (0.64 to 0.699 of
+    offline batch 32) against 342 (0.49) from two threads of the server the same hour; ONNX
+    int8 553 and 510 (0.86, 0.81) against 531 and 500 (0.84, 0.80), alternating. PyTorch's
+    remaining gap is padding and batch size, not the server: two processes computing random
+    batches of 7 test texts with no server ran 576 texts/s, against 688 for one of two threads
+    on batches of 32 sorted by length. One worker, and a model on a GPU (which runs one batch at
+    a time anyway), run in this process."""
     count, threads = share_cores(physical_cores(), workers)
-    first = load_predictor(path, backend=backend, threads=threads)
-    onnx = isinstance(first.backend, OnnxBackend)
-    if not onnx and first.backend.device.type != "cpu":
-        if workers is not None and workers > 1:
-            raise UserError(
-                f"serve.workers {workers}: a model on the GPU takes one worker; leave workers unset"
-            )
-        count = 1
-    backend = "onnx" if onnx else first.backend.name  # auto resolved once: every copy alike
-    if onnx or count == 1:
-        copies = [load_predictor(path, backend=backend, threads=threads) for _ in range(count - 1)]
-        return Workers(first, copies=[first, *copies])
+    predictor = load_predictor(path, backend=backend, threads=threads)
+    onnx = isinstance(predictor.backend, OnnxBackend)
+    on_gpu = not onnx and predictor.backend.device.type != "cpu"
+    if on_gpu and workers is not None and workers > 1:
+        raise UserError(
+            f"serve.workers {workers}: a model on the GPU takes one worker; leave workers unset"
+        )
+    if on_gpu or count == 1:
+        return Workers(predictor)
+    backend = "onnx" if onnx else predictor.backend.name  # auto resolved once: every copy alike
     processes = [ModelProcess(path, backend=backend, threads=threads) for _ in range(count)]
     try:
         for process in processes:
@@ -120,7 +117,7 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> Workers:
         for process in processes:
             process.close()
         raise
-    return Workers(first, processes=processes)
+    return Workers(predictor, processes=processes)
 
 
 def warm_up(predictor: Predictor) -> None:
@@ -251,7 +248,7 @@ def serve_copy(pipe: Connection, path: Path, backend: str, threads: int) -> None
     except Exception as error:
         answer(pipe, Raised(error))
         return
-    answer(pipe, Loaded(os.getpid(), predictor.backend.name, torch.get_num_threads()))
+    answer(pipe, Loaded(os.getpid(), predictor.backend.name, compute_threads(predictor)))
     while True:
         try:
             texts = pipe.recv()
@@ -263,6 +260,13 @@ def serve_copy(pipe: Connection, path: Path, backend: str, threads: int) -> None
             answer(pipe, predict(texts))
         except Exception as error:
             answer(pipe, Raised(error))
+
+
+def compute_threads(predictor: Predictor) -> int:
+    """The threads `predictor`'s model computes on: its ONNX Runtime session's, or PyTorch's."""
+    if isinstance(predictor.backend, OnnxBackend):
+        return predictor.backend.session.get_session_options().intra_op_num_threads
+    return torch.get_num_threads()
 
 
 def answer(pipe: Connection, message: object) -> None:
