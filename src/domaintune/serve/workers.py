@@ -137,7 +137,7 @@ def warm_up(predictor: Predictor) -> None:
 
 def batch_predictor(predictor: Predictor) -> Callable[[list[str]], list[Prediction]]:
     """`Predictor.decide` on one batch, each row as the API's `Prediction`. Runs in the batcher's
-    worker thread, so the event loop does none of this work."""
+    worker thread or in a `ModelProcess`, so the event loop does none of this work."""
     labels = predictor.labels
     columns = [f"p_{label}" for label in labels]
 
