@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from domaintune.errors import UserError
 from domaintune.rundir import RunDir
 from domaintune.serve.app import create_app
+from domaintune.serve.batching import predict_each
 from domaintune.serve.workers import ModelProcess, load_predictor, load_workers, share_cores
 from tests.serve.test_app import LIMITS, assert_same, expected
 
@@ -96,6 +97,23 @@ def test_a_model_process_ignores_ctrl_c_sent_to_the_group(served_run: RunDir) ->
         assert [prediction.label for prediction in process(["late again"])] == [
             row["label"] for row in expected(served_run.root, ["late again"], backend="torch-fp32")
         ]
+    finally:
+        process.close()
+
+
+def test_a_model_process_that_died_is_started_again(served_run: RunDir) -> None:
+    """Catches a worker that fails every batch for the rest of the server's life once its
+    process is killed (for memory, say): the batcher's next batch gets its answers, from a new
+    process (whether the kill lands before the call or during it)."""
+    process = ModelProcess(served_run.root, backend="torch-fp32", threads=1)
+    try:
+        first = process.wait_loaded()
+        texts = ["late again", "thanks, a great crew"]
+        os.kill(first.pid, signal.SIGKILL)
+        outcomes, _ = predict_each(process, texts)
+        wanted = expected(served_run.root, texts, backend="torch-fp32")
+        assert [outcome.label for outcome in outcomes] == [row["label"] for row in wanted]
+        assert process.loaded is not None and process.loaded.pid != first.pid
     finally:
         process.close()
 

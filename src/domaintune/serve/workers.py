@@ -174,18 +174,19 @@ class ModelProcess:
     it; and it ends when this process does (daemon), or when its pipe closes."""
 
     def __init__(self, path: Path, *, backend: str, threads: int) -> None:
+        self._arguments = (path, backend, threads)
+        self._lock = threading.Lock()
+        self.loaded: Loaded | None = None
+        self._start()
+
+    def _start(self) -> None:
         context = get_context("spawn")
         self._pipe, theirs = context.Pipe()
         self._process = context.Process(
-            target=serve_copy,
-            args=(theirs, path, backend, threads),
-            name="domaintune-model",
-            daemon=True,
+            target=serve_copy, args=(theirs, *self._arguments), name="domaintune-model", daemon=True
         )
         self._process.start()
         theirs.close()
-        self._lock = threading.Lock()
-        self.loaded: Loaded | None = None
 
     def wait_loaded(self) -> Loaded:
         """Once the copy is loaded and warm, what loaded; raises what loading it raised."""
@@ -193,8 +194,16 @@ class ModelProcess:
         return self.loaded
 
     def __call__(self, texts: list[str]) -> list[Prediction]:
+        """The predictions of `texts`. A process that has died (killed for memory, say) is
+        started again first, so that a batch it took with it fails alone: the batcher predicts
+        that batch again text by text, on the new process."""
         with self._lock:
-            self._pipe.send(texts)
+            if not self._process.is_alive():
+                self._pipe.close()
+                self._start()
+                self.wait_loaded()
+            with contextlib.suppress(OSError):  # died since: reading the answer says how
+                self._pipe.send(texts)
             return self._receive()
 
     def _receive(self) -> Any:
