@@ -224,6 +224,9 @@ class MicroBatcher(Generic[Result]):
 
 @dataclass
 class Failed:
+    """An error in place of a result: a text's own failure in a batch, or an error a model's
+    process (serve/workers.py) sends back to be raised in the server."""
+
     error: Exception
 
 

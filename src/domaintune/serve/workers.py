@@ -23,6 +23,7 @@ from domaintune.machine import physical_cores
 from domaintune.predict import Predictor
 from domaintune.predict.backends import OnnxBackend
 from domaintune.serve import check_backend
+from domaintune.serve.batching import Failed
 from domaintune.serve.schemas import Prediction
 
 
@@ -215,7 +216,7 @@ class ModelProcess:
                 f"the model's process {self._process.pid} stopped (exit code "
                 f"{self._process.exitcode})"
             ) from None
-        if isinstance(answer, Raised):
+        if isinstance(answer, Failed):
             raise answer.error
         return answer
 
@@ -239,13 +240,6 @@ class Loaded:
     threads: int
 
 
-@dataclass(frozen=True)
-class Raised:
-    """An error raised in a `ModelProcess`, sent back to be raised in the server."""
-
-    error: Exception
-
-
 def serve_copy(pipe: Connection, path: Path, backend: str, threads: int) -> None:
     """A `ModelProcess`'s life: load the copy, say what loaded, then answer each batch of texts
     the pipe brings until it brings None or closes."""
@@ -256,7 +250,7 @@ def serve_copy(pipe: Connection, path: Path, backend: str, threads: int) -> None
         warm_up(predictor)
         predict = batch_predictor(predictor)
     except Exception as error:
-        answer(pipe, Raised(error))
+        answer(pipe, Failed(error))
         return
     answer(pipe, Loaded(os.getpid(), predictor.backend.name, compute_threads(predictor)))
     while True:
@@ -269,7 +263,7 @@ def serve_copy(pipe: Connection, path: Path, backend: str, threads: int) -> None
         try:
             answer(pipe, predict(texts))
         except Exception as error:
-            answer(pipe, Raised(error))
+            answer(pipe, Failed(error))
 
 
 def compute_threads(predictor: Predictor) -> int:
@@ -284,7 +278,7 @@ def answer(pipe: Connection, message: object) -> None:
     try:
         pipe.send(message)
     except (pickle.PicklingError, TypeError, AttributeError):
-        if not isinstance(message, Raised):
+        if not isinstance(message, Failed):
             raise
         error = message.error
-        pipe.send(Raised(RuntimeError(f"{type(error).__name__}: {error}")))
+        pipe.send(Failed(RuntimeError(f"{type(error).__name__}: {error}")))
