@@ -316,24 +316,36 @@ def figures(metrics: str) -> dict:
     return {key: value for key, value in json.loads(metrics).items() if key != "texts_per_second"}
 
 
-@pytest.mark.parametrize(("cores", "workers", "threads"), [(2, None, 1), (16, 2, 8)])
+@pytest.mark.parametrize(
+    ("cores", "workers", "threads", "cuda"),
+    [(2, None, 1, False), (16, 2, 8, False), (2, None, 1, True)],
+)
 def test_serve_runs_the_export_in_a_process_a_worker_sharing_out_the_cores(
-    exported: RunDir, monkeypatch: pytest.MonkeyPatch, cores: int, workers: int | None, threads: int
+    exported: RunDir,
+    monkeypatch: pytest.MonkeyPatch,
+    cores: int,
+    workers: int | None,
+    threads: int,
+    cuda: bool,
 ) -> None:
     """Catches the server's ONNX workers sharing one session or one interpreter, each taking
     every core (teams of threads fighting over the same cores), or serving PyTorch in place of
     the export: each worker its own process and session, on its share of the cores; one worker
-    takes every core in the server's process. The core counts are forced, so every branch runs
-    on any machine (`share_cores` is tested for more counts)."""
+    takes every core in the server's process. The core counts, and a GPU beside the CPU (where
+    auto still takes the export, on the CPU), are forced, so every branch runs on any machine
+    (`share_cores` is tested for more counts)."""
     pytest.importorskip("fastapi", reason="the serve extra")
-    from domaintune.serve.workers import load_workers
+    from domaintune.serve.workers import InProcesses, load_workers
 
     monkeypatch.setattr("domaintune.serve.workers.physical_cores", lambda: cores)
+    monkeypatch.setattr("domaintune.serve.workers.torch.cuda.is_available", lambda: cuda)
     served = load_workers(exported.root, backend="auto", workers=workers)
     try:
         loaded = [process.loaded for process in served.processes]
         assert [(each.backend, each.threads) for each in loaded] == [("onnx-int8", threads)] * 2
         assert len({each.pid for each in loaded}) == 2
+        assert isinstance(served.predictor.backend, InProcesses)  # no session in this process
+        assert served.predictor.backend.name == "onnx-int8"
     finally:
         served.close()
     alone = load_workers(exported.root, backend="onnx", workers=1)

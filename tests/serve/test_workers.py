@@ -14,7 +14,13 @@ from domaintune.errors import UserError
 from domaintune.rundir import RunDir
 from domaintune.serve.app import create_app
 from domaintune.serve.batching import predict_each
-from domaintune.serve.workers import ModelProcess, load_predictor, load_workers, share_cores
+from domaintune.serve.workers import (
+    InProcesses,
+    ModelProcess,
+    load_predictor,
+    load_workers,
+    share_cores,
+)
 from tests.serve.test_app import LIMITS, assert_same, expected
 
 
@@ -52,7 +58,10 @@ def test_pytorch_on_a_cpu_serves_a_process_a_core_each_on_one_thread(
         processes = [process.loaded for process in app.state.workers.processes]
         assert [(loaded.backend, loaded.threads) for loaded in processes] == [("torch-fp32", 1)] * 2
         assert len({loaded.pid for loaded in processes} | {os.getpid()}) == 3
-        assert client.get("/health").json()["workers"] == 2
+        here = app.state.workers.predictor.backend  # no third copy in the server's process
+        assert isinstance(here, InProcesses) and here.name == "torch-fp32"
+        health = client.get("/health").json()
+        assert (health["workers"], health["backend"]) == (2, "torch-fp32")
         answer = client.post("/predict", json={"texts": texts})
         assert answer.status_code == 200
         assert_same(answer.json()["predictions"], wanted)
@@ -121,10 +130,11 @@ def test_a_model_process_that_died_is_started_again(served_run: RunDir) -> None:
 def test_a_model_on_the_gpu_serves_one_worker(
     served_run: RunDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Forces the GPU branch on any machine: the model's device says cuda."""
+    """Forces the GPU branch on any machine: CUDA says it is there, the model's device cuda."""
     monkeypatch.setattr("domaintune.serve.workers.physical_cores", lambda: 2)
     first = load_workers(served_run.root, backend="torch-fp32", workers=1).predictor
     monkeypatch.setattr(first.backend, "device", torch.device("cuda"))
+    monkeypatch.setattr("domaintune.serve.workers.torch.cuda.is_available", lambda: True)
     monkeypatch.setattr("domaintune.serve.workers.load_predictor", lambda *_, **__: first)
     workers = load_workers(served_run.root, backend="torch-fp32", workers=None)
     assert workers.predictor is first and workers.processes == []

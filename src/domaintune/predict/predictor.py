@@ -126,15 +126,17 @@ class Predictor:
     already normalised, such as the prepared splits evaluate scores, pass through unchanged.
 
     `backend` and `precision` choose what computes the logits (`choose.choose_backend`);
-    `backend_reason` says why that one. `threads`: ONNX Runtime's compute threads (None: one per
-    physical core); PyTorch keeps its own setting.
+    `backend_reason` says why that one. `backend` may also be one already made: the server's
+    stand-in for copies of the model in processes of their own (`serve.workers.InProcesses`).
+    `threads`: ONNX Runtime's compute threads (None: one per physical core); PyTorch keeps its
+    own setting.
     """
 
     def __init__(
         self,
         path: str | Path,
         *,
-        backend: BackendChoice = "auto",
+        backend: BackendChoice | Backend = "auto",
         precision: PrecisionChoice = "auto",
         threads: int | None = None,
     ) -> None:
@@ -165,9 +167,12 @@ class Predictor:
         self.regression = is_regression(getattr(config, "problem_type", None))
         """A regression model: one output, a value per text, no probabilities."""
         self.backend: Backend
-        self.backend, self.backend_reason = choose_backend(
-            folder, backend=backend, precision=precision, threads=threads
-        )
+        if isinstance(backend, str):
+            self.backend, self.backend_reason = choose_backend(
+                folder, backend=backend, precision=precision, threads=threads
+            )
+        else:
+            self.backend, self.backend_reason = backend, "given"
 
     def model_inputs(self, texts: Sequence[Input]) -> list[ModelInput]:
         """Each input as the model reads it, normalised as in training: a text; for a model of
