@@ -15,6 +15,7 @@ from domaintune.data.clean import NORMALIZATION_FIELDS, NORMALIZATION_FILE, NORM
 from domaintune.errors import UserError
 from domaintune.longtext import LongText, windows
 from domaintune.predict import Predictor, pipeline
+from domaintune.predict.backends import TorchBackend
 from domaintune.predict.files import read_texts
 from domaintune.rundir import RunDir
 from domaintune.runfiles import Metrics
@@ -262,6 +263,17 @@ def test_a_named_torch_backend_forces_its_precision_on_any_cpu(
             backend=f"torch-{precision}",
             precision="fp32" if precision == "bf16" else "bf16",
         )
+
+
+def test_a_backend_already_made_is_used_as_given(classifier: Path) -> None:
+    """Catches a backend object passed in being replaced by one chosen anew (the server's
+    process would then load a copy of the model it never computes with)."""
+    made = TorchBackend(classifier, precision="fp32")
+    predictor = Predictor(classifier, backend=made)
+    assert predictor.backend is made and predictor.backend_reason == "given"
+    texts = ["great flight", "lost my bag again"]
+    reference = Predictor(classifier, backend="torch-fp32").predict_proba(texts)
+    assert np.allclose(predictor.predict_proba(texts), reference, atol=1e-6)
 
 
 def test_a_model_of_fields_reads_them_joined_by_its_separator(ticket_classifier: Path) -> None:
