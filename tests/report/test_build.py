@@ -182,6 +182,28 @@ def test_the_token_limit_is_named_by_what_set_it(set_by: str, said: str) -> None
     assert ("max_length_percentile" in cut) == (set_by != "model")
 
 
+@pytest.mark.parametrize(
+    ("long_text", "said"),
+    [
+        ("truncate", ["never read their ends", "`model.long_text: chunks`", "`head_tail`"]),
+        ("head_tail", ["by their start and end alone", "`model.long_text: chunks`"]),
+        ("chunks", []),
+    ],
+)
+def test_texts_past_the_models_limit_get_the_long_text_reading_named(
+    long_text: str, said: list[str]
+) -> None:
+    """Catches a report that tells a user whose texts the model cut at its own limit (long
+    documents) only to find another model, when `model.long_text` reads them whole; and one
+    that calls texts read whole in windows cut."""
+    log = train_log(max_length_set_by="model", long_text=long_text)
+    found = findings(metrics(), CARD, log)
+    steps = [s for s in next_steps(metrics(), CARD, log, found, None) if "training texts" in s]
+    assert len(steps) == (1 if said else 0)
+    for words in said:
+        assert words in steps[0]
+
+
 def number(text: str) -> float:
     return float(text.rstrip("%"))
 

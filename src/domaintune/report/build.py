@@ -211,8 +211,9 @@ def next_steps(
     epochs = epochs_step(log)
     if epochs:
         steps.append(epochs)
-    if found["truncated_share"] > TRUNCATED_SHARE:
-        steps.append(truncation_step(log, found["truncated_share"]))
+    truncated = truncation_step(log, found["truncated_share"])
+    if found["truncated_share"] > TRUNCATED_SHARE and truncated:
+        steps.append(truncated)
     for comparison in found["comparisons"]:
         if comparison["name"] != "majority" and comparison["verdict"] != "better":
             steps.append(

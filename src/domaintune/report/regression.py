@@ -138,8 +138,9 @@ def next_steps(
     epochs = epochs_step(log, "RMSE")
     if epochs:
         steps.append(epochs)
-    if found["truncated_share"] > TRUNCATED_SHARE:
-        steps.append(truncation_step(log, found["truncated_share"]))
+    truncated = truncation_step(log, found["truncated_share"])
+    if found["truncated_share"] > TRUNCATED_SHARE and truncated:
+        steps.append(truncated)
     conflicts = card.step(StepName.CONFLICTS)
     if conflicts and conflicts.changed:
         steps.append(

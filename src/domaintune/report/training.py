@@ -85,12 +85,26 @@ def epochs_step(log: TrainLog, score: str = "macro-F1") -> str | None:
     )
 
 
-def truncation_step(log: TrainLog, share: float) -> str:
-    """Advice on texts cut at the token limit, which depends on what set the limit."""
-    cut = f"{percent(share)} of training texts were cut at {log.max_length} tokens"
-    if log.max_length_set_by == "model":
+def truncation_step(log: TrainLog, share: float) -> str | None:
+    """Advice on texts longer than the token limit, which depends on what set the limit and how
+    they were read; none when they were read whole, in windows (`model.long_text: chunks`)."""
+    if log.long_text == "chunks":
+        return None
+    longer = f"{percent(share)} of training texts were"
+    if log.max_length_set_by != "model":
         return (
-            f"{cut}, the most the model accepts: if their ends matter, split long texts or use a "
-            "model with a longer context."
+            f"{longer} cut at {log.max_length} tokens: raise `model.max_length_percentile` or "
+            "`model.max_length` if their ends matter."
         )
-    return f"{cut}: raise `model.max_length_percentile` or `model.max_length` if their ends matter."
+    if log.long_text == "head_tail":
+        return (
+            f"{longer} longer than {log.max_length} tokens, the most the model accepts, and read "
+            "by their start and end alone: `model.long_text: chunks` reads each whole, in "
+            "overlapping windows (training takes up to `model.max_chunks` windows a text)."
+        )
+    return (
+        f"{longer} cut at {log.max_length} tokens, the most the model accepts, so the model never "
+        "read their ends: `model.long_text: chunks` reads each whole, in overlapping windows "
+        "(training takes up to `model.max_chunks` windows a text), and `head_tail` reads each "
+        "one's start and end in the time truncating takes."
+    )
