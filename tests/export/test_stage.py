@@ -19,7 +19,12 @@ from domaintune.config import Config, build_config
 from domaintune.errors import UserError
 from domaintune.export import convert, run_export, stage
 from domaintune.predict import Predictor
-from domaintune.predict.backends import OnnxBackend, TorchBackend, import_onnxruntime
+from domaintune.predict.backends import (
+    ONNX_ROWS_PER_RUN,
+    OnnxBackend,
+    TorchBackend,
+    import_onnxruntime,
+)
 from domaintune.rundir import RunDir, write_parquet
 from domaintune.runfiles import ExportParity
 from tests.helpers import WORDS, copy_run, domaintune, make_rows
@@ -134,6 +139,34 @@ def test_fp32_export_gives_pytorchs_logits_on_a_padded_batch(
         "token_type_ids": batch["attention_mask"],
     }
     assert not np.allclose(onnx.logits(swapped), alone, atol=1e-2)
+
+
+def test_a_large_batch_runs_in_parts_each_padded_to_its_own_longest_text(
+    exported: RunDir, tmp_path: Path
+) -> None:
+    """Catches parts that keep the whole batch's padding (the cost the split is there to cut),
+    parts cut from the wrong side of the padding, and rows lost or reordered between parts: a
+    batch sorted by length, as the predictor makes them, through the fp32 export in parts,
+    against each text alone through PyTorch."""
+    run = copied(exported, tmp_path)
+    run_export(config("export.quantize=none"), run)
+    predictor = Predictor(run.model, backend="torch", precision="fp32")
+    texts = sorted(PADDED * 5, key=len)
+    batch = dict(predictor.tokenizer(texts, padding=True, truncation=True, return_tensors="np"))
+    onnx = OnnxBackend(run.onnx_model)
+    session, widths = onnx.session, []
+
+    class Recorded:
+        def run(self, outputs: None, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+            widths.append(feed["input_ids"].shape)
+            return session.run(outputs, feed)
+
+    onnx.session = Recorded()
+    together = onnx.logits(batch)
+    alone = np.vstack([predictor.predict_logits([text]) for text in texts])
+    assert together == pytest.approx(alone, abs=1e-4)
+    assert [rows for rows, _ in widths] == [ONNX_ROWS_PER_RUN, ONNX_ROWS_PER_RUN, 4]
+    assert widths[0][1] < widths[-1][1] == batch["input_ids"].shape[1]
 
 
 def test_an_export_that_disagrees_with_pytorch_is_refused_and_nothing_is_left(
