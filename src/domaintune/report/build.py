@@ -33,7 +33,6 @@ from domaintune.report.generation import generation_context
 from domaintune.report.multilabel import multi_label_context
 from domaintune.report.regression import regression_context
 from domaintune.report.training import (
-    TRUNCATED_SHARE,
     epochs_step,
     model_choice,
     percent,
@@ -212,7 +211,7 @@ def next_steps(
     if epochs:
         steps.append(epochs)
     truncated = truncation_step(log, found["truncated_share"])
-    if found["truncated_share"] > TRUNCATED_SHARE and truncated:
+    if truncated:
         steps.append(truncated)
     for comparison in found["comparisons"]:
         if comparison["name"] != "majority" and comparison["verdict"] != "better":

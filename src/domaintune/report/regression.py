@@ -18,7 +18,7 @@ from domaintune.data.card import StepName
 from domaintune.errors import UserError
 from domaintune.evaluate.regression_baselines import NAMES
 from domaintune.report import plots
-from domaintune.report.training import TRUNCATED_SHARE, epochs_step, token_limit, truncation_step
+from domaintune.report.training import epochs_step, token_limit, truncation_step
 from domaintune.rundir import RunDir, read_parquet
 from domaintune.runfiles import DataCard, RegressionComparison, RegressionMetrics, TrainLog
 
@@ -139,7 +139,7 @@ def next_steps(
     if epochs:
         steps.append(epochs)
     truncated = truncation_step(log, found["truncated_share"])
-    if found["truncated_share"] > TRUNCATED_SHARE and truncated:
+    if truncated:
         steps.append(truncated)
     conflicts = card.step(StepName.CONFLICTS)
     if conflicts and conflicts.changed:

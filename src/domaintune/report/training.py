@@ -87,8 +87,9 @@ def epochs_step(log: TrainLog, score: str = "macro-F1") -> str | None:
 
 def truncation_step(log: TrainLog, share: float) -> str | None:
     """Advice on texts longer than the token limit, which depends on what set the limit and how
-    they were read; none when they were read whole, in windows (`model.long_text: chunks`)."""
-    if log.long_text == "chunks":
+    they were read; none when few were (`TRUNCATED_SHARE`) or they were read whole, in windows
+    (`model.long_text: chunks`)."""
+    if share <= TRUNCATED_SHARE or log.long_text == "chunks":
         return None
     longer = f"{percent(share)} of training texts were"
     if log.max_length_set_by != "model":

@@ -105,8 +105,8 @@ def load_workers(path: Path, *, backend: str, workers: int | None) -> Workers:
     as well as its copy, 0.6 GB resident for MiniLM-L6 and 1.0 GB for MPNet-base (bf16 on a
     Xeon with AMX). The server's own process then loads no copy (`InProcesses`): it needs the
     model's labels, fields and rules, not its weights, and held 0.52 GB with MPNet-base, against
-    1.00 GB with a copy (resident once listening, two workers). One worker, and a model on a GPU (which
-    runs one batch at a time anyway), run in this process."""
+    1.00 GB with a copy (resident once listening, two workers). One worker, and a model on a GPU
+    (which runs one batch at a time anyway), run in this process."""
     check_backend(backend)
     count, threads = share_cores(physical_cores(), workers)
     predictor = None
