@@ -270,8 +270,12 @@ class ModelChoice(Record):
     time_budget: float | None
     probes: list[RungProbe] = []
     epochs: float | None = None
-    """The epochs the budget allows where no model's planned epochs fit it (the fastest model
-    trains that many; below 1, on that share of the training rows, each once); None: as planned."""
+    """The epochs training runs where they are not `train.epochs`: fewer, cut to the budget where
+    the chosen model's planned epochs do not fit it (below 1, on that share of the training rows,
+    each once), or more, for `train.min_steps`; None: as planned."""
+    cut_by_budget: bool = False
+    """Whether the budget held `epochs` below what was wanted (the planned epochs, or those that
+    make `train.min_steps`)."""
 
 
 class TrainLog(RunFile):

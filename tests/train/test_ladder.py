@@ -147,6 +147,78 @@ def test_an_accurate_rung_that_fits_half_its_epochs_is_chosen_and_trains_what_fi
     assert not cut.probes[0].fits and cut.probes[1].fits
 
 
+def test_an_epoch_of_few_steps_is_trained_again_towards_min_steps_within_the_budget(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    """800 rows at 16 a step: 50 steps an epoch, so 300 steps want 6 epochs. They run where they
+    fit the budget, as many as fit where they do not (the cut said), none more where the planned
+    3 just fit or `min_steps` is off; a cut to the budget is never raised."""
+    config, run, args = probe_setting(
+        tmp_path,
+        tickets_csv,
+        tiny_model,
+        "train.epochs=3",
+        "train.batch_size=16",
+        "train.min_steps=300",
+    )
+    speeds = {rungs[0]: 10.0, rungs[1]: 100.0}
+    monkeypatch.setattr(ladder, "rows_per_second", lambda name, *args, **kwargs: speeds[name])
+    rows = {"train_rows": 800, "validation_rows": 300, "labels": 3}  # 3 x 900 rows: 270 s
+
+    def choice(budget, *overrides):
+        changed = config.train.model_copy(update=dict(overrides))
+        changed = with_budget(config.model_copy(update={"train": changed}), budget)
+        return choose_model(changed, run, args, **rows, ladder=rungs)
+
+    roomy = choice(1e4)
+    assert (roomy.model, roomy.epochs, roomy.cut_by_budget) == (rungs[0], 6, False)
+    assert "an epoch here is 50 optimizer steps, so it trains 6 epochs" in roomy.reason
+    tight = choice(360.0)
+    assert (tight.model, tight.epochs, tight.cut_by_budget) == (rungs[0], 4.0, True)
+    assert "as many of the 6 epochs that make them as fit the budget" in tight.reason
+    assert choice(270.0).epochs is None  # the planned 3 epochs just fit
+    assert choice(1e4, ("min_steps", 0)).epochs is None
+    assert choice(1e4, ("min_steps", 100)).epochs is None  # 3 epochs make 150 steps
+    assert choice(1e4, ("epochs", 8)).epochs is None  # more than the 6 that make them
+    cut = choice(200.0)  # the accurate rung at 60% of its 3 epochs: cut, not raised
+    assert (cut.model, cut.epochs, cut.cut_by_budget) == (rungs[0], 2.22, True)
+    unbounded = choice(None)
+    assert (unbounded.model, unbounded.epochs, unbounded.probes) == (rungs[0], 6, [])
+    assert "so it trains 6 epochs" in unbounded.reason
+
+
+def test_a_named_model_trains_its_epochs_whatever_min_steps_says(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path
+) -> None:
+    """A named model has no measured speed to bound more epochs by, and cross-validation's folds
+    name the model the final training chose, so they train the epochs it ran."""
+    config, run = prepared_run(tmp_path, tickets_csv, tiny_model, "train.min_steps=10000")
+    log = run_train(config, run)
+    assert log.epochs_planned == config.train.epochs == log.epochs_run
+    assert log.model_choice is not None and log.model_choice.epochs is None
+
+
+def test_auto_trains_the_epochs_min_steps_raised_and_the_report_reads_them(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
+) -> None:
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    config, run = prepared_run(
+        tmp_path,
+        tickets_csv,
+        tiny_model,
+        "model.name_or_path=auto",
+        "train.epochs=1",
+        "train.time_budget=1e6",
+    )
+    steps = -(-split_rows(run, "train") // 8)  # FAST_TRAINING's batch of 8
+    train = config.train.model_copy(update={"min_steps": steps + 1})  # two epochs make them
+    log = run_train(config.model_copy(update={"train": train}), run)
+    assert log.epochs_planned == 2 and log.steps == 2 * steps
+    assert "epochs: 2" in run.config.read_text()
+    assert not log.model_choice.cut_by_budget
+    assert "`train.time_budget` allowed" not in (epochs_step(log) or "")
+
+
 def test_a_budget_too_small_for_any_rung_cuts_the_training_to_what_fits(
     tmp_path: Path, tickets_csv: Path, tiny_model: Path, rungs: tuple[str, str], monkeypatch
 ) -> None:

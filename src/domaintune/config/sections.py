@@ -467,6 +467,11 @@ class TrainConfig(Section):
     epochs come out of `time_budget`, which the ladder spends on a more accurate model first:
     MPNet-base's second epoch beat MiniLM-L6's third (on validation) on every set
     (`train.ladder.LEAST_SHARE_OF_EPOCHS`)."""
+    min_steps: int = Field(default=0, ge=0)
+    """With `model.name_or_path: auto`: where `epochs` make fewer optimizer steps than this (a
+    small training split), training runs more whole epochs, as many as make them, or as fit
+    `time_budget` at the chosen model's measured speed; 0 turns it off. A named model trains
+    `epochs`."""
     time_budget: float | None = Field(default=600, gt=0)
     """Seconds of training that `model.name_or_path: auto` plans for: it trains the most
     accurate built-in model whose epochs fit, measured on this machine (`train.ladder`), or

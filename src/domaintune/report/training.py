@@ -60,7 +60,7 @@ def epochs_step(log: TrainLog, score: str = "macro-F1") -> str | None:
     best, run, planned = log.best_epoch, log.epochs_run, log.epochs_planned
     if best is None:
         return None
-    cut = log.model_choice is not None and log.model_choice.epochs is not None
+    cut = log.model_choice is not None and log.model_choice.cut_by_budget
     if math.isclose(best, run, abs_tol=EPOCH_TOLERANCE) and cut:
         return (
             f"Validation {score} was still at its best in the last epoch ({run:.2f}, all that the "

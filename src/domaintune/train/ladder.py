@@ -13,7 +13,9 @@ trains as many epochs as fit, fewer than planned, and below one epoch on a rando
 training split, each row once. Seeing more rows once teaches more than seeing fewer rows again
 (on the default task, MiniLM-L6 on all 11,425 training rows reached test macro-F1 0.794; on the
 5,319 left by undersampling, 0.750), so the data is cut by epochs, never by dropping rows up
-front.
+front. The other way round, where the planned epochs make fewer optimizer steps than
+`train.min_steps` (a small training split), the chosen model trains more epochs, as many as the
+budget still allows at its measured speed (`stretched`).
 
 The estimate leaves out what the probe cannot see cheaply: saving a checkpoint each epoch (a few
 seconds each for MPNet-base here), and the extra windows of `model.long_text: chunks`.
@@ -36,7 +38,7 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from domaintune import assets
-from domaintune.config import Config
+from domaintune.config import Config, TrainConfig
 from domaintune.data.fields import load_fields
 from domaintune.errors import UserError
 from domaintune.models import freeze_word_embeddings, load_classifier, load_tokenizer
@@ -259,9 +261,17 @@ def choose_model(
         return ModelChoice(
             model=config.model.name_or_path, reason="set in the config", time_budget=budget
         )
+    steps = steps_per_epoch(config, train_rows=train_rows, processes=processes)
+    wanted = epochs_for_steps(config.train, steps)
     if budget is None:
+        reason = "no time budget: the most accurate model"
+        if wanted > config.train.epochs:
+            reason += f"; {raised(wanted, steps, config.train.min_steps)}"
         return ModelChoice(
-            model=ladder[0], reason="no time budget: the most accurate model", time_budget=None
+            model=ladder[0],
+            reason=reason,
+            time_budget=None,
+            epochs=wanted if wanted > config.train.epochs else None,
         )
     rows = (train_rows + EVALUATION_COST * validation_rows) * config.train.epochs
 
@@ -290,8 +300,51 @@ def choose_model(
             continue
         probes.insert(-1, probe(name))
         if probes[-2].estimated_seconds * LEAST_SHARE_OF_EPOCHS <= budget:
-            return chosen(probes[-2], probes, budget, config.train.epochs, passed_over)
-    return chosen(fastest, probes, budget, config.train.epochs, passed_over)
+            pick = probes[-2]
+            break
+    else:
+        pick = fastest
+    choice = chosen(pick, probes, budget, config.train.epochs, passed_over)
+    return stretched(choice, config.train, steps)
+
+
+def steps_per_epoch(config: Config, *, train_rows: int, processes: int) -> int:
+    """Optimizer steps in one epoch over `train_rows` rows (`train.batch_size` made a number)."""
+    return max(1, math.ceil(train_rows / (int(config.train.batch_size) * processes)))
+
+
+def epochs_for_steps(train: TrainConfig, steps: int) -> float:
+    """`train.epochs`, or the whole epochs of `steps` optimizer steps each that make
+    `train.min_steps`, where those are more."""
+    return max(train.epochs, math.ceil(train.min_steps / steps))
+
+
+def raised(epochs: float, steps: int, min_steps: int) -> str:
+    """Why training runs more epochs than planned, in words."""
+    return (
+        f"an epoch here is {steps} optimizer steps, so it trains {epochs:g} epochs towards "
+        f"`train.min_steps` ({min_steps})"
+    )
+
+
+def stretched(choice: ModelChoice, train: TrainConfig, steps: int) -> ModelChoice:
+    """`choice` training more epochs than `train.epochs` where those make fewer than
+    `train.min_steps` optimizer steps: as many more as make them, or as still fit the budget at
+    the chosen model's measured speed. A choice already cut to the budget stays as it is."""
+    wanted = epochs_for_steps(train, steps)
+    if choice.epochs is not None or wanted <= train.epochs or choice.time_budget is None:
+        return choice
+    pick = next(probe for probe in choice.probes if probe.model == choice.model)
+    fitting = math.floor(100 * train.epochs * choice.time_budget / pick.estimated_seconds) / 100
+    epochs = min(wanted, fitting)
+    if epochs <= train.epochs:
+        return choice
+    reason = f"{choice.reason}; {raised(epochs, steps, train.min_steps)}"
+    if epochs < wanted:
+        reason += f", as many of the {wanted:g} epochs that make them as fit the budget"
+    return choice.model_copy(
+        update={"reason": reason, "epochs": epochs, "cut_by_budget": epochs < wanted}
+    )
 
 
 def chosen(
@@ -330,7 +383,12 @@ def chosen(
     if passed_over:
         reason += f" ({'; '.join(passed_over)})"
     return ModelChoice(
-        model=pick.model, reason=reason, time_budget=budget, probes=probes, epochs=allowed
+        model=pick.model,
+        reason=reason,
+        time_budget=budget,
+        probes=probes,
+        epochs=allowed,
+        cut_by_budget=allowed is not None,
     )
 
 
