@@ -480,7 +480,8 @@ class TrainConfig(Section):
     gives), macro-F1 against the three epochs of before: Brown genres, MiniLM-L6, 7.92 epochs
     (the budget's share of the 10 wanted) 0.752 against 0.689, better on 5 of 5 folds, where
     TF-IDF + LR scores 0.754; drug reviews (978 rows), MPNet-base, 5 epochs 0.631 against 0.631,
-    better on 2 of 5. Its price is time: a fold took 4x as long on Brown, 1.7x on drug reviews."""
+    better on 2 of 5. Its price is time: a fold took 438 s against 196 on Brown (110 where the
+    machine was otherwise idle), 356 against 204 on drug reviews."""
     time_budget: float | None = Field(default=600, gt=0)
     """Seconds of training that `model.name_or_path: auto` plans for: it trains the most
     accurate built-in model whose epochs fit, measured on this machine (`train.ladder`), or
