@@ -262,8 +262,8 @@ def choose_model(
             model=config.model.name_or_path, reason="set in the config", time_budget=budget
         )
     steps = steps_per_epoch(config, train_rows=train_rows, processes=processes)
-    wanted = epochs_for_steps(config.train, steps)
     if budget is None:
+        wanted = epochs_for_steps(config.train, steps)
         reason = "no time budget: the most accurate model"
         if wanted > config.train.epochs:
             reason += f"; {raised(wanted, steps, config.train.min_steps)}"
@@ -305,7 +305,7 @@ def choose_model(
     else:
         pick = fastest
     choice = chosen(pick, probes, budget, config.train.epochs, passed_over)
-    return stretched(choice, config.train, steps)
+    return stretched(choice, pick, config.train, steps)
 
 
 def steps_per_epoch(config: Config, *, train_rows: int, processes: int) -> int:
@@ -327,16 +327,20 @@ def raised(epochs: float, steps: int, min_steps: int) -> str:
     )
 
 
-def stretched(choice: ModelChoice, train: TrainConfig, steps: int) -> ModelChoice:
-    """`choice` training more epochs than `train.epochs` where those make fewer than
+def epochs_that_fit(pick: RungProbe, epochs: float, budget: float) -> float:
+    """The epochs of `pick` that fit `budget`, from its estimate for `epochs`, rounded down to a
+    hundredth so the estimate stays within the budget."""
+    return math.floor(100 * epochs * budget / pick.estimated_seconds) / 100
+
+
+def stretched(choice: ModelChoice, pick: RungProbe, train: TrainConfig, steps: int) -> ModelChoice:
+    """`choice` (of `pick`) training more epochs than `train.epochs` where those make fewer than
     `train.min_steps` optimizer steps: as many more as make them, or as still fit the budget at
     the chosen model's measured speed. A choice already cut to the budget stays as it is."""
     wanted = epochs_for_steps(train, steps)
     if choice.epochs is not None or wanted <= train.epochs or choice.time_budget is None:
         return choice
-    pick = next(probe for probe in choice.probes if probe.model == choice.model)
-    fitting = math.floor(100 * train.epochs * choice.time_budget / pick.estimated_seconds) / 100
-    epochs = min(wanted, fitting)
+    epochs = min(wanted, epochs_that_fit(pick, train.epochs, choice.time_budget))
     if epochs <= train.epochs:
         return choice
     reason = f"{choice.reason}; {raised(epochs, steps, train.min_steps)}"
@@ -363,9 +367,7 @@ def chosen(
             f"about {pick.estimated_seconds:.0f} s at {pick.rows_per_second:.1f} rows/s"
         )
     else:
-        allowed = max(
-            LEAST_EPOCHS, math.floor(100 * epochs * budget / pick.estimated_seconds) / 100
-        )
+        allowed = max(LEAST_EPOCHS, epochs_that_fit(pick, epochs, budget))
         taking = f"about {pick.estimated_seconds:.0f} s at {pick.rows_per_second:.1f} rows/s"
         if pick is probes[-1]:
             reason = (
