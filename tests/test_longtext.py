@@ -5,7 +5,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from domaintune.longtext import LongText, ends, head_tail, load_long_text, pool, spread, windows
+from domaintune.longtext import (
+    LongText,
+    ends,
+    head_tail,
+    load_long_text,
+    pool,
+    spread,
+    window_count,
+    windows,
+)
 
 
 def encoding(content: int) -> tuple[dict[str, list[int]], list[int]]:
@@ -45,6 +54,16 @@ def test_windows_cover_every_token_in_order_within_the_limit(
     room = max_length - 2
     if overlap and len(pieces) > 2:  # neighbours share about `overlap` of a window
         assert content_of(pieces[0])[-1] - content_of(pieces[1])[0] + 1 >= int(room * overlap)
+
+
+@pytest.mark.parametrize("overlap", [0, 0.25, 0.5, 0.9])
+def test_window_count_is_how_many_windows_a_text_is_cut_into(overlap: float) -> None:
+    """The ladder plans training time from the count without cutting the texts."""
+    for content in range(1, 60):
+        for max_length in (3, 8, 16):
+            length = content + 2
+            cut = windows(*encoding(content), max_length=max_length, overlap=overlap)
+            assert window_count(length, 2, max_length=max_length, overlap=overlap) == len(cut)
 
 
 def test_a_text_that_fits_is_one_window_and_is_kept_whole_by_head_tail() -> None:

@@ -94,10 +94,24 @@ def windows(
     if length <= max_length:
         return [encoding]
     front, back = ends(special_mask)
-    content, room = length - front - back, max_length - front - back
-    stride = max(1, math.floor(room * (1 - overlap)))
-    starts = [*range(0, content - room, stride), content - room]
+    room = max_length - front - back
+    starts = window_starts(length - front - back, room, overlap=overlap)
     return [_piece(encoding, front, back, [(front + s, front + s + room)]) for s in starts]
+
+
+def window_starts(content: int, room: int, *, overlap: float) -> list[int]:
+    """Where each window of `room` content tokens starts in a text of `content` longer than it:
+    every `1 - overlap` of a window, and the last at the text's end."""
+    stride = max(1, math.floor(room * (1 - overlap)))
+    return [*range(0, content - room, stride), content - room]
+
+
+def window_count(length: int, specials: int, *, max_length: int, overlap: float) -> int:
+    """How many windows `windows` cuts an encoding of `length` tokens, `specials` of them the
+    tokenizer's markers, into."""
+    if length <= max_length:
+        return 1
+    return len(window_starts(length - specials, max_length - specials, overlap=overlap))
 
 
 def spread(items: list, count: int) -> list:

@@ -8,21 +8,25 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from domaintune.config import ModelConfig
 from domaintune.errors import UserError
 from domaintune.evaluate.stage import run_evaluate
-from domaintune.models import load_tokenizer
+from domaintune.models import load_model_config, load_tokenizer
 from domaintune.report.training import epochs_step, model_choice
 from domaintune.rundir import write_text
-from domaintune.runfiles import TrainLog
+from domaintune.runfiles import DataCard, TrainLog
 from domaintune.train import ladder
 from domaintune.train.ladder import (
     EVALUATION_COST,
     choose_model,
+    planned_rows,
+    read_as,
     resolve_model,
     rows_per_second,
     split_rows,
     with_model,
 )
+from domaintune.train.tokencache import load_or_tokenize, model_length_limit
 from domaintune.train.trainer import resolve_batch_size, run_train, training_arguments
 from tests.train.test_trainer import BF16_CPU, prepared_run, train_on_the_cpu
 
@@ -233,6 +237,54 @@ def test_a_budget_too_small_for_any_rung_cuts_the_training_to_what_fits(
     assert log.epochs_planned == ladder.LEAST_EPOCHS and log.steps == 1
     assert f"epochs: {ladder.LEAST_EPOCHS}" in run.config.read_text()
     assert "`train.time_budget` allowed here" in epochs_step(log)
+
+
+def test_with_chunks_a_text_is_planned_as_the_windows_it_trains_as() -> None:
+    chunks = ModelConfig(long_text="chunks", max_chunks=3, chunk_overlap=0)
+    # [CLS] + content + [SEP] at a limit of 6: 4 content tokens a window
+    assert read_as([6, 10, 50, 3], limit=6, specials=2, model=chunks) == [0, 1, 1, 2, 2, 2, 3]
+    for other in ("truncate", "head_tail"):
+        model = ModelConfig(long_text=other)
+        assert read_as([6, 10, 50, 3], limit=6, specials=2, model=model) == [0, 1, 2, 3]
+
+
+def test_auto_with_chunks_plans_and_probes_the_windows_training_makes(
+    tmp_path: Path, tickets_csv: Path, tiny_model: Path, monkeypatch
+) -> None:
+    """A probe of the texts cut to the limit planned a quarter of the training time of Brown
+    genres, whose texts each train as four windows."""
+    config, run, args = probe_setting(
+        tmp_path, tickets_csv, tiny_model, "model.long_text=chunks", "model.max_length=8"
+    )
+    texts = split_rows(run, "train"), split_rows(run, "validation")
+    planned = planned_rows(run, config, str(tiny_model))
+    tokenizer = load_tokenizer(str(tiny_model))
+    labels = DataCard.read(run.card).labels
+    data = load_or_tokenize(
+        run,
+        tokenizer,
+        {label: i for i, label in enumerate(labels)},
+        config.model,
+        model_limit=model_length_limit(load_model_config(str(tiny_model)), tokenizer),
+        use_cache=False,
+        write=False,
+    )
+    assert planned == (len(data.train), len(data.validation))
+    assert planned[0] > texts[0] and planned[1] > texts[1]
+
+    timed = []
+    batches = ladder.training_batches
+    monkeypatch.setattr(
+        ladder,
+        "training_batches",
+        lambda lengths, **options: timed.append(len(lengths)) or batches(lengths, **options),
+    )
+    rows_per_second(str(tiny_model), run, config, args, labels=len(labels))
+    assert timed == [planned[0]]
+
+    truncated = config.model.model_copy(update={"long_text": "truncate"})
+    assert planned_rows(run, config.model_copy(update={"model": truncated}), "-") == texts
+    assert planned_rows(run, with_model(config, str(tiny_model)), "-") == texts  # not auto
 
 
 def choose_small(config, run, args, rungs, *, budget: float):

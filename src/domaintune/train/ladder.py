@@ -17,8 +17,10 @@ front. The other way round, where the planned epochs make fewer optimizer steps 
 `train.min_steps` (a small training split), the chosen model trains more epochs, as many as the
 budget still allows at its measured speed (`stretched`).
 
+With `model.long_text: chunks` a long text trains as several windows, each a training row: the
+probe times batches of windows, and the rows it plans for are the windows training will make.
 The estimate leaves out what the probe cannot see cheaply: saving a checkpoint each epoch (a few
-seconds each for MPNet-base here), and the extra windows of `model.long_text: chunks`.
+seconds each for MPNet-base here).
 """
 
 from __future__ import annotations
@@ -38,10 +40,16 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from domaintune import assets
-from domaintune.config import Config, TrainConfig
+from domaintune.config import Config, ModelConfig, TrainConfig
 from domaintune.data.fields import load_fields
 from domaintune.errors import UserError
-from domaintune.models import freeze_word_embeddings, load_classifier, load_tokenizer
+from domaintune.longtext import window_count
+from domaintune.models import (
+    freeze_word_embeddings,
+    load_classifier,
+    load_model_config,
+    load_tokenizer,
+)
 from domaintune.rundir import RunDir
 from domaintune.runfiles import DataCard, ModelChoice, RungProbe
 from domaintune.train.checkpoints import saved_config
@@ -85,17 +93,17 @@ host, MPNet-base's probe read 21.4 to 26.6 rows/s from one timed pass in four ru
 load from one minute to the next, which training meets too."""
 
 
-def training_texts(run: RunDir, tokenizer: Any) -> tuple[list[list[str]], list[int]]:
-    """The training split as the tokenizer is given it (`tokencache.model_inputs`), and each
-    row's length in tokens, uncut: read and tokenised once for both the limit and the batches."""
-    frame = pd.read_parquet(run.split("train"))
+def training_texts(
+    run: RunDir, tokenizer: Any, split: str = "train"
+) -> tuple[list[list[str]], list[int]]:
+    """A split as the tokenizer is given it (`tokencache.model_inputs`), and each row's length
+    in tokens, uncut: read and tokenised once for both the limit and the batches."""
+    frame = pd.read_parquet(run.split(split))
     inputs = model_inputs(frame, load_fields(run.data), tokenizer)
     return inputs, [len(ids) for ids in tokenizer(*inputs)["input_ids"]]
 
 
-def training_length(
-    lengths: list[int], tokenizer: Any, model: torch.nn.Module, config: Config
-) -> int:
+def training_length(lengths: list[int], tokenizer: Any, model_config: Any, config: Config) -> int:
     """The token limit training will cut texts to: `model.max_length`, else the percentile of
     the training split's lengths (`tokencache.choose_max_length`). A probe that let texts run
     longer timed what training never does: on the default task one tweet of 160 tokens padded a
@@ -104,10 +112,49 @@ def training_length(
     limit, _ = choose_max_length(
         lengths,
         percentile=config.model.max_length_percentile,
-        model_limit=model_length_limit(model, tokenizer),
+        model_limit=model_length_limit(model_config, tokenizer),
         fixed=config.model.max_length,
     )
     return limit
+
+
+def read_as(lengths: list[int], *, limit: int, specials: int, model: ModelConfig) -> list[int]:
+    """The text of each training row, as training reads the texts of these uncut `lengths`: a
+    row a text, or with `long_text: chunks` a row for each window of a longer one, up to
+    `max_chunks` (`tokencache.tokenize`). On Brown genres (all 499 texts over 512 tokens) that is
+    four rows a text: a probe of the texts cut to 512 planned for a quarter of the time."""
+    if model.long_text != "chunks":
+        return list(range(len(lengths)))
+    return [
+        text
+        for text, length in enumerate(lengths)
+        for _ in range(
+            min(
+                model.max_chunks,
+                window_count(length, specials, max_length=limit, overlap=model.chunk_overlap),
+            )
+        )
+    ]
+
+
+def planned_rows(run: RunDir, config: Config, name: str) -> tuple[int, int]:
+    """The training and validation rows training will make with the tokenizer of the model
+    `name`: the splits' rows, or with `long_text: chunks` the windows of their long texts (for
+    `auto` only: a named model is not planned for)."""
+    rows = split_rows(run, "train"), split_rows(run, "validation")
+    if config.model.long_text != "chunks" or config.model.name_or_path != AUTO:
+        return rows
+    source = assets.model_path(name)
+    tokenizer = load_tokenizer(source)
+    specials = tokenizer.num_special_tokens_to_add()
+    _, uncut = training_texts(run, tokenizer)
+    limit = training_length(uncut, tokenizer, load_model_config(source), config)
+    validation = training_texts(run, tokenizer, "validation")[1] if rows[1] else []
+    train_rows, validation_rows = (
+        len(read_as(lengths, limit=limit, specials=specials, model=config.model))
+        for lengths in (uncut, validation)
+    )
+    return train_rows, validation_rows
 
 
 def training_batches(
@@ -196,9 +243,13 @@ def rows_per_second(
     optimizer_class, options = Trainer.get_optimizer_cls_and_kwargs(args, model)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = optimizer_class(trained, **options)
-    inputs, uncut = training_texts(run, tokenizer)
-    limit = training_length(uncut, tokenizer, model, config)
-    lengths = [min(length, limit) for length in uncut]
+    texts, uncut = training_texts(run, tokenizer)
+    limit = training_length(uncut, tokenizer, model.config, config)
+    rows = read_as(
+        uncut, limit=limit, specials=tokenizer.num_special_tokens_to_add(), model=config.model
+    )
+    inputs = [[field[text] for text in rows] for field in texts]
+    lengths = [min(uncut[text], limit) for text in rows]
     training = training_batches(
         lengths,
         batch_size=int(config.train.batch_size),
@@ -432,12 +483,15 @@ def resolve_model(
     outputs = 1 if config.task.objective == "regression" else len(labels)
 
     def choose() -> ModelChoice:
+        # Windows counted with the fastest rung's tokenizer: the rungs' uncased WordPiece
+        # vocabularies cut a text into about as many tokens.
+        train_rows, validation_rows = planned_rows(run, config, LADDER[-1])
         return choose_model(
             config,
             run,
             args,
-            train_rows=split_rows(run, "train"),
-            validation_rows=split_rows(run, "validation"),
+            train_rows=train_rows,
+            validation_rows=validation_rows,
             labels=outputs,
             processes=processes,
             ladder=LADDER,

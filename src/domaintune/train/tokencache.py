@@ -100,9 +100,9 @@ class TokenizedSplits:
         )
 
 
-def model_length_limit(model: Any, tokenizer: PreTrainedTokenizerBase) -> int:
+def model_length_limit(model_config: Any, tokenizer: PreTrainedTokenizerBase) -> int:
     """The most tokens the model reads: its position embeddings', or its tokenizer's if fewer."""
-    positions = getattr(model.config, "max_position_embeddings", None) or 512
+    positions = getattr(model_config, "max_position_embeddings", None) or 512
     tokenizer_limit = tokenizer.model_max_length if tokenizer.model_max_length < 1e9 else positions
     return int(min(positions, tokenizer_limit))
 

@@ -340,7 +340,7 @@ def fit(
             tokenizer,
             label2id,
             config.model,
-            model_limit=model_length_limit(model, tokenizer),
+            model_limit=model_length_limit(model.config, tokenizer),
             use_cache=train.cache_tokenized,
             write=args.process_index == 0,
         )
