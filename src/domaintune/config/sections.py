@@ -437,7 +437,10 @@ class ModelConfig(Section):
     text's label; a text's logits are its windows' pooled, the mean, or the max where validation
     clearly prefers it.
     truncate by default: most texts people classify fit, and chunks multiplies the time of long
-    ones; say chunks when most texts are longer than the model reads (the data card tells).
+    ones; say chunks when most texts are longer than the model reads (the data card tells). On
+    Brown genres (499 texts of about 2,600 tokens, 5 folds cross-validated, MiniLM-L6 within the
+    600 s budget) chunks reached macro-F1 0.795 against truncation's 0.752 (better on 4 of 5
+    folds; TF-IDF + LR 0.754), 485 s a fold against 438; one data set, so not yet the default.
     With chunks, the validation scores of each epoch (early stopping, the best checkpoint) score
     windows one by one, each with its text's label; evaluate scores whole texts. multi_label
     takes truncate or head_tail; chunks is refused there, since each label's threshold is tuned
