@@ -125,16 +125,11 @@ def read_as(lengths: list[int], *, limit: int, specials: int, model: ModelConfig
     four rows a text: a probe of the texts cut to 512 planned for a quarter of the time."""
     if model.long_text != "chunks":
         return list(range(len(lengths)))
-    return [
-        text
-        for text, length in enumerate(lengths)
-        for _ in range(
-            min(
-                model.max_chunks,
-                window_count(length, specials, max_length=limit, overlap=model.chunk_overlap),
-            )
-        )
-    ]
+    rows: list[int] = []
+    for text, length in enumerate(lengths):
+        count = window_count(length, specials, max_length=limit, overlap=model.chunk_overlap)
+        rows += [text] * min(model.max_chunks, count)
+    return rows
 
 
 def planned_rows(run: RunDir, config: Config, name: str) -> tuple[int, int]:
